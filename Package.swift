@@ -1,0 +1,77 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ha-sync",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ha-sync", targets: ["ha-sync"]),
+        .library(name: "SyncCore", targets: ["SyncCore"]),
+        .library(name: "SyncFileSystem", targets: ["SyncFileSystem"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Pure decision logic: entries, comparison rules, plans, summaries. No I/O.
+        .target(name: "SyncCore", swiftSettings: strict),
+        // Linux syscalls Swift cannot call directly (openat2 is only reachable through syscall(2)).
+        .target(name: "CSyncShims"),
+        // The local tree: walking, hashing, atomic copy, delete.
+        .target(
+            name: "SyncFileSystem",
+            dependencies: [
+                "SyncCore", "CSyncShims",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // Walk + decide + apply with bounded parallelism.
+        .target(
+            name: "SyncEngine",
+            dependencies: [
+                "SyncCore", "SyncFileSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
+        // Run locks: the protocol, a local file lock, an in-memory lock for tests.
+        .target(name: "RunLock", swiftSettings: strict),
+        // The CLI's options, output and run orchestration.
+        .target(
+            name: "HASyncCommand",
+            dependencies: [
+                "SyncCore", "SyncFileSystem", "SyncEngine", "RunLock",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "ha-sync", dependencies: ["HASyncCommand"], swiftSettings: strict),
+
+        .target(name: "SyncTestSupport", dependencies: ["SyncCore"], path: "Tests/SyncTestSupport", swiftSettings: strict),
+        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),
+        .testTarget(name: "SyncFileSystemTests", dependencies: ["SyncFileSystem", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(name: "RunLockTests", dependencies: ["RunLock"], swiftSettings: strict),
+        .testTarget(name: "HASyncCommandTests", dependencies: ["HASyncCommand"], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["SyncTestSupport", "SyncCore"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,16 @@
+#ifndef C_SYNC_SHIMS_H
+#define C_SYNC_SHIMS_H
+
+#include <sys/types.h>
+
+/// Opens `path` relative to `dirfd` without following any symlink in any component and
+/// without leaving the tree below `dirfd` (openat2 with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH).
+/// Falls back to openat(2) with O_NOFOLLOW when the kernel has no openat2 (ENOSYS) or a
+/// seccomp profile forbids it (EPERM); the fallback then refuses symlinks in the last
+/// component only. Returns the fd or -1 with errno set.
+int hasync_open_beneath(int dirfd, const char *path, int flags, unsigned int mode);
+
+/// copy_file_range(2) on the current offsets of both fds.
+ssize_t hasync_copy_file_range(int fd_in, int fd_out, size_t len);
+
+#endif

@@ -1,0 +1,84 @@
+/// What the comparison rules decide for one path.
+public enum Action: Hashable, Sendable {
+    /// The destination has nothing at this path: make it like the source.
+    case create
+    /// Replace the destination's entry with the source's.
+    case update(UpdateReason)
+    /// Same size, source newer: hash both sides. Equal content resolves to
+    /// ``setModificationTime``, different content to ``update(_:)`` with ``UpdateReason/contentDiffers``.
+    case compareContent
+    /// Content is identical: only copy the source's mtime, so later runs in either direction are quiet.
+    case setModificationTime
+    /// Remove the destination's entry (only with `--delete-missing`).
+    case delete
+    /// Leave the destination as it is.
+    case skip(SkipReason)
+
+    /// The audit operation this action is recorded as, `nil` for skips and unresolved comparisons.
+    public var operation: Operation? {
+        switch self {
+        case .create: .create
+        case .update, .setModificationTime: .update
+        case .delete: .delete
+        case .skip, .compareContent: nil
+        }
+    }
+}
+
+/// Why an entry is replaced.
+public enum UpdateReason: String, Hashable, Sendable, Codable {
+    /// The source is newer and the sizes differ.
+    case sourceNewer = "source newer"
+    /// The source is newer, sizes are equal, and the MD5s differ.
+    case contentDiffers = "content differs"
+    /// The mtimes are equal within the threshold but the sizes differ: the source wins.
+    case sizeDiffers = "same mtime, size differs"
+    /// Both are symlinks that point to different places.
+    case symlinkTargetDiffers = "symlink target differs"
+    /// The entry changed kind (file, symlink or directory) and the source's is not older.
+    case kindChanged = "kind changed"
+}
+
+/// Why an entry is left alone.
+public enum SkipReason: String, Hashable, Sendable, Codable {
+    case inSync = "in sync"
+    case bothDirectories = "directory"
+    /// The destination is newer: the job of the reverse direction owns this file.
+    case destinationNewer = "destination newer"
+    /// Present only on the destination and `--delete-missing` is off.
+    case onlyOnDestination = "only on destination"
+    /// FIFOs, sockets and devices are never synced.
+    case unsupportedKind = "unsupported file type"
+    /// The destination is a directory where the source has a file or symlink (or the
+    /// destination is a special file): replacing it would delete data, so a person decides.
+    case kindConflict = "kind conflict"
+}
+
+/// The operations recorded in the audit trail.
+public enum Operation: String, Hashable, Sendable, Codable, CaseIterable {
+    case create
+    case update
+    case delete
+}
+
+/// Which sides of a directory pair the walk descends into.
+public enum Descend: Hashable, Sendable {
+    case none
+    /// Both sides are directories: merge their listings.
+    case both
+    /// Only the source is (or will be) a directory: everything below is created.
+    case sourceOnly
+    /// Only the destination is a directory and it is being deleted: everything below is deleted.
+    case destinationOnly
+}
+
+/// The comparison rules' answer for one path.
+public struct Verdict: Hashable, Sendable {
+    public var action: Action
+    public var descend: Descend
+
+    public init(_ action: Action, descend: Descend = .none) {
+        self.action = action
+        self.descend = descend
+    }
+}

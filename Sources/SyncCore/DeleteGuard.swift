@@ -1,0 +1,48 @@
+/// The checks that stand between `--delete-missing` and an emptied replica.
+public struct DeleteGuard: Sendable, Hashable {
+    /// Largest share of the destination's non-directory entries one run may delete, in percent.
+    public var maxDeletePercent: Int
+
+    public init(maxDeletePercent: Int = 50) {
+        self.maxDeletePercent = maxDeletePercent
+    }
+
+    public enum Verdict: Sendable, Hashable {
+        case allow
+        /// The source root has no entries while the destination has some: most likely an
+        /// unmounted or wiped source, never a reason to wipe the destination.
+        case refuseEmptySource(destinationEntries: Int)
+        /// The run would delete more than the allowed share of the destination's files.
+        case refuseTooMany(deletes: Int, destinationFiles: Int, maxPercent: Int)
+    }
+
+    /// Decides whether the planned deletes may go ahead.
+    public func check(sourceRootEntries: Int, destinationRootEntries: Int, plannedFileDeletes: Int, destinationFiles: Int) -> Verdict {
+        if sourceRootEntries == 0 && destinationRootEntries > 0 {
+            return .refuseEmptySource(destinationEntries: destinationRootEntries)
+        }
+        guard plannedFileDeletes > 0, maxDeletePercent < 100 else { return .allow }
+        // Integer form of deletes / files > max%, without rounding surprises.
+        if plannedFileDeletes * 100 > maxDeletePercent * max(destinationFiles, 1) {
+            return .refuseTooMany(deletes: plannedFileDeletes, destinationFiles: destinationFiles, maxPercent: maxDeletePercent)
+        }
+        return .allow
+    }
+}
+
+extension DeleteGuard.Verdict {
+    /// One line for the user: what was found and how to override it.
+    public var message: String? {
+        switch self {
+        case .allow:
+            return nil
+        case .refuseEmptySource(let count):
+            return "refusing to delete: the source directory is empty but the destination has \(count) entries "
+                + "(is the source mounted?); nothing was changed. Run without --delete-missing to copy only."
+        case .refuseTooMany(let deletes, let files, let maxPercent):
+            let percent = files == 0 ? 100 : deletes * 100 / files
+            return "refusing to delete: the run would delete \(deletes) of \(files) files on the destination (\(percent)%), "
+                + "more than --max-delete \(maxPercent)%; nothing was changed. Check the source, then rerun with --max-delete \(min(100, percent + 1)) or higher."
+        }
+    }
+}

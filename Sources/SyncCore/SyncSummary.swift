@@ -1,0 +1,39 @@
+/// Counters of one run, in the shape of the `sync_iterations` row.
+public struct SyncSummary: Sendable, Hashable, Codable {
+    public var created = 0
+    public var updated = 0
+    /// Updates that only fixed the mtime of an identical file (part of ``updated``).
+    public var metadataOnly = 0
+    public var deleted = 0
+    public var skipped = 0
+    public var failed = 0
+    public var bytesTransferred: Int64 = 0
+
+    public init() {}
+
+    /// Counts one finished operation.
+    public mutating func record(_ result: OperationResult) {
+        guard result.status == .success else {
+            failed += 1
+            return
+        }
+        bytesTransferred += result.bytesTransferred
+        switch result.action {
+        case .create: created += 1
+        case .update: updated += 1
+        case .setModificationTime:
+            updated += 1
+            metadataOnly += 1
+        case .delete: deleted += 1
+        case .skip, .compareContent: skipped += 1
+        }
+    }
+
+    /// Counts one path that needed nothing.
+    public mutating func recordSkip() {
+        skipped += 1
+    }
+
+    /// Operations that changed (or in a dry run, would change) the destination.
+    public var changes: Int { created + updated + deleted }
+}

@@ -1,0 +1,135 @@
+import SyncCore
+import SyncFileSystem
+
+extension SyncEngine {
+    /// Applies a batch of file and symlink operations of one directory. Runs on the I/O pool.
+    /// Stops early when the stop signal is set; operations not started are left for the next run.
+    func apply(_ batch: [PlannedOperation], mode: Mode) -> [OperationResult] {
+        var results: [OperationResult] = []
+        results.reserveCapacity(batch.count)
+        for planned in batch {
+            if stopSignal.isStopped { break }
+            if let result = applyOne(planned, mode: mode) { results.append(result) }
+        }
+        return results
+    }
+
+    /// Carries out (or in a dry run, resolves) one operation. `nil` when it was abandoned by a stop.
+    func applyOne(_ planned: PlannedOperation, mode: Mode) -> OperationResult? {
+        let started = Timestamp.now()
+        let sourceEntry = planned.source
+        var result = OperationResult(
+            path: planned.path, action: planned.action, kind: planned.kind,
+            sizeBefore: planned.destination?.size, sizeAfter: sourceEntry?.size,
+            startedAt: started, endedAt: started)
+        do {
+            var action = planned.action
+            if action == .compareContent {
+                let sourceDigest = try source.md5(of: planned.path)
+                let destinationDigest = try destination.md5(of: planned.path)
+                action = configuration.rules.resolveComparison(sameContent: sourceDigest == destinationDigest)
+                result.action = action
+                result.md5Before = destinationDigest
+                result.md5After = sourceDigest
+            }
+            if mode == .apply {
+                switch action {
+                case .setModificationTime:
+                    try destination.setModificationTime(planned.path, to: sourceEntry!.modified)
+                case .create, .update:
+                    if sourceEntry?.kind == .symlink {
+                        try destination.makeSymlink(planned.path, target: sourceEntry!.symlinkTarget ?? [], modified: sourceEntry!.modified)
+                    } else {
+                        let report = try destination.copyFile(
+                            planned.path, from: source, options: configuration.copyOptions,
+                            shouldStop: { [stopSignal] in stopSignal.isStopped })
+                        result.bytesTransferred = report.bytesCopied
+                        result.sizeAfter = report.size
+                        if let digest = report.md5 { result.md5After = digest }
+                    }
+                case .delete:
+                    try destination.remove(planned.path, kind: planned.destination?.kind ?? .file)
+                case .skip, .compareContent:
+                    break
+                }
+            }
+        } catch let error as FileSystemError where error.code == .interrupted {
+            return nil
+        } catch {
+            result.status = .failed
+            result.errorMessage = "\(error)"
+        }
+        result.endedAt = Timestamp.now()
+        return result
+    }
+
+    /// The last phase: deletes, after every copy, files first, then directories deepest first.
+    func runDeletes(_ outcome: PassOutcome, mode: Mode, pool: NIOThreadPoolBox, report: inout SyncReport) async throws {
+        if outcome.sourceWalkFailed {
+            report.deletesWithheld = outcome.deletes.count
+            report.summary.skipped += outcome.deletes.count
+            logger.warning(
+                "deletes withheld: part of the source could not be listed, so a missing file may only be unreadable",
+                metadata: ["deletes": "\(outcome.deletes.count)"])
+            return
+        }
+        // Check the guard again with what the real pass found: the trees may have changed since the survey.
+        let fileDeletes = outcome.deletes.lazy.filter { $0.destination?.kind != .directory }.count
+        let verdict = configuration.deleteGuard.check(
+            sourceRootEntries: outcome.sourceRootEntries, destinationRootEntries: outcome.destinationRootEntries,
+            plannedFileDeletes: fileDeletes, destinationFiles: outcome.destinationFiles)
+        if verdict != .allow {
+            report.refusal = verdict
+            return
+        }
+
+        let files = outcome.deletes.filter { $0.destination?.kind != .directory }
+        // Listings record a directory before its content, so the reverse is deepest first.
+        let directories = outcome.deletes.filter { $0.destination?.kind == .directory }.reversed()
+        let batchSize = 256
+        let batches = stride(from: 0, to: files.count, by: batchSize).map { Array(files[$0..<min($0 + batchSize, files.count)]) }
+        try await withThrowingTaskGroup(of: [OperationResult].self) { group in
+            var next = 0
+            func spawn() {
+                let batch = batches[next]
+                next += 1
+                group.addTask { try await pool.run { self.apply(batch, mode: mode) } }
+            }
+            while next < batches.count && next < configuration.workers { spawn() }
+            while let results = try await group.next() {
+                record(results, into: &report.summary)
+                if next < batches.count && !stopSignal.isStopped { spawn() }
+            }
+        }
+        let directoryList = Array(directories)
+        let directoryResults = try await pool.run { self.apply(directoryList, mode: mode) }
+        record(directoryResults, into: &report.summary)
+
+        // Deleting changed the parents' mtimes: put back the source's.
+        if mode == .apply {
+            try await pool.run {
+                for (path, entry) in outcome.deleteParents {
+                    do {
+                        try destination.finishDirectory(path, permissions: entry.permissions, modified: entry.modified)
+                    } catch {
+                        logger.debug("could not restore directory mtime after deletes", metadata: ["path": "\(path)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+
+    func record(_ results: [OperationResult], into summary: inout SyncSummary) {
+        for result in results {
+            summary.record(result)
+            observer.operationFinished(result)
+        }
+        let failures = results.lazy.filter { $0.status == .failed }.count
+        let bytes = results.reduce(Int64(0)) { $0 + ($1.status == .success ? $1.bytesTransferred : 0) }
+        progress.update {
+            $0.done += results.count
+            $0.failed += failures
+            $0.doneBytes += bytes
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import SyncCore
+import SyncFileSystem
+
+/// A directory pair to list and merge.
+struct DirectoryJob: Sendable {
+    var path: RelativePath
+    var descend: Descend
+    var trackerID: Int
+    /// The source's entry for this directory (nil for the root and for destination-only directories).
+    var source: Entry?
+}
+
+/// What listing one directory pair produced.
+struct ListingOutcome: Sendable {
+    /// File and symlink operations to apply, in name order.
+    var operations: [PlannedOperation] = []
+    /// Results already final: directories created while listing, paths that failed.
+    var results: [OperationResult] = []
+    var subdirectories: [(path: RelativePath, descend: Descend, source: Entry?)] = []
+    /// Deletes, carried out after every copy.
+    var deletes: [PlannedOperation] = []
+    var skipped = 0
+    var notableSkips: [(RelativePath, SkipReason)] = []
+    var sourceFailed = false
+    var sourceEntries = 0
+    var destinationEntries = 0
+    var destinationFiles = 0
+    var temporaryFilesRemoved = 0
+    /// Whether this pass changed (or would change) something directly in this directory.
+    var changed = false
+}
+
+extension SyncEngine {
+    /// Lists both sides of one directory and decides every name in it. Runs on the I/O pool.
+    ///
+    /// Directories that must exist before their content is copied are created here, so
+    /// the subdirectory jobs this returns can start at once.
+    func listAndPlan(_ job: DirectoryJob, mode: Mode) -> ListingOutcome {
+        var outcome = ListingOutcome()
+        var sourceEntries: [Entry] = []
+        var destinationEntries: [Entry] = []
+
+        if job.descend == .both || job.descend == .sourceOnly {
+            do {
+                let listing = try source.list(job.path)
+                sourceEntries = listing.entries
+                for failure in listing.failures {
+                    outcome.results.append(failed(failure.path ?? job.path, kind: .file, error: failure))
+                    outcome.sourceFailed = true
+                }
+            } catch {
+                outcome.results.append(failed(job.path, kind: .directory, error: error))
+                outcome.sourceFailed = true
+                return outcome
+            }
+        }
+        // A directory the source is creating has nothing on the destination yet (in a dry
+        // run it does not even exist there).
+        if job.descend == .both || job.descend == .destinationOnly {
+            do {
+                let listing = try destination.list(job.path)
+                destinationEntries = listing.entries
+                for failure in listing.failures {
+                    outcome.results.append(failed(failure.path ?? job.path, kind: .file, error: failure))
+                }
+                if mode == .apply {
+                    for name in listing.temporaryFiles {
+                        do {
+                            try destination.removeTemporaryFile(named: name, in: job.path)
+                            outcome.temporaryFilesRemoved += 1
+                        } catch {
+                            logger.warning("could not remove a stale temporary file", metadata: ["path": "\(job.path.appending(name))", "error": "\(error)"])
+                        }
+                    }
+                }
+            } catch {
+                outcome.results.append(failed(job.path, kind: .directory, error: error))
+                return outcome
+            }
+        }
+        outcome.sourceEntries = sourceEntries.count
+        outcome.destinationEntries = destinationEntries.count
+        outcome.destinationFiles = destinationEntries.lazy.filter { $0.kind != .directory }.count
+
+        let rules = configuration.rules
+        DirectoryMerge.merge(source: sourceEntries, destination: destinationEntries) { sourceEntry, destinationEntry in
+            let name = sourceEntry?.name ?? destinationEntry!.name
+            let path = job.path.appending(name)
+            let verdict = rules.decide(source: sourceEntry, destination: destinationEntry)
+            let planned = PlannedOperation(path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry)
+            switch verdict.action {
+            case .skip(let reason):
+                outcome.skipped += 1
+                if reason != .inSync && reason != .bothDirectories { outcome.notableSkips.append((path, reason)) }
+                if verdict.descend == .both { outcome.subdirectories.append((path, .both, sourceEntry)) }
+            case .delete:
+                outcome.deletes.append(planned)
+                if verdict.descend == .destinationOnly { outcome.subdirectories.append((path, .destinationOnly, nil)) }
+            case .create where sourceEntry?.kind == .directory, .update where sourceEntry?.kind == .directory:
+                outcome.changed = true
+                guard mode != .survey else { return }
+                let result = makeDirectory(planned, mode: mode)
+                outcome.results.append(result)
+                if result.status == .success { outcome.subdirectories.append((path, .sourceOnly, sourceEntry)) }
+            case .create, .update, .compareContent, .setModificationTime:
+                outcome.operations.append(planned)
+            }
+        }
+        return outcome
+    }
+
+    private func makeDirectory(_ planned: PlannedOperation, mode: Mode) -> OperationResult {
+        let started = Timestamp.now()
+        var result = OperationResult(
+            path: planned.path, action: planned.action, kind: .directory,
+            sizeBefore: planned.destination?.size, startedAt: started, endedAt: started)
+        if mode == .apply {
+            do {
+                try destination.makeDirectory(planned.path, replacing: planned.destination?.kind)
+            } catch {
+                result.status = .failed
+                result.errorMessage = "\(error)"
+            }
+            result.endedAt = Timestamp.now()
+        }
+        return result
+    }
+
+    func failed(_ path: RelativePath, kind: EntryKind, error: any Error) -> OperationResult {
+        let now = Timestamp.now()
+        return OperationResult(path: path, action: .skip(.inSync), kind: kind, startedAt: now, endedAt: now, status: .failed, errorMessage: "\(error)")
+    }
+}

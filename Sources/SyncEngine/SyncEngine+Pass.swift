@@ -1,0 +1,179 @@
+import DequeModule
+import SyncCore
+import SyncFileSystem
+
+/// What one pass over both trees found and did.
+struct PassOutcome: Sendable {
+    var summary = SyncSummary()
+    var deletes: [PlannedOperation] = []
+    /// Directories (present on both sides) whose content a delete will change, with the source's entry.
+    var deleteParents: [(RelativePath, Entry)] = []
+    var sourceWalkFailed = false
+    var sourceRootEntries = 0
+    var destinationRootEntries = 0
+    var destinationFiles = 0
+    var plannedFileDeletes = 0
+    var temporaryFilesRemoved = 0
+}
+
+extension SyncEngine {
+    /// One walk over both trees, applying (or resolving) operations as listings come in.
+    ///
+    /// A single task owns all the state; children only list a directory or apply a batch on
+    /// the I/O pool and hand back values. At most `workers` listings and `workers` batches are
+    /// in flight. Directories are taken depth-first and listing pauses while many batches
+    /// wait, which keeps memory to the listings in progress, not the size of the tree.
+    struct Pass: Sendable {
+        let engine: SyncEngine
+        let mode: Mode
+        let pool: NIOThreadPoolBox
+
+        /// Batches close at this many operations or bytes, so small files share one trip to the pool.
+        static var batchOperations: Int { 64 }
+        static var batchBytes: Int64 { 8 << 20 }
+        /// Listing pauses while this many batches wait to be applied.
+        static var backlogLimit: Int { 256 }
+
+        private enum ChildResult: Sendable {
+            case listed(DirectoryJob, ListingOutcome)
+            case applied(trackerID: Int, [OperationResult])
+            case finishedDirectories
+        }
+
+        func run() async throws -> PassOutcome {
+            var outcome = PassOutcome()
+            var tracker = DirectoryTracker()
+            var directories: [DirectoryJob] = []  // a stack: depth first
+            var batches = Deque<(trackerID: Int, operations: [PlannedOperation])>()
+            let rootID = tracker.add(path: .root, parent: nil, sourceEntry: nil)
+            directories.append(DirectoryJob(path: .root, descend: .both, trackerID: rootID, source: nil))
+            let workers = engine.configuration.workers
+            var listing = 0
+            var applying = 0
+            var rootListed = false
+
+            try await withThrowingTaskGroup(of: ChildResult.self) { group in
+                while true {
+                    let stopped = engine.stopSignal.isStopped
+                    while !stopped && applying < workers, let batch = batches.popFirst() {
+                        applying += 1
+                        group.addTask { [engine, mode, pool] in
+                            .applied(trackerID: batch.trackerID, try await pool.run { engine.apply(batch.operations, mode: mode) })
+                        }
+                    }
+                    while !stopped && listing < workers && batches.count < Self.backlogLimit, let job = directories.popLast() {
+                        listing += 1
+                        group.addTask { [engine, mode, pool] in
+                            .listed(job, try await pool.run { engine.listAndPlan(job, mode: mode) })
+                        }
+                    }
+                    guard let child = try await group.next() else { break }
+                    var finishedWork: Int?
+                    switch child {
+                    case .listed(let job, let listed):
+                        listing -= 1
+                        if job.path.isRoot {
+                            rootListed = true
+                            outcome.sourceRootEntries = listed.sourceEntries
+                            outcome.destinationRootEntries = listed.destinationEntries
+                            if let failure = listed.results.first(where: { $0.status == .failed && $0.path.isRoot }) {
+                                throw RootUnavailable(message: failure.errorMessage ?? "cannot list the root")
+                            }
+                        }
+                        absorb(listed, of: job, tracker: &tracker, directories: &directories, batches: &batches, into: &outcome)
+                        finishedWork = job.trackerID
+                    case .applied(let trackerID, let results):
+                        applying -= 1
+                        engine.record(results, into: &outcome.summary)
+                        finishedWork = trackerID
+                    case .finishedDirectories:
+                        break
+                    }
+                    if let finishedWork {
+                        let completed = tracker.finishWork(finishedWork)
+                        if mode == .apply && !completed.isEmpty {
+                            group.addTask { [engine, pool] in
+                                try await pool.run { engine.finishDirectories(completed) }
+                                return .finishedDirectories
+                            }
+                        }
+                    }
+                }
+            }
+            precondition(rootListed || engine.stopSignal.isStopped, "the pass ended without listing the root")
+            return outcome
+        }
+
+        private func absorb(
+            _ listed: ListingOutcome,
+            of job: DirectoryJob,
+            tracker: inout DirectoryTracker,
+            directories: inout [DirectoryJob],
+            batches: inout Deque<(trackerID: Int, operations: [PlannedOperation])>,
+            into outcome: inout PassOutcome
+        ) {
+            engine.record(listed.results, into: &outcome.summary)
+            outcome.summary.skipped += listed.skipped
+            for (path, reason) in listed.notableSkips { engine.observer.skipped(path, reason: reason) }
+            outcome.sourceWalkFailed = outcome.sourceWalkFailed || listed.sourceFailed
+            outcome.destinationFiles += listed.destinationFiles
+            outcome.temporaryFilesRemoved += listed.temporaryFilesRemoved
+            if !listed.deletes.isEmpty {
+                outcome.plannedFileDeletes += listed.deletes.lazy.filter { $0.destination?.kind != .directory }.count
+                outcome.deletes.append(contentsOf: listed.deletes)
+                if job.descend == .both, let entry = job.source { outcome.deleteParents.append((job.path, entry)) }
+            }
+            if listed.changed || !listed.operations.isEmpty || job.descend == .sourceOnly {
+                tracker.markChanged(job.trackerID)
+            }
+            // Later subdirectories are pushed first so the stack lists them in name order.
+            for subdirectory in listed.subdirectories.reversed() {
+                let id = tracker.add(path: subdirectory.path, parent: job.trackerID, sourceEntry: subdirectory.source)
+                directories.append(DirectoryJob(path: subdirectory.path, descend: subdirectory.descend, trackerID: id, source: subdirectory.source))
+            }
+            var plannedBytes: Int64 = 0
+            if mode != .survey {
+                var current: [PlannedOperation] = []
+                var currentBytes: Int64 = 0
+                for operation in listed.operations {
+                    current.append(operation)
+                    currentBytes += operation.bytesToCopy
+                    plannedBytes += operation.bytesToCopy
+                    if current.count >= Self.batchOperations || currentBytes >= Self.batchBytes {
+                        batches.append((job.trackerID, current))
+                        tracker.addWork(job.trackerID, count: 1)
+                        current = []
+                        currentBytes = 0
+                    }
+                }
+                if !current.isEmpty {
+                    batches.append((job.trackerID, current))
+                    tracker.addWork(job.trackerID, count: 1)
+                }
+            }
+            let planned = listed.operations.count + listed.deletes.count + listed.results.count
+            engine.progress.update {
+                $0.scanned += listed.sourceEntries + listed.destinationEntries
+                $0.planned += planned
+                $0.plannedBytes += plannedBytes
+            }
+        }
+    }
+
+    /// Sets permissions and mtime of directories whose content is complete. Runs on the I/O pool.
+    func finishDirectories(_ completed: [(path: RelativePath, permissions: UInt32, modified: Timestamp)]) {
+        for directory in completed where !directory.path.isRoot {
+            do {
+                try destination.finishDirectory(directory.path, permissions: directory.permissions, modified: directory.modified)
+            } catch {
+                logger.warning("could not set directory attributes", metadata: ["path": "\(directory.path)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// The root of a tree could not be listed: the run cannot start.
+public struct RootUnavailable: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

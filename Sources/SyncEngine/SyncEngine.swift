@@ -1,0 +1,101 @@
+public import Logging
+import SyncCore
+public import SyncFileSystem
+
+/// Makes a destination tree match a source tree under ``ComparisonRules``.
+///
+/// Both trees are walked directory by directory and merged as they go, so copying starts
+/// long before the walk ends and memory holds only the listings in progress. With
+/// `--delete-missing` a metadata-only survey runs first, so the delete guards can refuse
+/// before anything is touched; deletes are carried out last, after every copy.
+public struct SyncEngine<Tree: SyncTree>: Sendable {
+    public let source: Tree
+    public let destination: Tree
+    public let configuration: SyncConfiguration
+    public let observer: any SyncObserver
+    public let progress: SyncProgress
+    public let stopSignal: StopSignal
+    public let logger: Logger
+
+    public init(
+        source: Tree,
+        destination: Tree,
+        configuration: SyncConfiguration,
+        observer: any SyncObserver = NullObserver(),
+        progress: SyncProgress = SyncProgress(),
+        stopSignal: StopSignal = StopSignal(),
+        logger: Logger
+    ) {
+        self.source = source
+        self.destination = destination
+        self.configuration = configuration
+        self.observer = observer
+        self.progress = progress
+        self.stopSignal = stopSignal
+        self.logger = logger
+    }
+
+    /// What a pass does with the plan.
+    enum Mode: Sendable {
+        /// Count entries and deletes for the delete guards; change nothing, hash nothing.
+        case survey
+        /// Resolve the plan (hashing where needed) and report it; change nothing.
+        case dryRun
+        /// Carry the plan out.
+        case apply
+    }
+
+    /// Runs the sync. Throws only when the run cannot start (a root cannot be listed);
+    /// problems with single paths are counted as failures in the report.
+    public func run() async throws -> SyncReport {
+        let started = monotonicNanoseconds()
+        // Blocking file system calls run here, never on Swift's cooperative pool: a copy
+        // stuck on a slow NFS server must not starve the rest of the process.
+        let pool = NIOThreadPoolBox(threads: configuration.workers * 2)
+        do {
+            let report = try await run(pool: pool, started: started)
+            await pool.shutdown()
+            return report
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+    }
+
+    private func run(pool: NIOThreadPoolBox, started: Int64) async throws -> SyncReport {
+        var report = SyncReport()
+        if configuration.rules.deleteMissing {
+            let survey = try await Pass(engine: self, mode: .survey, pool: pool).run()
+            let verdict = configuration.deleteGuard.check(
+                sourceRootEntries: survey.sourceRootEntries,
+                destinationRootEntries: survey.destinationRootEntries,
+                plannedFileDeletes: survey.plannedFileDeletes,
+                destinationFiles: survey.destinationFiles
+            )
+            if verdict != .allow {
+                report.refusal = verdict
+                report.durationNanoseconds = monotonicNanoseconds() - started
+                return report
+            }
+        }
+
+        let mode: Mode = configuration.dryRun ? .dryRun : .apply
+        let pass = Pass(engine: self, mode: mode, pool: pool)
+        let outcome = try await pass.run()
+        report.summary = outcome.summary
+        report.sourceWalkFailed = outcome.sourceWalkFailed
+        report.temporaryFilesRemoved = outcome.temporaryFilesRemoved
+        progress.update { $0.walkFinished = true }
+
+        if stopSignal.isStopped {
+            report.interruption = stopSignal.reason
+        } else if !outcome.deletes.isEmpty {
+            try await runDeletes(outcome, mode: mode, pool: pool, report: &report)
+        }
+        if report.interruption == nil, let reason = stopSignal.reason {
+            report.interruption = reason
+        }
+        report.durationNanoseconds = monotonicNanoseconds() - started
+        return report
+    }
+}

@@ -1,0 +1,17 @@
+public import SyncCore
+
+/// Receives each operation as the engine finishes it: the CLI prints them, the audit
+/// trail writes them to its opslog. Called from one task at a time, in completion order.
+public protocol SyncObserver: Sendable {
+    /// A create, update or delete finished (or, in a dry run, was planned).
+    func operationFinished(_ result: OperationResult)
+    /// A path was left alone for a reason worth showing with `--verbose` (not "in sync").
+    func skipped(_ path: RelativePath, reason: SkipReason)
+}
+
+/// An observer that ignores everything.
+public struct NullObserver: SyncObserver {
+    public init() {}
+    public func operationFinished(_ result: OperationResult) {}
+    public func skipped(_ path: RelativePath, reason: SkipReason) {}
+}

@@ -1,0 +1,27 @@
+import Synchronization
+
+/// Live counters of a run, read by the progress display while the engine updates them.
+public final class SyncProgress: Sendable {
+    public struct Snapshot: Sendable, Hashable {
+        /// Entries seen on either side so far.
+        public var scanned = 0
+        /// Operations found so far (the walk is still going while these grow).
+        public var planned = 0
+        public var plannedBytes: Int64 = 0
+        public var done = 0
+        public var doneBytes: Int64 = 0
+        public var failed = 0
+        /// Whether the walk has finished, so `planned` is final.
+        public var walkFinished = false
+    }
+
+    private let state = Mutex(Snapshot())
+
+    public init() {}
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    func update(_ body: (inout Snapshot) -> Void) {
+        state.withLock { body(&$0) }
+    }
+}

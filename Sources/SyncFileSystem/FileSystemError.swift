@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+public import SyncCore
+
+/// A failed file-system operation, with a message fit for a user.
+public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        case notFound
+        case permissionDenied
+        case noSpace
+        case notADirectory
+        case alreadyExists
+        case notEmpty
+        case symlinkInPath
+        case sourceChanged
+        case verificationFailed
+        case interrupted
+        case unsupported
+        case io
+    }
+
+    public var code: Code
+    /// The system call or step that failed ("open", "copy", "rename"...).
+    public var operation: String
+    public var path: RelativePath?
+    public var errno: Int32?
+    /// Extra detail, already fit for a user.
+    public var detail: String?
+
+    public init(code: Code, operation: String, path: RelativePath?, errno: Int32? = nil, detail: String? = nil) {
+        self.code = code
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+        self.detail = detail
+    }
+
+    /// An error from the current `errno` of a failed system call.
+    static func system(_ operation: String, _ path: RelativePath?, errno value: Int32 = Glibc.errno) -> FileSystemError {
+        let code: Code =
+            switch value {
+            case ENOENT: .notFound
+            case EACCES, EPERM, EROFS: .permissionDenied
+            case ENOSPC, EDQUOT: .noSpace
+            case ENOTDIR: .notADirectory
+            case EEXIST: .alreadyExists
+            case ENOTEMPTY: .notEmpty
+            case ELOOP, EXDEV: .symlinkInPath
+            default: .io
+            }
+        return FileSystemError(code: code, operation: operation, path: path, errno: value)
+    }
+
+    public var description: String {
+        var text = operation
+        if let path { text += " '\(path.isRoot ? "." : path.escaped)'" }
+        if let detail { text += ": \(detail)" }
+        if let errno {
+            text += ": \(String(cString: strerror(errno)))"
+            if code == .symlinkInPath { text += " (a symlink in the path is never followed)" }
+        }
+        return text
+    }
+}

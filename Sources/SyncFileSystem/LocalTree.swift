@@ -1,0 +1,238 @@
+import CSyncShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+public import SyncCore
+
+/// A directory tree on a local (or NFS-mounted) file system.
+///
+/// Every path is resolved relative to a file descriptor of the root with `openat2`
+/// (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), so a symlink inside the tree is never followed,
+/// even in a middle component, and nothing outside the root is ever touched.
+public final class LocalTree: SyncTree {
+    public let displayName: String
+    let rootDescriptor: Int32
+
+    /// Opens the tree rooted at `path`, which must be an existing directory.
+    public init(root path: String) throws {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            let code = errno
+            var error = FileSystemError.system("open directory", nil, errno: code)
+            error.detail = path
+            throw error
+        }
+        self.rootDescriptor = descriptor
+        self.displayName = path
+    }
+
+    deinit {
+        close(rootDescriptor)
+    }
+
+    /// `UTIME_OMIT` from <sys/stat.h>, which Swift does not import: leave that time alone.
+    static let utimeOmit = (1 << 30) - 2
+
+    // MARK: Descriptors
+
+    /// Opens `path` below the root, never through a symlink.
+    func openBeneath(_ path: RelativePath, flags: Int32, mode: UInt32 = 0, operation: String) throws -> Int32 {
+        let descriptor = path.withCString { hasync_open_beneath(rootDescriptor, $0, flags, mode) }
+        guard descriptor >= 0 else { throw FileSystemError.system(operation, path) }
+        return descriptor
+    }
+
+    /// Runs `body` with a descriptor of the directory that holds `path` and the last component's name.
+    func withParent<Result>(
+        of path: RelativePath,
+        operation: String,
+        _ body: (_ directory: Int32, _ name: UnsafePointer<CChar>) throws -> Result
+    ) throws -> Result {
+        precondition(!path.isRoot, "the root has no parent")
+        let directory = try openBeneath(path.parent, flags: O_RDONLY | O_DIRECTORY, operation: operation)
+        defer { close(directory) }
+        return try RelativePath(unchecked: path.lastComponent).withCString { try body(directory, $0) }
+    }
+
+    // MARK: Listing
+
+    public func list(_ directory: RelativePath) throws -> DirectoryListing {
+        let descriptor = try openBeneath(directory, flags: O_RDONLY | O_DIRECTORY, operation: "list directory")
+        guard let stream = fdopendir(descriptor) else {
+            let code = errno
+            close(descriptor)
+            throw FileSystemError.system("list directory", directory, errno: code)
+        }
+        defer { closedir(stream) }
+        let streamDescriptor = dirfd(stream)
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+
+        var listing = DirectoryListing()
+        while true {
+            errno = 0
+            guard let record = readdir(stream) else {
+                if errno != 0 { throw FileSystemError.system("list directory", directory) }
+                break
+            }
+            let namePointer = (UnsafeRawPointer(record) + nameOffset).assumingMemoryBound(to: CChar.self)
+            let length = strlen(namePointer)
+            if namePointer[0] == 0x2E && (length == 1 || (length == 2 && namePointer[1] == 0x2E)) {
+                continue  // "." and ".."
+            }
+            let name = Array(UnsafeRawBufferPointer(start: namePointer, count: length).bindMemory(to: UInt8.self))
+            if TemporaryName.matches(name) {
+                listing.temporaryFiles.append(name)
+                continue
+            }
+            var info = stat()
+            guard fstatat(streamDescriptor, namePointer, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+                let code = errno
+                if code == ENOENT { continue }  // removed since readdir: not there any more
+                listing.failures.append(.system("stat", directory.appending(name), errno: code))
+                continue
+            }
+            var entry = Entry(name: name, info: info)
+            if entry.kind == .symlink {
+                do {
+                    entry.symlinkTarget = try readLink(streamDescriptor, namePointer, size: Int(info.st_size), path: directory.appending(name))
+                } catch {
+                    listing.failures.append(error)
+                    continue
+                }
+            }
+            listing.entries.append(entry)
+        }
+        DirectoryMerge.sort(&listing.entries)
+        return listing
+    }
+
+    private func readLink(_ directory: Int32, _ name: UnsafePointer<CChar>, size: Int, path: RelativePath) throws(FileSystemError) -> [UInt8] {
+        var capacity = max(size, 255) + 1
+        while true {
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            let count = buffer.withUnsafeMutableBufferPointer { pointer in
+                pointer.withMemoryRebound(to: CChar.self) { readlinkat(directory, name, $0.baseAddress!, capacity) }
+            }
+            guard count >= 0 else { throw FileSystemError.system("read symlink", path) }
+            if count < capacity {
+                return Array(buffer[..<count])
+            }
+            capacity *= 2  // the target grew since stat: read again
+        }
+    }
+
+    // MARK: Hashing
+
+    public func md5(of path: RelativePath) throws -> String {
+        let descriptor = try openBeneath(path, flags: O_RDONLY, operation: "open")
+        defer { close(descriptor) }
+        var hasher = MD5Stream()
+        try FileIO.readAll(descriptor, path: path) { hasher.update($0) }
+        return hasher.finalize()
+    }
+
+    // MARK: Writing
+
+    public func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws {
+        try withParent(of: path, operation: "create directory") { directory, name in
+            if replacing != nil && unlinkat(directory, name, 0) != 0 && errno != ENOENT {
+                throw FileSystemError.system("remove before creating directory", path)
+            }
+            // Owner-writable until finishDirectory sets the source's permissions after the content.
+            if mkdirat(directory, name, 0o700) != 0 {
+                let code = errno
+                var info = stat()
+                if code == EEXIST && fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+                    return
+                }
+                throw FileSystemError.system("create directory", path, errno: code)
+            }
+        }
+    }
+
+    public func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws {
+        let descriptor = try openBeneath(path, flags: O_RDONLY | O_DIRECTORY, operation: "set directory attributes")
+        defer { close(descriptor) }
+        guard fchmod(descriptor, mode_t(permissions & 0o7777)) == 0 else {
+            throw FileSystemError.system("set directory permissions", path)
+        }
+        var times = [timespec(tv_sec: 0, tv_nsec: LocalTree.utimeOmit), timespec(modified)]
+        guard futimens(descriptor, &times) == 0 else { throw FileSystemError.system("set directory mtime", path) }
+    }
+
+    public func makeSymlink(_ path: RelativePath, target: [UInt8], modified: Timestamp) throws {
+        try withParent(of: path, operation: "create symlink") { directory, name in
+            let temporary = TemporaryName.make()
+            try RelativePath(unchecked: temporary).withCString { temporaryName in
+                try RelativePath(unchecked: target).withCString { targetName in
+                    guard symlinkat(targetName, directory, temporaryName) == 0 else {
+                        throw FileSystemError.system("create symlink", path)
+                    }
+                }
+                var times = [timespec(modified), timespec(modified)]
+                guard utimensat(directory, temporaryName, &times, AT_SYMLINK_NOFOLLOW) == 0,
+                    renameat(directory, temporaryName, directory, name) == 0
+                else {
+                    let error = FileSystemError.system("replace symlink", path)
+                    unlinkat(directory, temporaryName, 0)
+                    throw error
+                }
+            }
+        }
+    }
+
+    public func remove(_ path: RelativePath, kind: EntryKind) throws {
+        try withParent(of: path, operation: "delete") { directory, name in
+            guard unlinkat(directory, name, kind == .directory ? AT_REMOVEDIR : 0) == 0 else {
+                throw FileSystemError.system("delete", path)
+            }
+        }
+    }
+
+    public func setModificationTime(_ path: RelativePath, to modified: Timestamp) throws {
+        try withParent(of: path, operation: "set mtime") { directory, name in
+            var times = [timespec(tv_sec: 0, tv_nsec: LocalTree.utimeOmit), timespec(modified)]
+            guard utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else {
+                throw FileSystemError.system("set mtime", path)
+            }
+        }
+    }
+
+    public func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws {
+        precondition(TemporaryName.matches(name), "only the engine's temporary files are removed this way")
+        try remove(directory.appending(name), kind: .file)
+    }
+}
+
+extension timespec {
+    init(_ timestamp: Timestamp) {
+        self.init(tv_sec: Int(timestamp.seconds), tv_nsec: Int(timestamp.nanoseconds))
+    }
+}
+
+extension Timestamp {
+    init(_ time: timespec) {
+        self.init(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
+}
+
+extension Entry {
+    init(name: [UInt8], info: stat) {
+        let kind: EntryKind =
+            switch info.st_mode & S_IFMT {
+            case S_IFREG: .file
+            case S_IFDIR: .directory
+            case S_IFLNK: .symlink
+            default: .other
+            }
+        self.init(
+            name: name,
+            kind: kind,
+            size: kind == .directory ? 0 : Int64(info.st_size),
+            modified: Timestamp(info.st_mtim),
+            permissions: UInt32(info.st_mode & 0o7777)
+        )
+    }
+}

@@ -1,0 +1,25 @@
+import Crypto
+
+/// Incremental MD5, printed as 32 lowercase hex digits (the audit schema's `md5_*` columns).
+///
+/// MD5 is used to tell "same content" from "different content" between two replicas the
+/// operator owns, not as a defence against an attacker.
+struct MD5Stream {
+    private var hasher = Insecure.MD5()
+
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        hasher.update(bufferPointer: bytes)
+    }
+
+    consuming func finalize() -> String {
+        let digest = hasher.finalize()
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(32)
+        for byte in digest {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}
