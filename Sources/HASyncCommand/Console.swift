@@ -1,0 +1,119 @@
+import Foundation
+import SyncCore
+import SyncEngine
+
+/// Serialises everything `ha-sync` prints: plan and summary on stdout, logs and the live
+/// progress line on stderr. A log line first clears the progress line so they never mix.
+final class Console: Sendable {
+    static let shared = Console()
+
+    let stderrIsTerminal = isatty(STDERR_FILENO) == 1
+    private let progressShown = SyncMutex(false)
+
+    func out(_ line: String) {
+        progressShown.withLock { shown in
+            clear(&shown)
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        }
+    }
+
+    func err(_ line: String) {
+        progressShown.withLock { shown in
+            clear(&shown)
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+
+    /// Shows `line` as the live progress line (terminals only).
+    func progress(_ line: String) {
+        progressShown.withLock { shown in
+            FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+            shown = true
+        }
+    }
+
+    func clearProgress() {
+        progressShown.withLock { clear(&$0) }
+    }
+
+    private func clear(_ shown: inout Bool) {
+        if shown {
+            FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+            shown = false
+        }
+    }
+
+    // MARK: Reports
+
+    func emitHeld(pair: String, holder: String, format: OutputFormat) {
+        if format == .json {
+            out(JSONLine.encode(["type": "locked", "pair": pair, "holder": holder]))
+        } else {
+            out("ha-sync: pair \(pair) is locked by another run (\(holder)); nothing to do")
+        }
+    }
+
+    func emitFailure(message: String, format: OutputFormat) {
+        if format == .json {
+            out(JSONLine.encode(["type": "summary", "status": "failed", "error": message]))
+        }
+    }
+
+    func emitSummary(_ report: SyncReport, options: HASyncCommand) {
+        let summary = report.summary
+        if options.output == .json {
+            var object: [String: any Sendable] = [
+                "type": "summary", "status": report.status.rawValue, "dry_run": options.dryRun,
+                "pair": options.pair, "direction": options.direction,
+                "created": summary.created, "updated": summary.updated, "metadata_only": summary.metadataOnly,
+                "deleted": summary.deleted, "skipped": summary.skipped, "failed": summary.failed,
+                "bytes_transferred": summary.bytesTransferred, "duration_seconds": Double(report.durationNanoseconds) / 1e9,
+                "temporary_files_removed": report.temporaryFilesRemoved, "deletes_withheld": report.deletesWithheld,
+            ]
+            if let message = report.failureMessage { object["error"] = message }
+            out(JSONLine.encode(object))
+            return
+        }
+        let seconds = Double(report.durationNanoseconds) / 1e9
+        let verb = options.dryRun ? "dry run" : "sync"
+        out("\(verb) \(options.pair) (\(options.direction)): \(report.status.rawValue) in \(Format.duration(seconds))")
+        let would = options.dryRun ? "would " : ""
+        var counts = "  \(would)create \(summary.created), update \(summary.updated)"
+        if summary.metadataOnly > 0 { counts += " (\(summary.metadataOnly) mtime only)" }
+        counts += ", delete \(summary.deleted); skipped \(summary.skipped), failed \(summary.failed)"
+        out(counts)
+        if !options.dryRun {
+            let rate = seconds > 0 ? Double(summary.bytesTransferred) / seconds : 0
+            out("  copied \(Format.bytes(summary.bytesTransferred)) (\(Format.bytes(Int64(rate)))/s)")
+        }
+        if let message = report.failureMessage { out("  \(message)") }
+    }
+}
+
+/// Human-friendly numbers.
+enum Format {
+    static func bytes(_ count: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        if seconds < 60 { return String(format: "%.2f s", seconds) }
+        let total = Int(seconds)
+        return total >= 3600 ? "\(total / 3600)h\(total % 3600 / 60)m\(total % 60)s" : "\(total / 60)m\(total % 60)s"
+    }
+}
+
+/// One JSON object per line, keys sorted, for `--output json` and `--log-format json`.
+enum JSONLine {
+    static func encode(_ object: [String: any Sendable]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object.mapValues { $0 as Any }, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import RunLock
+import SyncCore
+import SyncEngine
+import SyncFileSystem
+import UnixSignals
+
+/// One `ha-sync` run: lock, walk and apply, report, unlock.
+struct SyncRun {
+    let options: HASyncCommand
+    let logger: Logger
+    let console: Console
+
+    init(options: HASyncCommand) {
+        self.options = options
+        self.console = Console()
+        var logger = Logger(label: "ha-sync") { label in
+            StderrLogHandler(label: label, format: options.logFormat, console: Console.shared)
+        }
+        logger.logLevel = options.verbose ? .debug : .info
+        logger[metadataKey: "pair"] = "\(options.pair)"
+        logger[metadataKey: "direction"] = "\(options.direction)"
+        self.logger = logger
+    }
+
+    func run() async -> ExitStatus {
+        do {
+            try FileManager.default.createDirectory(atPath: options.logDir, withIntermediateDirectories: true)
+        } catch {
+            logger.error("cannot create the log directory \(options.logDir) (set --log-dir): \(Self.reason(error))")
+            return .failed
+        }
+        let lock = FileRunLock(directory: options.logDir, pair: options.pair, holderDescription: "direction \(options.direction)")
+        let held: any HeldLock
+        do {
+            switch try await lock.acquire() {
+            case .held(let holder):
+                logger.notice("pair \(options.pair) is locked by another run (\(holder)); nothing to do")
+                console.emitHeld(pair: options.pair, holder: holder, format: options.output)
+                return .success
+            case .acquired(let hold):
+                held = hold
+            }
+        } catch {
+            logger.error("\(error)")
+            return .failed
+        }
+        let status = await runLocked()
+        await held.release()
+        return status
+    }
+
+    private func runLocked() async -> ExitStatus {
+        let source: LocalTree
+        let destination: LocalTree
+        do {
+            source = try LocalTree(root: options.src)
+        } catch {
+            logger.error("source directory \(options.src) cannot be used: \(Self.reason(error))")
+            return .failed
+        }
+        do {
+            destination = try LocalTree(root: options.dest)
+        } catch {
+            logger.error("destination directory \(options.dest) cannot be used: \(Self.reason(error))")
+            return .failed
+        }
+
+        let configuration = SyncConfiguration(
+            rules: ComparisonRules(mtimeThresholdNanoseconds: Int64((options.mtimeThreshold * 1e9).rounded()), deleteMissing: options.deleteMissing),
+            deleteGuard: DeleteGuard(maxDeletePercent: options.maxDelete),
+            workers: options.workers,
+            dryRun: options.dryRun,
+            copyOptions: CopyOptions(verify: options.verify, fsync: options.fsync)
+        )
+        let stop = StopSignal()
+        let progress = SyncProgress()
+        let observer = ConsoleObserver(console: console, format: options.output, dryRun: options.dryRun, verbose: options.verbose, logger: logger)
+        let engine = SyncEngine(
+            source: source, destination: destination, configuration: configuration,
+            observer: observer, progress: progress, stopSignal: stop, logger: logger)
+
+        logger.info(
+            "\(options.dryRun ? "dry run" : "sync") started",
+            metadata: ["src": "\(options.src)", "dest": "\(options.dest)", "workers": "\(options.workers)", "delete_missing": "\(options.deleteMissing)"])
+
+        let signals = SignalState()
+        let logger = self.logger
+        let console = self.console
+        let live = options.output == .text && !options.noProgress && console.stderrIsTerminal && options.logFormat == .text
+        let result: Result<SyncReport, any Error> = await withTaskGroup(of: Result<SyncReport, any Error>?.self) { group in
+            group.addTask {
+                for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                    if signals.record(signal == .sigint ? .interrupted : .terminated) {
+                        stop.stop(reason: "received \(signal)")
+                        logger.warning("\(signal) received: finishing files in flight, then stopping (send it again to exit at once)")
+                    } else {
+                        // A second signal: leave now; temporary files are cleaned up by the next run.
+                        exit(signals.status?.rawValue ?? ExitStatus.terminated.rawValue)
+                    }
+                }
+                return nil
+            }
+            let reporter = ProgressReporter(progress: progress, console: console, logger: logger, live: live)
+            group.addTask {
+                await reporter.run()
+                return nil
+            }
+            group.addTask {
+                do {
+                    return .success(try await engine.run())
+                } catch {
+                    return .failure(error)
+                }
+            }
+            var outcome: Result<SyncReport, any Error> = .failure(CancellationError())
+            while let next = await group.next() {
+                if let next {
+                    outcome = next
+                    group.cancelAll()
+                }
+            }
+            return outcome
+        }
+        console.clearProgress()
+
+        switch result {
+        case .failure(let error):
+            logger.error("run failed: \(error)")
+            console.emitFailure(message: "\(error)", format: options.output)
+            return .failed
+        case .success(let report):
+            console.emitSummary(report, options: options)
+            if let message = report.failureMessage {
+                logger.error("\(message)")
+            } else if report.summary.failed > 0 {
+                logger.warning("\(report.summary.failed) paths failed; the next run retries them")
+            }
+            if report.deletesWithheld > 0 {
+                logger.warning("\(report.deletesWithheld) deletes withheld because part of the source could not be listed")
+            }
+            if report.interruption != nil { return signals.status ?? .failed }
+            if report.refusal != nil { return .refused }
+            return report.status == .partialFailure ? .partialFailure : .success
+        }
+    }
+
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? FileSystemError, let code = error.errno {
+            return String(cString: strerror(code))
+        }
+        if let error = error as? CocoaError, let underlying = error.userInfo[NSUnderlyingErrorKey] as? POSIXError {
+            return String(cString: strerror(underlying.code.rawValue))
+        }
+        return "\(error)"
+    }
+}
+
+/// Which signal stopped the run; the first one wins.
+final class SignalState: Sendable {
+    private let state = SyncMutex<ExitStatus?>(nil)
+
+    /// Records a signal; returns true for the first one.
+    func record(_ status: ExitStatus) -> Bool {
+        state.withLock { current in
+            guard current == nil else { return false }
+            current = status
+            return true
+        }
+    }
+
+    var status: ExitStatus? { state.withLock { $0 } }
+}

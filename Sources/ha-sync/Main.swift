@@ -1,0 +1,8 @@
+import HASyncCommand
+
+@main
+struct Main {
+    static func main() async {
+        await HASyncCommand.main()
+    }
+}
