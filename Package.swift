@@ -70,7 +70,8 @@ let package = Package(
         .testTarget(name: "HASyncCommandTests", dependencies: ["HASyncCommand"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SyncTestSupport", "SyncCore"],
+            dependencies: ["SyncTestSupport", "SyncCore", "ha-sync"],
+            exclude: ["Resources"],
             swiftSettings: strict
         ),
     ]
