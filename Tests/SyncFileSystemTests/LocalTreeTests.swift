@@ -1,0 +1,78 @@
+import Foundation
+import SyncCore
+import SyncFileSystem
+import SyncTestSupport
+import Testing
+
+@Suite("Local tree")
+struct LocalTreeTests {
+    let scratch: TemporaryTree
+    let root: String
+
+    init() throws {
+        scratch = try TemporaryTree("local")
+        root = try scratch.directory("root")
+    }
+
+    @Test func listingIsSortedByBytesAndSetsTemporaryFilesAside() throws {
+        try TemporaryTree.write(root, "b", "2")
+        try TemporaryTree.write(root, "A", "1")
+        try TemporaryTree.write(root, ".ha-sync-tmp.00000000000000ff", "partial")
+        try TemporaryTree.symlink(root, RelativePath("link"), target: "b")
+        try TemporaryTree.makeDirectories(root, RelativePath("dir"))
+        #expect(mkfifo(root + "/fifo", 0o644) == 0)
+        let listing = try LocalTree(root: root).list(.root)
+        #expect(listing.entries.map { String(decoding: $0.name, as: UTF8.self) } == ["A", "b", "dir", "fifo", "link"])
+        #expect(listing.entries.map(\.kind) == [.file, .file, .directory, .other, .symlink])
+        #expect(listing.entries.last?.symlinkTarget == Array("b".utf8))
+        #expect(listing.temporaryFiles == [Array(".ha-sync-tmp.00000000000000ff".utf8)])
+    }
+
+    @Test func aSymlinkInTheMiddleOfAPathIsNeverFollowed() throws {
+        let outside = try scratch.directory("outside")
+        try TemporaryTree.write(outside, "victim.txt", "do not touch")
+        try TemporaryTree.symlink(root, RelativePath("escape"), target: outside)
+        let tree = try LocalTree(root: root)
+        #expect(throws: FileSystemError.self) { try tree.list(RelativePath("escape")) }
+        #expect(throws: FileSystemError.self) { try tree.remove(RelativePath("escape/victim.txt"), kind: .file) }
+        #expect(throws: FileSystemError.self) { try tree.md5(of: RelativePath("escape/victim.txt")) }
+        #expect(FileManager.default.fileExists(atPath: outside + "/victim.txt"))
+    }
+
+    @Test func copyKeepsNanosecondMtimeAndPermissions() throws {
+        let source = try scratch.directory("source")
+        try TemporaryTree.write(source, RelativePath("f"), Array(repeating: 7, count: 3_000_000), modified: Timestamp(seconds: 1_650_000_000, nanoseconds: 987_654_321))
+        chmod(source + "/f", 0o640)
+        let report = try LocalTree(root: root).copyFile(RelativePath("f"), from: LocalTree(root: source), options: CopyOptions(), shouldStop: { false })
+        #expect(report.bytesCopied == 3_000_000)
+        let copied = try TreeSnapshot(root).items[RelativePath("f")]
+        #expect(copied?.modified == Timestamp(seconds: 1_650_000_000, nanoseconds: 987_654_321))
+        #expect(copied?.permissions == 0o640)
+        #expect(copied?.content == Array(repeating: 7, count: 3_000_000))
+    }
+
+    @Test func aStoppedCopyLeavesNothingBehind() throws {
+        let source = try scratch.directory("source")
+        try TemporaryTree.write(source, RelativePath("f"), Array(repeating: 1, count: 1000))
+        #expect(throws: FileSystemError.self) {
+            try LocalTree(root: root).copyFile(RelativePath("f"), from: LocalTree(root: source), options: CopyOptions(), shouldStop: { true })
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
+    }
+
+    @Test func md5OfKnownContent() throws {
+        try TemporaryTree.write(root, "abc", "abc")
+        #expect(try LocalTree(root: root).md5(of: RelativePath("abc")) == "900150983cd24fb0d6963f7d28e17f72")
+    }
+
+    @Test func errorsNameThePathAndTheReason() throws {
+        let tree = try LocalTree(root: root)
+        do {
+            _ = try tree.md5(of: RelativePath("missing/file"))
+            Issue.record("must throw")
+        } catch let error as FileSystemError {
+            #expect(error.code == .notFound)
+            #expect("\(error)" == "open 'missing/file': No such file or directory")
+        }
+    }
+}
