@@ -113,7 +113,9 @@ enum Format {
 /// One JSON object per line, keys sorted, for `--output json` and `--log-format json`.
 enum JSONLine {
     static func encode(_ object: [String: any Sendable]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object.mapValues { $0 as Any }, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object.mapValues { $0 as Any }, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 }

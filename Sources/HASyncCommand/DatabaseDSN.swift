@@ -30,7 +30,9 @@ public enum DatabaseDSN: Sendable, Hashable, CustomStringConvertible {
     public init(parsing text: String) throws {
         if text.hasPrefix("sqlite://") {
             let path = String(text.dropFirst("sqlite://".count))
-            guard path.hasPrefix("/") else { throw ParseError(reason: "the sqlite path must be absolute, as in sqlite:///var/log/ha-sync/ha-sync.db") }
+            guard path.hasPrefix("/") else {
+                throw ParseError(reason: "the sqlite path must be absolute, as in sqlite:///var/log/ha-sync/ha-sync.db")
+            }
             self = .sqlite(path: path)
         } else if text.hasPrefix("mysql://") {
             self = .mysql(try Self.parseURL(String(text.dropFirst("mysql://".count))))
@@ -84,7 +86,8 @@ public enum DatabaseDSN: Sendable, Hashable, CustomStringConvertible {
         let address = String(rest[..<close])
         let (_, database, parameters) = try splitPath(String(rest[close...].dropFirst()), requireAddress: false)
         if isUnix {
-            return MySQLEndpoint(user: user, password: password, host: "localhost", port: 3306, socket: address, database: database, parameters: parameters)
+            return MySQLEndpoint(
+                user: user, password: password, host: "localhost", port: 3306, socket: address, database: database, parameters: parameters)
         }
         var host = address
         var port = 3306

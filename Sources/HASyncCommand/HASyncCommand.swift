@@ -35,7 +35,9 @@ public struct HASyncCommand: AsyncParsableCommand {
             valueName: "dsn"))
     var dbDSN: String?
 
-    @Option(name: .customLong("lock-ttl"), help: ArgumentHelp("Seconds before a lock whose holder stopped renewing it counts as stale.", valueName: "seconds"))
+    @Option(
+        name: .customLong("lock-ttl"),
+        help: ArgumentHelp("Seconds before a lock whose holder stopped renewing it counts as stale.", valueName: "seconds"))
     var lockTTL: Int = 3600
 
     @Option(name: .customLong("log-dir"), help: ArgumentHelp("Directory for opslogs and the lock file.", valueName: "dir"))
@@ -44,7 +46,9 @@ public struct HASyncCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-retain-days"), help: ArgumentHelp("Delete opslogs older than this many days.", valueName: "days"))
     var logRetainDays: Int = 10
 
-    @Option(name: .customLong("mtime-threshold"), help: ArgumentHelp("Modification times closer than this many seconds count as equal.", valueName: "seconds"))
+    @Option(
+        name: .customLong("mtime-threshold"),
+        help: ArgumentHelp("Modification times closer than this many seconds count as equal.", valueName: "seconds"))
     var mtimeThreshold: Double = 2
 
     @Flag(name: .customLong("delete-missing"), inversion: .prefixedNo, help: "Delete destination entries that are missing on the source.")
@@ -52,7 +56,9 @@ public struct HASyncCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("max-delete"),
-        help: ArgumentHelp("With --delete-missing: refuse a run that would delete more than this percent of the destination's files (100 allows any).", valueName: "percent"))
+        help: ArgumentHelp(
+            "With --delete-missing: refuse a run that would delete more than this percent of the destination's files (100 allows any).",
+            valueName: "percent"))
     var maxDelete: Int = 50
 
     @Option(help: ArgumentHelp("Files copied, hashed or deleted at the same time.", valueName: "n"))
@@ -83,7 +89,9 @@ public struct HASyncCommand: AsyncParsableCommand {
 
     public mutating func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be between 1 and 256, got \(workers)") }
-        guard mtimeThreshold.isFinite && mtimeThreshold >= 0 else { throw ValidationError("--mtime-threshold must be zero or more seconds, got \(mtimeThreshold)") }
+        guard mtimeThreshold.isFinite && mtimeThreshold >= 0 else {
+            throw ValidationError("--mtime-threshold must be zero or more seconds, got \(mtimeThreshold)")
+        }
         guard lockTTL >= 10 else { throw ValidationError("--lock-ttl must be at least 10 seconds, got \(lockTTL)") }
         guard logRetainDays >= 1 else { throw ValidationError("--log-retain-days must be at least 1, got \(logRetainDays)") }
         guard (0...100).contains(maxDelete) else { throw ValidationError("--max-delete must be a percentage from 0 to 100, got \(maxDelete)") }

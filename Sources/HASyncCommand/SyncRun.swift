@@ -83,7 +83,9 @@ struct SyncRun {
 
         logger.info(
             "\(options.dryRun ? "dry run" : "sync") started",
-            metadata: ["src": "\(options.src)", "dest": "\(options.dest)", "workers": "\(options.workers)", "delete_missing": "\(options.deleteMissing)"])
+            metadata: [
+                "src": "\(options.src)", "dest": "\(options.dest)", "workers": "\(options.workers)", "delete_missing": "\(options.deleteMissing)",
+            ])
 
         let signals = SignalState()
         let logger = self.logger

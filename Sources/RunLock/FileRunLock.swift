@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Synchronization
 
 /// A lock file per pair, `<directory>/ha-sync-<pair>.lock`, held with `flock`.
 ///

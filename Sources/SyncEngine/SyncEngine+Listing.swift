@@ -69,7 +69,8 @@ extension SyncEngine {
                             try destination.removeTemporaryFile(named: name, in: job.path)
                             outcome.temporaryFilesRemoved += 1
                         } catch {
-                            logger.warning("could not remove a stale temporary file", metadata: ["path": "\(job.path.appending(name))", "error": "\(error)"])
+                            logger.warning(
+                                "could not remove a stale temporary file", metadata: ["path": "\(job.path.appending(name))", "error": "\(error)"])
                         }
                     }
                 }
@@ -128,6 +129,7 @@ extension SyncEngine {
 
     func failed(_ path: RelativePath, kind: EntryKind, error: any Error) -> OperationResult {
         let now = Timestamp.now()
-        return OperationResult(path: path, action: .skip(.inSync), kind: kind, startedAt: now, endedAt: now, status: .failed, errorMessage: "\(error)")
+        return OperationResult(
+            path: path, action: .skip(.inSync), kind: kind, startedAt: now, endedAt: now, status: .failed, errorMessage: "\(error)")
     }
 }

@@ -1,9 +1,10 @@
+public import SyncCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-public import SyncCore
 
 extension Timestamp {
     /// The current wall-clock time.

@@ -1,9 +1,10 @@
+import SyncCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import SyncCore
 
 /// Plain read/write loops on descriptors, retrying on EINTR.
 enum FileIO {

@@ -1,9 +1,10 @@
+public import SyncCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-public import SyncCore
 
 /// A failed file-system operation, with a message fit for a user.
 public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertible {

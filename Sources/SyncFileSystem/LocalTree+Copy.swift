@@ -1,10 +1,11 @@
 import CSyncShims
+public import SyncCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-public import SyncCore
 
 extension LocalTree {
     /// Chunk size of one `copy_file_range` call: small enough to notice a stop request soon.

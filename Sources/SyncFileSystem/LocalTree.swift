@@ -1,10 +1,11 @@
 import CSyncShims
+public import SyncCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-public import SyncCore
 
 /// A directory tree on a local (or NFS-mounted) file system.
 ///

@@ -69,7 +69,10 @@ struct EndToEndSyncTests {
         #expect(real.status == 0, "\(real.stderr)")
 
         func operations(_ outcome: HASyncProcess.Outcome) -> Set<String> {
-            Set(outcome.jsonLines.filter { $0["type"] as? String == "operation" }.map { "\($0["operation"]!) \($0["path"]!) \($0["size_before"] ?? "-")" })
+            Set(
+                outcome.jsonLines.filter { $0["type"] as? String == "operation" }.map {
+                    "\($0["operation"]!) \($0["path"]!) \($0["size_before"] ?? "-")"
+                })
         }
         #expect(operations(plan) == operations(real))
         #expect(operations(plan).contains("delete obsolete.txt 1"))

@@ -20,7 +20,10 @@ struct FailureTests {
     }
 
     func arguments(_ extra: [String] = [], direction: String = "fwd") -> [String] {
-        ["--src", source, "--dest", destination, "--pair", "games", "--direction", direction, "--log-dir", logs, "--output", "json", "--workers", "2"] + extra
+        [
+            "--src", source, "--dest", destination, "--pair", "games", "--direction", direction, "--log-dir", logs, "--output", "json", "--workers",
+            "2",
+        ] + extra
     }
 
     static let largeSize = 256 << 20

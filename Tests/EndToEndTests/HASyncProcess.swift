@@ -73,7 +73,8 @@ struct HASyncProcess {
     }
 
     /// Runs to completion.
-    static func run(_ arguments: [String], prefix: [String] = [], environment: [String: String] = [:], timeout: Double = 120) async throws -> Outcome {
+    static func run(_ arguments: [String], prefix: [String] = [], environment: [String: String] = [:], timeout: Double = 120) async throws -> Outcome
+    {
         try await HASyncProcess(arguments, prefix: prefix, environment: environment).wait(timeout: timeout)
     }
 }

@@ -1,10 +1,12 @@
-@testable import HASyncCommand
 import Testing
+
+@testable import HASyncCommand
 
 @Suite("Database DSN")
 struct DatabaseDSNTests {
     @Test func goDriverForm() throws {
-        let dsn = try DatabaseDSN(parsing: "ha_sync:p@ss:w/rd@tcp(general-purpose-db.infrastructure.svc.cluster.local:3306)/general_db?tls=true&timeout=5s")
+        let dsn = try DatabaseDSN(
+            parsing: "ha_sync:p@ss:w/rd@tcp(general-purpose-db.infrastructure.svc.cluster.local:3306)/general_db?tls=true&timeout=5s")
         guard case .mysql(let endpoint) = dsn else {
             Issue.record("expected mysql")
             return

@@ -46,45 +46,70 @@ let rows: [Row] = [
     Row(
         name: "8 directory only on destination, delete-missing", source: nil, destination: directory(), deleteMissing: true,
         expected: Verdict(.delete, descend: .destinationOnly)),
-    Row(name: "9 symlink only on destination, delete-missing", source: nil, destination: symlink("t"), deleteMissing: true, expected: Verdict(.delete)),
-    Row(name: "10 special file only on destination, delete-missing", source: nil, destination: special(), deleteMissing: true, expected: Verdict(.delete)),
+    Row(
+        name: "9 symlink only on destination, delete-missing", source: nil, destination: symlink("t"), deleteMissing: true, expected: Verdict(.delete)
+    ),
+    Row(
+        name: "10 special file only on destination, delete-missing", source: nil, destination: special(), deleteMissing: true,
+        expected: Verdict(.delete)),
     // File against file.
     Row(name: "11 same mtime, same size", source: file(10, 0), destination: file(10, 0), expected: Verdict(.skip(.inSync))),
     Row(name: "12 mtimes within threshold, same size", source: file(10, 3 * second / 2), destination: file(10, 0), expected: Verdict(.skip(.inSync))),
     Row(name: "13 mtime difference exactly the threshold", source: file(10, 2 * second), destination: file(10, 0), expected: Verdict(.skip(.inSync))),
     Row(name: "14 same mtime, different size", source: file(10, 0), destination: file(11, 0), expected: Verdict(.update(.sizeDiffers))),
-    Row(name: "15 mtimes within threshold, different size", source: file(10, 0), destination: file(11, second), expected: Verdict(.update(.sizeDiffers))),
+    Row(
+        name: "15 mtimes within threshold, different size", source: file(10, 0), destination: file(11, second),
+        expected: Verdict(.update(.sizeDiffers))),
     Row(name: "16 source newer, same size", source: file(10, 2 * second + 1), destination: file(10, 0), expected: Verdict(.compareContent)),
     Row(name: "17 source newer, different size", source: file(10, 60 * second), destination: file(5, 0), expected: Verdict(.update(.sourceNewer))),
-    Row(name: "18 destination newer, same size", source: file(10, 0), destination: file(10, 60 * second), expected: Verdict(.skip(.destinationNewer))),
-    Row(name: "19 destination newer, different size", source: file(10, 0), destination: file(3, 60 * second), expected: Verdict(.skip(.destinationNewer))),
+    Row(
+        name: "18 destination newer, same size", source: file(10, 0), destination: file(10, 60 * second), expected: Verdict(.skip(.destinationNewer))),
+    Row(
+        name: "19 destination newer, different size", source: file(10, 0), destination: file(3, 60 * second),
+        expected: Verdict(.skip(.destinationNewer))),
     Row(name: "20 threshold 0, source 1 ns newer", source: file(10, 1), destination: file(10, 0), threshold: 0, expected: Verdict(.compareContent)),
     // Directories and symlinks.
-    Row(name: "21 directory on both sides", source: directory(0), destination: directory(99 * second), expected: Verdict(.skip(.bothDirectories), descend: .both)),
+    Row(
+        name: "21 directory on both sides", source: directory(0), destination: directory(99 * second),
+        expected: Verdict(.skip(.bothDirectories), descend: .both)),
     Row(name: "22 symlinks with the same target", source: symlink("a", 60 * second), destination: symlink("a", 0), expected: Verdict(.skip(.inSync))),
     Row(
         name: "23 symlinks, different targets, source newer", source: symlink("a", 60 * second), destination: symlink("b", 0),
         expected: Verdict(.update(.symlinkTargetDiffers))),
-    Row(name: "24 symlinks, different targets, same mtime", source: symlink("a"), destination: symlink("b"), expected: Verdict(.update(.symlinkTargetDiffers))),
+    Row(
+        name: "24 symlinks, different targets, same mtime", source: symlink("a"), destination: symlink("b"),
+        expected: Verdict(.update(.symlinkTargetDiffers))),
     Row(
         name: "25 symlinks, different targets, destination newer", source: symlink("a", 0), destination: symlink("b", 60 * second),
         expected: Verdict(.skip(.destinationNewer))),
     // Kind changes.
-    Row(name: "26 file replaces symlink, source newer", source: file(10, 60 * second), destination: symlink("b"), expected: Verdict(.update(.kindChanged))),
-    Row(name: "27 file against symlink, destination newer", source: file(10, 0), destination: symlink("b", 60 * second), expected: Verdict(.skip(.destinationNewer))),
+    Row(
+        name: "26 file replaces symlink, source newer", source: file(10, 60 * second), destination: symlink("b"),
+        expected: Verdict(.update(.kindChanged))),
+    Row(
+        name: "27 file against symlink, destination newer", source: file(10, 0), destination: symlink("b", 60 * second),
+        expected: Verdict(.skip(.destinationNewer))),
     Row(name: "28 symlink replaces file, same mtime", source: symlink("a"), destination: file(), expected: Verdict(.update(.kindChanged))),
-    Row(name: "29 symlink against file, destination newer", source: symlink("a"), destination: file(10, 60 * second), expected: Verdict(.skip(.destinationNewer))),
+    Row(
+        name: "29 symlink against file, destination newer", source: symlink("a"), destination: file(10, 60 * second),
+        expected: Verdict(.skip(.destinationNewer))),
     Row(
         name: "30 directory replaces file, source newer", source: directory(60 * second), destination: file(),
         expected: Verdict(.update(.kindChanged), descend: .sourceOnly)),
     Row(
         name: "31 directory replaces symlink, same mtime", source: directory(), destination: symlink("b"),
         expected: Verdict(.update(.kindChanged), descend: .sourceOnly)),
-    Row(name: "32 directory against file, destination newer", source: directory(), destination: file(10, 60 * second), expected: Verdict(.skip(.destinationNewer))),
-    Row(name: "33 file against directory", source: file(10, 60 * second), destination: directory(), deleteMissing: true, expected: Verdict(.skip(.kindConflict))),
+    Row(
+        name: "32 directory against file, destination newer", source: directory(), destination: file(10, 60 * second),
+        expected: Verdict(.skip(.destinationNewer))),
+    Row(
+        name: "33 file against directory", source: file(10, 60 * second), destination: directory(), deleteMissing: true,
+        expected: Verdict(.skip(.kindConflict))),
     Row(name: "34 symlink against directory", source: symlink("a", 60 * second), destination: directory(), expected: Verdict(.skip(.kindConflict))),
     Row(name: "35 file against special file", source: file(10, 60 * second), destination: special(), expected: Verdict(.skip(.kindConflict))),
-    Row(name: "36 special file against file", source: special(60 * second), destination: file(), deleteMissing: true, expected: Verdict(.skip(.unsupportedKind))),
+    Row(
+        name: "36 special file against file", source: special(60 * second), destination: file(), deleteMissing: true,
+        expected: Verdict(.skip(.unsupportedKind))),
 ]
 
 @Suite("Comparison rules")
@@ -110,7 +135,9 @@ struct ComparisonRulesTests {
         let on = ComparisonRules(deleteMissing: true)
         let off = ComparisonRules(deleteMissing: false)
         for row in rows where row.source != nil {
-            #expect(on.decide(source: row.source, destination: row.destination) == off.decide(source: row.source, destination: row.destination), "\(row.name)")
+            #expect(
+                on.decide(source: row.source, destination: row.destination) == off.decide(source: row.source, destination: row.destination),
+                "\(row.name)")
         }
     }
 

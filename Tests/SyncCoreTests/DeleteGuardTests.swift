@@ -10,7 +10,8 @@ struct DeleteGuardTests {
     }
 
     @Test func emptySourceIsRefusedEvenWithMaxDelete100() {
-        let verdict = DeleteGuard(maxDeletePercent: 100).check(sourceRootEntries: 0, destinationRootEntries: 1, plannedFileDeletes: 1, destinationFiles: 1)
+        let verdict = DeleteGuard(maxDeletePercent: 100).check(
+            sourceRootEntries: 0, destinationRootEntries: 1, plannedFileDeletes: 1, destinationFiles: 1)
         #expect(verdict == .refuseEmptySource(destinationEntries: 1))
     }
 
@@ -28,7 +29,8 @@ struct DeleteGuardTests {
         (deletes: 100, files: 100, max: 100, allowed: true),
     ])
     func maxDeletePercent(deletes: Int, files: Int, max: Int, allowed: Bool) {
-        let verdict = DeleteGuard(maxDeletePercent: max).check(sourceRootEntries: 1, destinationRootEntries: 1, plannedFileDeletes: deletes, destinationFiles: files)
+        let verdict = DeleteGuard(maxDeletePercent: max).check(
+            sourceRootEntries: 1, destinationRootEntries: 1, plannedFileDeletes: deletes, destinationFiles: files)
         #expect((verdict == .allow) == allowed)
         if !allowed {
             #expect(verdict.message?.contains("--max-delete") == true)
@@ -62,9 +64,12 @@ struct DirectoryMergeTests {
         let now = Timestamp(seconds: 1)
         summary.record(OperationResult(path: RelativePath("a"), action: .create, kind: .file, startedAt: now, endedAt: now, bytesTransferred: 10))
         summary.record(OperationResult(path: RelativePath("b"), action: .setModificationTime, kind: .file, startedAt: now, endedAt: now))
-        summary.record(OperationResult(path: RelativePath("c"), action: .update(.sourceNewer), kind: .file, startedAt: now, endedAt: now, bytesTransferred: 5))
+        summary.record(
+            OperationResult(path: RelativePath("c"), action: .update(.sourceNewer), kind: .file, startedAt: now, endedAt: now, bytesTransferred: 5))
         summary.record(OperationResult(path: RelativePath("d"), action: .delete, kind: .file, startedAt: now, endedAt: now))
-        summary.record(OperationResult(path: RelativePath("e"), action: .create, kind: .file, startedAt: now, endedAt: now, status: .failed, bytesTransferred: 99))
+        summary.record(
+            OperationResult(
+                path: RelativePath("e"), action: .create, kind: .file, startedAt: now, endedAt: now, status: .failed, bytesTransferred: 99))
         summary.recordSkip()
         #expect(summary.created == 1)
         #expect(summary.updated == 2)

@@ -14,7 +14,9 @@ struct SyncEngineTests {
         try TemporaryTree.makeDirectories(harness.source, RelativePath("empty/dir"))
         try TemporaryTree.symlink(harness.source, RelativePath("a/link"), target: "../top.txt", modified: Timestamp(seconds: 1_600_000_300))
         try TemporaryTree.symlink(harness.source, RelativePath("dangling"), target: "/nowhere/at/all")
-        try TemporaryTree.write(harness.source, RelativePath.root.appending([0x62, 0xFF, 0x0A, 0x2D]), [1, 2, 3], modified: Timestamp(seconds: 1_600_000_400, nanoseconds: 123_456_789))
+        try TemporaryTree.write(
+            harness.source, RelativePath.root.appending([0x62, 0xFF, 0x0A, 0x2D]), [1, 2, 3],
+            modified: Timestamp(seconds: 1_600_000_400, nanoseconds: 123_456_789))
         try TemporaryTree.write(harness.source, RelativePath.root.appending([UInt8](repeating: 0x6E, count: 255)), [9], modified: nil)
         // Directory mtimes last, since writing into a directory changes its mtime.
         try TemporaryTree.setModified(harness.source, RelativePath("a/b"), Timestamp(seconds: 1_500_000_000, nanoseconds: 5))

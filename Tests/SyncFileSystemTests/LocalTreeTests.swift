@@ -41,9 +41,11 @@ struct LocalTreeTests {
 
     @Test func copyKeepsNanosecondMtimeAndPermissions() throws {
         let source = try scratch.directory("source")
-        try TemporaryTree.write(source, RelativePath("f"), Array(repeating: 7, count: 3_000_000), modified: Timestamp(seconds: 1_650_000_000, nanoseconds: 987_654_321))
+        try TemporaryTree.write(
+            source, RelativePath("f"), Array(repeating: 7, count: 3_000_000), modified: Timestamp(seconds: 1_650_000_000, nanoseconds: 987_654_321))
         chmod(source + "/f", 0o640)
-        let report = try LocalTree(root: root).copyFile(RelativePath("f"), from: LocalTree(root: source), options: CopyOptions(), shouldStop: { false })
+        let report = try LocalTree(root: root).copyFile(
+            RelativePath("f"), from: LocalTree(root: source), options: CopyOptions(), shouldStop: { false })
         #expect(report.bytesCopied == 3_000_000)
         let copied = try TreeSnapshot(root).items[RelativePath("f")]
         #expect(copied?.modified == Timestamp(seconds: 1_650_000_000, nanoseconds: 987_654_321))

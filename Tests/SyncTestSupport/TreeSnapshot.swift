@@ -20,7 +20,9 @@ public struct TreeSnapshot: Equatable, CustomStringConvertible, Sendable {
         try Self.walk(root, .root, directoryTimes: directoryTimes, ignoring: ignoring, into: &items)
     }
 
-    private static func walk(_ root: String, _ directory: RelativePath, directoryTimes: Bool, ignoring: (RelativePath) -> Bool, into items: inout [RelativePath: Item]) throws {
+    private static func walk(
+        _ root: String, _ directory: RelativePath, directoryTimes: Bool, ignoring: (RelativePath) -> Bool, into items: inout [RelativePath: Item]
+    ) throws {
         let path = TemporaryTree.path(root, directory)
         guard let stream = TemporaryTree.withCPath(path, { opendir($0) }) else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { closedir(stream) }
@@ -38,14 +40,16 @@ public struct TreeSnapshot: Equatable, CustomStringConvertible, Sendable {
             let modified = Timestamp(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int64(info.st_mtim.tv_nsec))
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
-                items[relative] = Item(kind: .directory, size: 0, modified: directoryTimes ? modified : nil, permissions: UInt32(info.st_mode & 0o7777))
+                items[relative] = Item(
+                    kind: .directory, size: 0, modified: directoryTimes ? modified : nil, permissions: UInt32(info.st_mode & 0o7777))
                 try walk(root, relative, directoryTimes: directoryTimes, ignoring: ignoring, into: &items)
             case S_IFLNK:
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 let count = TemporaryTree.withCPath(TemporaryTree.path(root, relative)) { cPath in
                     buffer.withUnsafeMutableBufferPointer { $0.withMemoryRebound(to: CChar.self) { readlink(cPath, $0.baseAddress!, 4096) } }
                 }
-                items[relative] = Item(kind: .symlink, size: Int64(info.st_size), modified: modified, permissions: 0, content: Array(buffer[..<max(0, count)]))
+                items[relative] = Item(
+                    kind: .symlink, size: Int64(info.st_size), modified: modified, permissions: 0, content: Array(buffer[..<max(0, count)]))
             case S_IFREG:
                 items[relative] = Item(
                     kind: .file, size: Int64(info.st_size), modified: modified, permissions: UInt32(info.st_mode & 0o7777),
@@ -67,7 +71,8 @@ public struct TreeSnapshot: Equatable, CustomStringConvertible, Sendable {
             let lhs = items[path]
             let rhs = other.items[path]
             guard lhs != rhs else { return nil }
-            return "\(path.escaped): \(lhs.map { "\($0.kind) \($0.size) \($0.modified?.description ?? "")" } ?? "missing") vs \(rhs.map { "\($0.kind) \($0.size) \($0.modified?.description ?? "")" } ?? "missing")"
+            return
+                "\(path.escaped): \(lhs.map { "\($0.kind) \($0.size) \($0.modified?.description ?? "")" } ?? "missing") vs \(rhs.map { "\($0.kind) \($0.size) \($0.modified?.description ?? "")" } ?? "missing")"
         }
     }
 }
