@@ -19,23 +19,28 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(cmd, label):
-    """Runs cmd, returns (seconds, peak RSS in MiB)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.monotonic() - start
-    stderr = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.exit(f"{label} failed with exit status {code}:\n{stderr}")
-    return elapsed, usage.ru_maxrss / 1024.0
+    """Runs cmd, returns (seconds, peak RSS in MiB).
+
+    The RSS comes from /usr/bin/time, not from this process's wait4: Linux carries the
+    parent's RSS high-water mark into a forked child across exec, so a child of this
+    (large) Python process would never report less than Python's own RSS.
+    """
+    with tempfile.NamedTemporaryFile(mode="r", suffix=".rss") as rss_file:
+        start = time.monotonic()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file.name] + cmd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        elapsed = time.monotonic() - start
+        if proc.returncode != 0:
+            sys.exit(f"{label} failed with exit status {proc.returncode}:\n{proc.stderr.decode(errors='replace')}")
+        rss_kib = int(rss_file.read().strip().splitlines()[-1])
+    return elapsed, rss_kib / 1024.0
 
 
 def make_small_tree(path, files, dirs, seed=1):
@@ -83,6 +88,8 @@ def tools(binary, logs, workers):
     return {
         "ha-sync": lambda s, d: [binary, "--src", s, "--dest", d, "--pair", "bench", "--log-dir", logs,
                                  "--workers", str(workers), "--no-progress"],
+        "ha-sync --verify": lambda s, d: [binary, "--src", s, "--dest", d, "--pair", "bench", "--log-dir", logs,
+                                          "--workers", str(workers), "--no-progress", "--verify"],
         "rsync": lambda s, d: ["rsync", "-a", "--whole-file", s + "/", d + "/"],
         "rclone": lambda s, d: ["rclone", "sync", s, d],
         "cp": lambda s, d: ["cp", "-a", s + "/.", d + "/"],
@@ -91,11 +98,11 @@ def tools(binary, logs, workers):
 
 def report(title, rows):
     print(f"\n{title}")
-    print(f"  {'tool':<8} {'seconds':>9} {'peak RSS':>10} {'time vs ha-sync':>16}")
+    print(f"  {'tool':<17} {'seconds':>9} {'peak RSS':>10} {'time vs ha-sync':>16}")
     base = rows.get("ha-sync", (None, None))[0]
     for tool, (seconds, rss) in rows.items():
         ratio = f"{seconds / base:.2f}x" if base else "-"
-        print(f"  {tool:<8} {seconds:>9.2f} {rss:>8.1f} MiB {ratio:>16}")
+        print(f"  {tool:<17} {seconds:>9.2f} {rss:>8.1f} MiB {ratio:>16}")
     sys.stdout.flush()
 
 
@@ -124,9 +131,9 @@ def main():
 
     if not os.access(args.binary, os.X_OK):
         sys.exit(f"{args.binary} not found: run 'swift build -c release --product ha-sync' (or 'make bench')")
-    for peer in ("rsync", "rclone", "cp"):
+    for peer in ("rsync", "rclone", "cp", "/usr/bin/time"):
         if shutil.which(peer) is None:
-            sys.exit(f"{peer} is not installed: apt-get install -y rsync rclone")
+            sys.exit(f"{peer} is not installed: apt-get install -y rsync rclone time")
 
     work = os.path.abspath(args.work)
     shutil.rmtree(work, ignore_errors=True)
@@ -183,9 +190,10 @@ def main():
                 for _ in range(args.big_mib):
                     out.write(chunk)
         subprocess.run(["sync"])
-        big_samples = {t: [] for t in ("ha-sync", "cp")}
+        big_tools = ["ha-sync", "cp", "ha-sync --verify"]
+        big_samples = {t: [] for t in big_tools}
         for round_index in range(args.rounds):
-            for tool in (["ha-sync", "cp"] if round_index % 2 == 0 else ["cp", "ha-sync"]):
+            for tool in big_tools[round_index % 3:] + big_tools[:round_index % 3]:
                 dest = os.path.join(work, "big-dest")
                 shutil.rmtree(dest, ignore_errors=True)
                 os.makedirs(dest)

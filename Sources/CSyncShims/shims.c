@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -43,4 +44,16 @@ int hasync_open_beneath(int dirfd, const char *path, int flags, unsigned int mod
 
 ssize_t hasync_copy_file_range(int fd_in, int fd_out, size_t len) {
     return copy_file_range(fd_in, NULL, fd_out, NULL, len, 0);
+}
+
+#ifndef FICLONE
+#define FICLONE _IOW(0x94, 9, int)
+#endif
+
+int hasync_clone(int fd_in, int fd_out) {
+    return ioctl(fd_out, FICLONE, fd_in);
+}
+
+void hasync_advise_sequential(int fd) {
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }

@@ -18,11 +18,12 @@ public enum DirectoryMerge {
             } else {
                 let sourceEntry = source[sourceIndex]
                 let destinationEntry = destination[destinationIndex]
-                if sourceEntry.name == destinationEntry.name {
+                let order = compare(sourceEntry.name, destinationEntry.name)
+                if order == 0 {
                     try body(sourceEntry, destinationEntry)
                     sourceIndex += 1
                     destinationIndex += 1
-                } else if sourceEntry.name.lexicographicallyPrecedes(destinationEntry.name) {
+                } else if order < 0 {
                     try body(sourceEntry, nil)
                     sourceIndex += 1
                 } else {
@@ -35,6 +36,23 @@ public enum DirectoryMerge {
 
     /// Sorts a listing the way ``merge(source:destination:_:)`` expects.
     public static func sort(_ entries: inout [Entry]) {
-        entries.sort { $0.name.lexicographicallyPrecedes($1.name) }
+        entries.sort { compare($0.name, $1.name) < 0 }
+    }
+
+    /// Byte-wise three-way comparison of two names: negative, zero or positive.
+    @inlinable
+    public static func compare(_ lhs: [UInt8], _ rhs: [UInt8]) -> Int {
+        lhs.withUnsafeBufferPointer { left in
+            rhs.withUnsafeBufferPointer { right in
+                let shared = Swift.min(left.count, right.count)
+                var index = 0
+                while index < shared {
+                    let difference = Int(left[index]) - Int(right[index])
+                    if difference != 0 { return difference }
+                    index += 1
+                }
+                return left.count - right.count
+            }
+        }
     }
 }

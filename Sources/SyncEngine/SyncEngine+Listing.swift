@@ -85,26 +85,30 @@ extension SyncEngine {
 
         let rules = configuration.rules
         DirectoryMerge.merge(source: sourceEntries, destination: destinationEntries) { sourceEntry, destinationEntry in
-            let name = sourceEntry?.name ?? destinationEntry!.name
-            let path = job.path.appending(name)
             let verdict = rules.decide(source: sourceEntry, destination: destinationEntry)
-            let planned = PlannedOperation(path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry)
+            // The common case of a quiet run: nothing to build, not even the path.
+            if verdict.action == .skip(.inSync) {
+                outcome.skipped += 1
+                return
+            }
+            let path = job.path.appending(sourceEntry?.name ?? destinationEntry!.name)
             switch verdict.action {
             case .skip(let reason):
                 outcome.skipped += 1
-                if reason != .inSync && reason != .bothDirectories { outcome.notableSkips.append((path, reason)) }
+                if reason != .bothDirectories { outcome.notableSkips.append((path, reason)) }
                 if verdict.descend == .both { outcome.subdirectories.append((path, .both, sourceEntry)) }
             case .delete:
-                outcome.deletes.append(planned)
+                outcome.deletes.append(PlannedOperation(path: path, action: .delete, source: nil, destination: destinationEntry))
                 if verdict.descend == .destinationOnly { outcome.subdirectories.append((path, .destinationOnly, nil)) }
             case .create where sourceEntry?.kind == .directory, .update where sourceEntry?.kind == .directory:
                 outcome.changed = true
                 guard mode != .survey else { return }
+                let planned = PlannedOperation(path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry)
                 let result = makeDirectory(planned, mode: mode)
                 outcome.results.append(result)
                 if result.status == .success { outcome.subdirectories.append((path, .sourceOnly, sourceEntry)) }
             case .create, .update, .compareContent, .setModificationTime:
-                outcome.operations.append(planned)
+                outcome.operations.append(PlannedOperation(path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry))
             }
         }
         return outcome

@@ -61,7 +61,7 @@ extension SyncEngine {
                             .applied(trackerID: batch.trackerID, try await pool.run { engine.apply(batch.operations, mode: mode) })
                         }
                     }
-                    while !stopped && listing < workers && batches.count < Self.backlogLimit, let job = directories.popLast() {
+                    while !stopped && listing < workers * 2 && batches.count < Self.backlogLimit, let job = directories.popLast() {
                         listing += 1
                         group.addTask { [engine, mode, pool] in
                             .listed(job, try await pool.run { engine.listAndPlan(job, mode: mode) })

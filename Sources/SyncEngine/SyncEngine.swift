@@ -51,7 +51,7 @@ public struct SyncEngine<Tree: SyncTree>: Sendable {
         let started = monotonicNanoseconds()
         // Blocking file system calls run here, never on Swift's cooperative pool: a copy
         // stuck on a slow NFS server must not starve the rest of the process.
-        let pool = NIOThreadPoolBox(threads: configuration.workers * 2)
+        let pool = NIOThreadPoolBox(threads: configuration.workers * 3)
         do {
             let report = try await run(pool: pool, started: started)
             await pool.shutdown()

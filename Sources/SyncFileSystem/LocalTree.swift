@@ -1,5 +1,6 @@
 import CSyncShims
 public import SyncCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +16,8 @@ import Musl
 public final class LocalTree: SyncTree {
     public let displayName: String
     let rootDescriptor: Int32
+    /// Set once a reflink (FICLONE) failed for lack of support, so it is not tried per file.
+    let cloneUnsupported = Atomic<Bool>(false)
 
     /// Opens the tree rooted at `path`, which must be an existing directory.
     public init(root path: String) throws {
