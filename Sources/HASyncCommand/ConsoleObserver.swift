@@ -12,6 +12,10 @@ struct ConsoleObserver: SyncObserver {
     let logger: Logger
 
     func operationFinished(_ result: OperationResult) {
+        if case .skip(let reason) = result.action, result.status == .success {
+            skipped(result.path, reason: reason)
+            return
+        }
         if result.status == .failed {
             logger.warning("failed: \(result.path.escaped): \(result.errorMessage ?? "unknown error")")
         }

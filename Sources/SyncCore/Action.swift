@@ -52,6 +52,9 @@ public enum SkipReason: String, Hashable, Sendable, Codable {
     /// The destination is a directory where the source has a file or symlink (or the
     /// destination is a special file): replacing it would delete data, so a person decides.
     case kindConflict = "kind conflict"
+    /// The source entry disappeared between the listing and the copy (not an error: a live
+    /// share changes while it is synced; the next run sees the new state).
+    case vanished = "vanished from source"
 }
 
 /// The operations recorded in the audit trail.

@@ -25,7 +25,12 @@ extension SyncEngine {
         do {
             var action = planned.action
             if action == .compareContent {
-                let sourceDigest = try source.md5(of: planned.path)
+                let sourceDigest: String
+                do {
+                    sourceDigest = try source.md5(of: planned.path)
+                } catch let error as FileSystemError where error.code == .notFound {
+                    return vanished(planned, started: started)
+                }
                 let destinationDigest = try destination.md5(of: planned.path)
                 action = configuration.rules.resolveComparison(sameContent: sourceDigest == destinationDigest)
                 result.action = action
@@ -55,12 +60,19 @@ extension SyncEngine {
             }
         } catch let error as FileSystemError where error.code == .interrupted {
             return nil
+        } catch let error as FileSystemError where error.code == .notFound && error.operation == FileSystemError.openSource {
+            return vanished(planned, started: started)
         } catch {
             result.status = .failed
             result.errorMessage = "\(error)"
         }
         result.endedAt = Timestamp.now()
         return result
+    }
+
+    private func vanished(_ planned: PlannedOperation, started: Timestamp) -> OperationResult {
+        logger.info("skipped: vanished from the source during the run", metadata: ["path": "\(planned.path)"])
+        return OperationResult(path: planned.path, action: .skip(.vanished), kind: planned.kind, startedAt: started, endedAt: Timestamp.now())
     }
 
     /// The last phase: deletes, after every copy, files first, then directories deepest first.

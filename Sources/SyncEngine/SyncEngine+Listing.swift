@@ -48,6 +48,10 @@ extension SyncEngine {
                     outcome.results.append(failed(failure.path ?? job.path, kind: .file, error: failure))
                     outcome.sourceFailed = true
                 }
+            } catch let error as FileSystemError where error.code == .notFound && !job.path.isRoot {
+                // Removed since its parent was listed: nothing to sync below it this time.
+                logger.info("skipped: directory vanished from the source during the run", metadata: ["path": "\(job.path)"])
+                return outcome
             } catch {
                 outcome.results.append(failed(job.path, kind: .directory, error: error))
                 outcome.sourceFailed = true

@@ -31,6 +31,10 @@ public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertibl
     /// Extra detail, already fit for a user.
     public var detail: String?
 
+    /// The operation name of a failure to open the source of a copy: with ``Code/notFound`` it
+    /// means the file vanished since it was listed.
+    public static let openSource = "open source"
+
     public init(code: Code, operation: String, path: RelativePath?, errno: Int32? = nil, detail: String? = nil) {
         self.code = code
         self.operation = operation

@@ -16,7 +16,7 @@ extension LocalTree {
     static let sequentialAdviceThreshold = 1 << 20
 
     public func copyFile(_ path: RelativePath, from source: LocalTree, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws -> CopyReport {
-        let input = try source.openBeneath(path, flags: O_RDONLY, operation: "open source")
+        let input = try source.openBeneath(path, flags: O_RDONLY, operation: FileSystemError.openSource)
         defer { close(input) }
         var before = stat()
         guard fstat(input, &before) == 0 else { throw FileSystemError.system("stat source", path) }
@@ -57,7 +57,7 @@ extension LocalTree {
                         cloneUnsupported.store(true, ordering: .relaxed)
                     }
                     if before.st_size >= Self.sequentialAdviceThreshold { hasync_advise_sequential(input) }
-                    copied = try Self.copyData(from: input, to: output, path: path, shouldStop: shouldStop)
+                    copied = try Self.copyData(from: input, to: output, expected: Int64(before.st_size), path: path, shouldStop: shouldStop)
                 }
 
                 guard copied == Int64(before.st_size) else {
@@ -75,7 +75,7 @@ extension LocalTree {
                     }
                 }
 
-                if geteuid() == 0 {
+                if Self.isRoot && (before.st_uid != 0 || before.st_gid != getegid()) {
                     // Keep ownership when running as root; root-squashed NFS refuses, which is fine.
                     _ = fchown(output, before.st_uid, before.st_gid)
                 }
@@ -108,11 +108,16 @@ extension LocalTree {
             && lhs.st_ctim.tv_sec == rhs.st_ctim.tv_sec && lhs.st_ctim.tv_nsec == rhs.st_ctim.tv_nsec
     }
 
+    static let isRoot = geteuid() == 0
+
     /// Copies with `copy_file_range` (in-kernel, server-side on NFS 4.2), falling back to
     /// read/write where the kernel or file system does not support it. Returns the bytes copied.
-    static func copyData(from input: Int32, to output: Int32, path: RelativePath, shouldStop: () -> Bool) throws -> Int64 {
+    ///
+    /// Stops at `expected` bytes without asking for more: a file that grew meanwhile is caught by
+    /// the caller's second `fstat`, so the usual end-of-file call would only cost a syscall.
+    static func copyData(from input: Int32, to output: Int32, expected: Int64, path: RelativePath, shouldStop: () -> Bool) throws -> Int64 {
         var total: Int64 = 0
-        while true {
+        while total < expected || expected == 0 {
             if shouldStop() { throw FileSystemError(code: .interrupted, operation: "copy", path: path, detail: "stopped") }
             let count = hasync_copy_file_range(input, output, copyChunk)
             if count > 0 {
@@ -122,14 +127,15 @@ extension LocalTree {
             if count == 0 { return total }
             let code = errno
             if code == EINTR { continue }
-            if total == 0 && [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF, ENOTSUP, EPERM].contains(code) {
-                break
+            guard total == 0 && [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF, ENOTSUP, EPERM].contains(code) else {
+                throw FileSystemError.system("copy", path, errno: code)
             }
-            throw FileSystemError.system("copy", path, errno: code)
-        }
-        try FileIO.readAll(input, path: path, shouldStop: shouldStop) { chunk in
-            try FileIO.writeAll(output, chunk, path: path)
-            total += Int64(chunk.count)
+            // Not supported between these files: copy through user space instead.
+            try FileIO.readAll(input, path: path, shouldStop: shouldStop) { chunk in
+                try FileIO.writeAll(output, chunk, path: path)
+                total += Int64(chunk.count)
+            }
+            return total
         }
         return total
     }

@@ -5,6 +5,10 @@ import SyncFileSystem
 import SyncTestSupport
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Collects what the engine reports.
 final class CollectingObserver: SyncObserver {
     private let state = Mutex<(results: [OperationResult], skips: [(RelativePath, SkipReason)])>(([], []))
@@ -87,4 +91,38 @@ struct OperationKey: Hashable, CustomStringConvertible {
     }
 
     var description: String { "\(operation) \(path.escaped) \(sizeBefore.map(String.init) ?? "-")" }
+}
+
+/// A local tree whose copies find their source file gone, as when a user deletes a file
+/// between the listing and the copy.
+final class VanishingTree: SyncTree {
+    let inner: LocalTree
+    let root: String
+    let vanish: Set<RelativePath>
+
+    init(root: String, vanish: Set<RelativePath> = []) throws {
+        self.inner = try LocalTree(root: root)
+        self.root = root
+        self.vanish = vanish
+    }
+
+    var displayName: String { inner.displayName }
+    func list(_ directory: RelativePath) throws -> DirectoryListing { try inner.list(directory) }
+    func md5(of path: RelativePath) throws -> String { try inner.md5(of: path) }
+    func copyFile(_ path: RelativePath, from source: VanishingTree, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws -> CopyReport {
+        if source.vanish.contains(path) {
+            _ = TemporaryTree.withCPath(TemporaryTree.path(source.root, path)) { unlink($0) }
+        }
+        return try inner.copyFile(path, from: source.inner, options: options, shouldStop: shouldStop)
+    }
+    func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws { try inner.makeDirectory(path, replacing: replacing) }
+    func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws {
+        try inner.finishDirectory(path, permissions: permissions, modified: modified)
+    }
+    func makeSymlink(_ path: RelativePath, target: [UInt8], modified: Timestamp) throws {
+        try inner.makeSymlink(path, target: target, modified: modified)
+    }
+    func remove(_ path: RelativePath, kind: EntryKind) throws { try inner.remove(path, kind: kind) }
+    func setModificationTime(_ path: RelativePath, to modified: Timestamp) throws { try inner.setModificationTime(path, to: modified) }
+    func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws { try inner.removeTemporaryFile(named: name, in: directory) }
 }

@@ -1,3 +1,5 @@
+import Foundation
+import Logging
 import SyncCore
 import SyncEngine
 import SyncFileSystem
@@ -232,6 +234,25 @@ struct SyncEngineTests {
         #expect(run.report.status == .failed)
         #expect(run.report.interruption == "received SIGTERM")
         #expect(!TemporaryTree.exists(harness.destination, RelativePath("a.txt")))
+    }
+
+    @Test func aFileThatVanishesBeforeItsCopyIsSkippedNotFailed() async throws {
+        let harness = try Harness()
+        try harness.write("stays.txt", "s")
+        try harness.write("goes.txt", "g")
+        let observer = CollectingObserver()
+        let engine = SyncEngine(
+            source: try VanishingTree(root: harness.source, vanish: [RelativePath("goes.txt")]),
+            destination: try VanishingTree(root: harness.destination),
+            configuration: SyncConfiguration(), observer: observer, logger: Logger(label: "test"))
+        let report = try await engine.run()
+        #expect(report.status == .success)
+        #expect(report.summary.failed == 0)
+        #expect(report.summary.created == 1)
+        #expect(report.summary.skipped == 1)
+        #expect(observer.results.contains { $0.path == RelativePath("goes.txt") && $0.action == .skip(.vanished) })
+        #expect(TemporaryTree.exists(harness.destination, RelativePath("stays.txt")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: harness.destination) == ["stays.txt"])
     }
 
     @Test func aMissingSourceRootIsAClearError() async throws {

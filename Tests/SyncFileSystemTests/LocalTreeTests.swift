@@ -2,6 +2,7 @@ import Foundation
 import SyncCore
 import SyncFileSystem
 import SyncTestSupport
+import Synchronization
 import Testing
 
 @Suite("Local tree")
@@ -60,6 +61,33 @@ struct LocalTreeTests {
             try LocalTree(root: root).copyFile(RelativePath("f"), from: LocalTree(root: source), options: CopyOptions(), shouldStop: { true })
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
+    }
+
+    /// The stop hook runs inside the copy loop, so it can change the source mid-copy.
+    @Test(arguments: [false, true])
+    func aSourceThatGrowsDuringTheCopyIsRejected(verify: Bool) throws {
+        let source = try scratch.directory("source")
+        let file = try TemporaryTree.write(source, RelativePath("grow"), Array(repeating: 5, count: 100_000))
+        let appended = Mutex(false)
+        #expect {
+            try LocalTree(root: root).copyFile(
+                RelativePath("grow"), from: LocalTree(root: source), options: CopyOptions(verify: verify),
+                shouldStop: {
+                    appended.withLock { done in
+                        if !done {
+                            let handle = FileHandle(forWritingAtPath: file)!
+                            handle.seekToEndOfFile()
+                            handle.write(Data("more".utf8))
+                            handle.closeFile()
+                            done = true
+                        }
+                    }
+                    return false
+                })
+        } throws: { error in
+            (error as? FileSystemError)?.code == .sourceChanged && "\(error)".contains("source changed during copy")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty, "no temporary file and no final file")
     }
 
     @Test func md5OfKnownContent() throws {
