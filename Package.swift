@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "ha-sync", targets: ["ha-sync"]),
         .library(name: "SyncCore", targets: ["SyncCore"]),
         .library(name: "SyncFileSystem", targets: ["SyncFileSystem"]),
+        .library(name: "AuditLog", targets: ["AuditLog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
     ],
     targets: [
         // Pure decision logic: entries, comparison rules, plans, summaries. No I/O.
@@ -47,13 +49,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The audit trail: records, the opslog, the AuditStore protocol, the SQLite store, the flusher.
+        .target(
+            name: "AuditLog",
+            dependencies: [
+                "SyncCore",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Run locks: the protocol, a local file lock, an in-memory lock for tests.
         .target(name: "RunLock", swiftSettings: strict),
         // The CLI's options, output and run orchestration.
         .target(
             name: "HASyncCommand",
             dependencies: [
-                "SyncCore", "SyncFileSystem", "SyncEngine", "RunLock",
+                "SyncCore", "SyncFileSystem", "SyncEngine", "RunLock", "AuditLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -67,10 +80,12 @@ let package = Package(
         .testTarget(name: "SyncFileSystemTests", dependencies: ["SyncFileSystem", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(name: "RunLockTests", dependencies: ["RunLock"], swiftSettings: strict),
+        .target(name: "AuditTestSupport", dependencies: ["AuditLog"], path: "Tests/AuditTestSupport", swiftSettings: strict),
+        .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "AuditTestSupport"], swiftSettings: strict),
         .testTarget(name: "HASyncCommandTests", dependencies: ["HASyncCommand"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SyncTestSupport", "SyncCore", "ha-sync"],
+            dependencies: ["SyncTestSupport", "SyncCore", "AuditLog", "ha-sync"],
             exclude: ["Resources"],
             swiftSettings: strict
         ),

@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 import SyncCore
 import SyncEngine
@@ -50,6 +51,15 @@ final class Console: Sendable {
             out(JSONLine.encode(["type": "locked", "pair": pair, "holder": holder]))
         } else {
             out("ha-sync: pair \(pair) is locked by another run (\(holder)); nothing to do")
+        }
+    }
+
+    func emitDryRunCurrent(since: Timestamp, format: OutputFormat) {
+        let time = SQLTime.format(since) + " UTC"
+        if format == .json {
+            out(JSONLine.encode(["type": "dry_run_current", "as_of": time]))
+        } else {
+            out("Dry-run already current as of \(time). Nothing has changed.")
         }
     }
 

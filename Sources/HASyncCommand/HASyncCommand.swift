@@ -11,7 +11,8 @@ public struct HASyncCommand: AsyncParsableCommand {
             Run two of these per pair, one per direction, never at the same time (both directions \
             share the pair's lock). Exit status: 0 success (or the pair is locked by another run), \
             1 failed run, 2 some files failed, 3 refused by a delete guard, 64 usage error, \
-            130/143 stopped by SIGINT/SIGTERM. See docs/cli.md.
+            130/143 stopped by SIGINT/SIGTERM. Every run is recorded in an opslog in --log-dir and then in \
+            the audit database. 'ha-sync prune-history --help' deletes old audit rows. See docs/cli.md.
             """,
         version: "0.1.0"
     )
@@ -31,7 +32,7 @@ public struct HASyncCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("db-dsn"),
         help: ArgumentHelp(
-            "Audit database: sqlite:///path.db, mysql://user:pass@host:3306/db or user:pass@tcp(host:3306)/db. Default: $HA_SYNC_DB_DSN.",
+            "Audit database: sqlite:///path.db, mysql://user:pass@host:3306/db or user:pass@tcp(host:3306)/db. Default: $HA_SYNC_DB_DSN, else sqlite:///<log-dir>/ha-sync.db.",
             valueName: "dsn"))
     var dbDSN: String?
 
@@ -43,7 +44,7 @@ public struct HASyncCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-dir"), help: ArgumentHelp("Directory for opslogs and the lock file.", valueName: "dir"))
     var logDir: String = "/var/log/ha-sync"
 
-    @Option(name: .customLong("log-retain-days"), help: ArgumentHelp("Delete opslogs older than this many days.", valueName: "days"))
+    @Option(name: .customLong("log-retain-days"), help: ArgumentHelp("Delete unflushed opslogs older than this many days.", valueName: "days"))
     var logRetainDays: Int = 10
 
     @Option(

@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 import Logging
 import RunLock
@@ -52,19 +53,53 @@ struct SyncRun {
     }
 
     private func runLocked() async -> ExitStatus {
+        var iteration = IterationRecord(
+            runID: UUID().uuidString.lowercased(), pair: options.pair, direction: options.direction,
+            source: options.src, destination: options.dest, startedAt: .now(), dryRun: options.dryRun)
+        let dsn: DatabaseDSN
+        do {
+            dsn = try AuditStores.resolve(flag: options.dbDSN, logDirectory: options.logDir)
+        } catch {
+            logger.error("\(error)")  // validated already; kept for safety
+            return .failed
+        }
+        let audit = await RunAudit.start(dsn: dsn, logDirectory: options.logDir, iteration: iteration, logger: logger)
+        let (status, report, failure) = await sync(audit: audit)
+        let auditStatus: IterationRecord.Status =
+            switch report?.status {
+            case .success: .success
+            case .partialFailure: .partialFailure
+            case .failed, nil: .failed
+            }
+        iteration.finish(status: auditStatus, summary: report?.summary ?? SyncSummary(), endedAt: .now(), errorMessage: failure)
+        switch await audit.finish(iteration, retainDays: options.logRetainDays) {
+        case .dryRunAlreadyCurrent(let since):
+            console.emitDryRunCurrent(since: since, format: options.output)
+        case .recorded, .pending:
+            break
+        }
+        await audit.close()
+        return status
+    }
+
+    /// Opens the trees and runs the engine. Returns the exit status, the report (nil when the
+    /// run could not start) and the error message for the audit trail.
+    private func sync(audit: RunAudit) async -> (ExitStatus, SyncReport?, String?) {
         let source: LocalTree
         let destination: LocalTree
         do {
             source = try LocalTree(root: options.src)
         } catch {
-            logger.error("source directory \(options.src) cannot be used: \(Self.reason(error))")
-            return .failed
+            let message = "source directory \(options.src) cannot be used: \(Self.reason(error))"
+            logger.error("\(message)")
+            return (.failed, nil, message)
         }
         do {
             destination = try LocalTree(root: options.dest)
         } catch {
-            logger.error("destination directory \(options.dest) cannot be used: \(Self.reason(error))")
-            return .failed
+            let message = "destination directory \(options.dest) cannot be used: \(Self.reason(error))"
+            logger.error("\(message)")
+            return (.failed, nil, message)
         }
 
         let configuration = SyncConfiguration(
@@ -76,7 +111,10 @@ struct SyncRun {
         )
         let stop = StopSignal()
         let progress = SyncProgress()
-        let observer = ConsoleObserver(console: console, format: options.output, dryRun: options.dryRun, verbose: options.verbose, logger: logger)
+        let observer = CompositeObserver(observers: [
+            ConsoleObserver(console: console, format: options.output, dryRun: options.dryRun, verbose: options.verbose, logger: logger),
+            audit.observer,
+        ])
         let engine = SyncEngine(
             source: source, destination: destination, configuration: configuration,
             observer: observer, progress: progress, stopSignal: stop, logger: logger)
@@ -131,20 +169,28 @@ struct SyncRun {
         case .failure(let error):
             logger.error("run failed: \(error)")
             console.emitFailure(message: "\(error)", format: options.output)
-            return .failed
+            return (.failed, nil, "\(error)")
         case .success(let report):
             console.emitSummary(report, options: options)
-            if let message = report.failureMessage {
+            var message = report.failureMessage
+            if let message {
                 logger.error("\(message)")
             } else if report.summary.failed > 0 {
                 logger.warning("\(report.summary.failed) paths failed; the next run retries them")
+                message = "\(report.summary.failed) paths failed; see the failed operations and the run's log"
             }
             if report.deletesWithheld > 0 {
                 logger.warning("\(report.deletesWithheld) deletes withheld because part of the source could not be listed")
             }
-            if report.interruption != nil { return signals.status ?? .failed }
-            if report.refusal != nil { return .refused }
-            return report.status == .partialFailure ? .partialFailure : .success
+            let status: ExitStatus =
+                if report.interruption != nil {
+                    signals.status ?? .failed
+                } else if report.refusal != nil {
+                    .refused
+                } else {
+                    report.status == .partialFailure ? .partialFailure : .success
+                }
+            return (status, report, message)
         }
     }
 

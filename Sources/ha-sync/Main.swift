@@ -3,6 +3,13 @@ import HASyncCommand
 @main
 struct Main {
     static func main() async {
-        await HASyncCommand.main()
+        // `ha-sync prune-history ...` is the one subcommand; everything else is a sync run, so
+        // `ha-sync --help` shows the sync options as the specification describes them.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "prune-history" {
+            await PruneHistoryCommand.main(Array(arguments.dropFirst()))
+        } else {
+            await HASyncCommand.main(arguments)
+        }
     }
 }

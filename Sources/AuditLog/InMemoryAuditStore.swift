@@ -1,0 +1,122 @@
+public import SyncCore
+import Synchronization
+
+/// An audit store in memory, for tests of code that takes an ``AuditStore``. Behaves like
+/// the SQL stores: idempotent on run id, dry-run rows kept apart by the queries.
+public final class InMemoryAuditStore: AuditStore {
+    private struct State {
+        var iterations: [StoredIteration] = []
+        var operations: [StoredOperation] = []
+        var nextIterationID: Int64 = 1
+        var nextOperationID: Int64 = 1
+        var unreachable = false
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Makes every call fail, like a database that went away.
+    public func setUnreachable(_ value: Bool) {
+        state.withLock { $0.unreachable = value }
+    }
+
+    private func check() throws {
+        if state.withLock({ $0.unreachable }) { throw AuditError("in-memory audit store is unreachable") }
+    }
+
+    public func prepare() async throws { try check() }
+    public func ping() async throws { try check() }
+
+    public func store(_ iteration: IterationRecord, nextBatch: () throws -> [OperationRecord]?) async throws -> StoreOutcome {
+        try check()
+        if let existing = state.withLock({ $0.iterations.first { $0.record.runID == iteration.runID } }) {
+            return .alreadyStored(iterationID: existing.id)
+        }
+        var records: [OperationRecord] = []
+        while let batch = try nextBatch() { records += batch }
+        return state.withLock { state in
+            let id = state.nextIterationID
+            state.nextIterationID += 1
+            state.iterations.append(StoredIteration(id: id, record: iteration))
+            for record in records {
+                state.operations.append(StoredOperation(id: state.nextOperationID, iterationID: id, record: record))
+                state.nextOperationID += 1
+            }
+            return .stored(iterationID: id)
+        }
+    }
+
+    public func lastSuccessfulDryRun(pair: String, direction: String) async throws -> DryRunFingerprint? {
+        try check()
+        return state.withLock { state in
+            let candidates = state.iterations.filter {
+                $0.record.pair == pair && $0.record.direction == direction && $0.record.dryRun && $0.record.status == .success
+            }
+            guard let last = candidates.max(by: { ($0.record.startedAt, $0.id) < ($1.record.startedAt, $1.id) }) else { return nil }
+            let digest = PlanDigest(state.operations.filter { $0.iterationID == last.id }.map(\.record.planKey))
+            return DryRunFingerprint(iterationID: last.id, startedAt: last.record.startedAt, digest: digest)
+        }
+    }
+
+    public func pairStatuses() async throws -> [PairStatus] {
+        try check()
+        return state.withLock { state in
+            var statuses: [String: PairStatus] = [:]
+            for iteration in state.iterations.sorted(by: { ($0.record.startedAt, $0.id) < ($1.record.startedAt, $1.id) }) {
+                let key = iteration.record.pair + "\u{0}" + iteration.record.direction
+                var status = statuses[key] ?? PairStatus(pair: iteration.record.pair, direction: iteration.record.direction)
+                if iteration.record.dryRun {
+                    status.lastDryRun = iteration
+                } else {
+                    status.lastReal = iteration
+                    if iteration.record.status == .success { status.lastRealSuccess = iteration.record.startedAt }
+                }
+                statuses[key] = status
+            }
+            return statuses.values.sorted { ($0.pair, $0.direction) < ($1.pair, $1.direction) }
+        }
+    }
+
+    public func iterations(_ query: IterationQuery) async throws -> [StoredIteration] {
+        try check()
+        return state.withLock { state in
+            Array(
+                state.iterations.reversed().filter { iteration in
+                    (query.pair.map { iteration.record.pair == $0 } ?? true)
+                        && (query.direction.map { iteration.record.direction == $0 } ?? true)
+                        && (query.dryRun.map { iteration.record.dryRun == $0 } ?? true)
+                        && (query.beforeID.map { iteration.id < $0 } ?? true)
+                }.prefix(query.limit))
+        }
+    }
+
+    public func iteration(id: Int64) async throws -> StoredIteration? {
+        try check()
+        return state.withLock { $0.iterations.first { $0.id == id } }
+    }
+
+    public func operations(_ query: OperationQuery) async throws -> [StoredOperation] {
+        try check()
+        return state.withLock { state in
+            Array(
+                state.operations.filter { operation in
+                    operation.iterationID == query.iterationID
+                        && (query.succeeded.map { operation.record.succeeded == $0 } ?? true)
+                        && (query.afterID.map { operation.id > $0 } ?? true)
+                }.prefix(query.limit))
+        }
+    }
+
+    public func pruneHistory(before cutoff: Timestamp, batchSize: Int) async throws -> PruneResult {
+        try check()
+        return state.withLock { state in
+            let old = Set(state.iterations.filter { $0.record.startedAt < cutoff }.map(\.id))
+            let operations = state.operations.count
+            state.operations.removeAll { old.contains($0.iterationID) }
+            state.iterations.removeAll { old.contains($0.id) }
+            return PruneResult(iterations: old.count, operations: operations - state.operations.count)
+        }
+    }
+
+    public func close() async {}
+}

@@ -1,0 +1,62 @@
+public import SyncCore
+
+/// One run, in the shape of a `sync_iterations` row.
+public struct IterationRecord: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable, CaseIterable {
+        case running
+        case success
+        case partialFailure = "partial_failure"
+        case failed
+    }
+
+    /// Unique per run; the key that makes flushing an opslog idempotent.
+    public var runID: String
+    public var pair: String
+    public var direction: String
+    public var source: String
+    public var destination: String
+    public var startedAt: Timestamp
+    public var endedAt: Timestamp?
+    public var status: Status
+    public var dryRun: Bool
+    public var filesCreated = 0
+    public var filesUpdated = 0
+    public var filesDeleted = 0
+    public var filesSkipped = 0
+    public var filesFailed = 0
+    public var bytesTransferred: Int64 = 0
+    public var errorMessage: String?
+
+    public init(
+        runID: String,
+        pair: String,
+        direction: String,
+        source: String,
+        destination: String,
+        startedAt: Timestamp,
+        dryRun: Bool,
+        status: Status = .running
+    ) {
+        self.runID = runID
+        self.pair = pair
+        self.direction = direction
+        self.source = source
+        self.destination = destination
+        self.startedAt = startedAt
+        self.dryRun = dryRun
+        self.status = status
+    }
+
+    /// Copies the counters of a finished run.
+    public mutating func finish(status: Status, summary: SyncSummary, endedAt: Timestamp, errorMessage: String?) {
+        self.status = status
+        self.endedAt = endedAt
+        self.errorMessage = errorMessage
+        filesCreated = summary.created
+        filesUpdated = summary.updated
+        filesDeleted = summary.deleted
+        filesSkipped = summary.skipped
+        filesFailed = summary.failed
+        bytesTransferred = summary.bytesTransferred
+    }
+}

@@ -1,0 +1,76 @@
+public import SyncCore
+
+/// One file operation, in the shape of a `sync_operations` row.
+public struct OperationRecord: Sendable, Hashable {
+    /// Position in the run's opslog, from 1: with the run id, the key that makes a flush idempotent.
+    public var sequence: Int
+    public var operation: Operation
+    /// The path relative to the pair's root, in the reversible escaped form of
+    /// ``SyncCore/RelativePath/escaped`` (valid UTF-8 as is; `\\`, control characters and
+    /// invalid bytes as `\xNN`).
+    public var filepath: String
+    public var sizeBefore: Int64?
+    public var sizeAfter: Int64?
+    public var md5Before: String?
+    public var md5After: String?
+    public var startedAt: Timestamp
+    public var endedAt: Timestamp?
+    public var succeeded: Bool
+    public var errorMessage: String?
+    public var dryRun: Bool
+
+    public init(
+        sequence: Int,
+        operation: Operation,
+        filepath: String,
+        sizeBefore: Int64? = nil,
+        sizeAfter: Int64? = nil,
+        md5Before: String? = nil,
+        md5After: String? = nil,
+        startedAt: Timestamp,
+        endedAt: Timestamp? = nil,
+        succeeded: Bool = true,
+        errorMessage: String? = nil,
+        dryRun: Bool
+    ) {
+        self.sequence = sequence
+        self.operation = operation
+        self.filepath = filepath
+        self.sizeBefore = sizeBefore
+        self.sizeAfter = sizeAfter
+        self.md5Before = md5Before
+        self.md5After = md5After
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.succeeded = succeeded
+        self.errorMessage = errorMessage
+        self.dryRun = dryRun
+    }
+
+    /// The record of an engine result, or `nil` for results that are not operations (skips).
+    public init?(_ result: OperationResult, sequence: Int, dryRun: Bool) {
+        guard let operation = result.operation else { return nil }
+        self.init(
+            sequence: sequence, operation: operation, filepath: result.path.escaped,
+            sizeBefore: result.sizeBefore, sizeAfter: result.sizeAfter,
+            md5Before: result.md5Before, md5After: result.md5After,
+            startedAt: result.startedAt, endedAt: result.endedAt,
+            succeeded: result.status == .success, errorMessage: result.errorMessage, dryRun: dryRun)
+    }
+
+    /// The part of an operation the dry-run idempotency check compares.
+    public var planKey: PlanKey { PlanKey(filepath: filepath, operation: operation, sizeBefore: sizeBefore) }
+}
+
+/// `filepath + operation + size_before`: what makes two dry runs "the same plan".
+public struct PlanKey: Sendable, Hashable {
+    public var filepath: String
+    public var operation: Operation
+    public var sizeBefore: Int64?
+
+    public init(filepath: String, operation: Operation, sizeBefore: Int64?) {
+        self.filepath = filepath
+        self.operation = operation
+        self.sizeBefore = sizeBefore
+    }
+}

@@ -1,0 +1,339 @@
+public import Logging
+import NIOCore
+import SQLiteNIO
+public import SyncCore
+
+/// The audit store in an SQLite file: the default, at `<log-dir>/ha-sync.db`.
+///
+/// The schema mirrors the MySQL one of the specification (same tables, columns and
+/// meanings), with the run id and the per-run sequence number as unique keys so a flush can
+/// be repeated safely. `store` is not meant to be called concurrently on one instance.
+public final class SQLiteAuditStore: AuditStore {
+    public let path: String
+    private let connection: SQLiteConnection
+    /// Rows per multi-row INSERT: 500 × 13 parameters stays well under SQLite's limit.
+    static let insertBatch = 500
+    public static let schemaVersion = 1
+
+    private init(path: String, connection: SQLiteConnection) {
+        self.path = path
+        self.connection = connection
+    }
+
+    /// Opens (creating if needed) the database at `path` and prepares the schema.
+    public static func open(path: String, logger: Logger) async throws -> SQLiteAuditStore {
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        } catch {
+            throw AuditError("cannot open the SQLite audit database \(path): \(Self.describe(error))")
+        }
+        let store = SQLiteAuditStore(path: path, connection: connection)
+        do {
+            // Other runs (the other direction, other pairs) write to the same file: wait for them.
+            _ = try await connection.query("PRAGMA busy_timeout = 15000", [])
+            try await store.prepare()
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
+    }
+
+    public func prepare() async throws {
+        try await run(
+            """
+            CREATE TABLE IF NOT EXISTS ha_sync_schema (version INTEGER NOT NULL)
+            """)
+        try await run(
+            """
+            CREATE TABLE IF NOT EXISTS sync_iterations (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id TEXT UNIQUE,
+                sync_pair TEXT NOT NULL,
+                direction TEXT NOT NULL,
+                src TEXT NOT NULL,
+                dest TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                ended_at TEXT,
+                status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running','success','partial_failure','failed')),
+                dry_run INTEGER NOT NULL DEFAULT 0,
+                files_created INTEGER DEFAULT 0,
+                files_updated INTEGER DEFAULT 0,
+                files_deleted INTEGER DEFAULT 0,
+                files_skipped INTEGER DEFAULT 0,
+                files_failed INTEGER DEFAULT 0,
+                total_bytes_transferred INTEGER DEFAULT 0,
+                error_message TEXT
+            )
+            """)
+        try await run("CREATE INDEX IF NOT EXISTS idx_pair ON sync_iterations (sync_pair)")
+        try await run("CREATE INDEX IF NOT EXISTS idx_started ON sync_iterations (started_at)")
+        try await run("CREATE INDEX IF NOT EXISTS idx_dry_run ON sync_iterations (dry_run)")
+        try await run(
+            """
+            CREATE TABLE IF NOT EXISTS sync_operations (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                iteration_id INTEGER NOT NULL REFERENCES sync_iterations(id),
+                seq INTEGER NOT NULL,
+                dry_run INTEGER NOT NULL DEFAULT 0,
+                operation TEXT NOT NULL CHECK (operation IN ('create','update','delete')),
+                filepath TEXT NOT NULL,
+                size_before INTEGER,
+                size_after INTEGER,
+                md5_before TEXT,
+                md5_after TEXT,
+                started_at TEXT NOT NULL,
+                ended_at TEXT,
+                status TEXT NOT NULL CHECK (status IN ('success','fail')),
+                error_message TEXT,
+                UNIQUE (iteration_id, seq)
+            )
+            """)
+        try await run("CREATE INDEX IF NOT EXISTS idx_iteration ON sync_operations (iteration_id)")
+        let versions = try await query("SELECT version FROM ha_sync_schema")
+        if versions.isEmpty {
+            try await run("INSERT INTO ha_sync_schema (version) VALUES (?)", [.integer(Self.schemaVersion)])
+        } else if let version = versions.first?.column("version")?.integer, version > Self.schemaVersion {
+            throw AuditError("the SQLite audit database \(path) has schema version \(version), newer than this ha-sync knows (\(Self.schemaVersion))")
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await query("SELECT 1")
+    }
+
+    public func store(_ iteration: IterationRecord, nextBatch: () throws -> [OperationRecord]?) async throws -> StoreOutcome {
+        try await run("BEGIN IMMEDIATE")
+        do {
+            if let existing = try await query("SELECT id FROM sync_iterations WHERE run_id = ?", [.text(iteration.runID)]).first?.column("id")?
+                .integer
+            {
+                try await run("COMMIT")
+                return .alreadyStored(iterationID: Int64(existing))
+            }
+            let inserted = try await query(
+                """
+                INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
+                    files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                """,
+                [
+                    .text(iteration.runID), .text(iteration.pair), .text(iteration.direction), .text(iteration.source),
+                    .text(iteration.destination), .text(SQLTime.format(iteration.startedAt)), Self.time(iteration.endedAt),
+                    .text(iteration.status.rawValue), .integer(iteration.dryRun ? 1 : 0), .integer(iteration.filesCreated),
+                    .integer(iteration.filesUpdated), .integer(iteration.filesDeleted), .integer(iteration.filesSkipped),
+                    .integer(iteration.filesFailed), .integer(Int(iteration.bytesTransferred)), Self.text(iteration.errorMessage),
+                ])
+            guard let id = inserted.first?.column("id")?.integer else { throw AuditError("the SQLite store returned no id for the new run") }
+            while let batch = try nextBatch() {
+                for start in stride(from: 0, to: batch.count, by: Self.insertBatch) {
+                    try await insert(batch[start..<min(start + Self.insertBatch, batch.count)], iterationID: id)
+                }
+            }
+            try await run("COMMIT")
+            return .stored(iterationID: Int64(id))
+        } catch {
+            try? await run("ROLLBACK")
+            throw error
+        }
+    }
+
+    private func insert(_ records: ArraySlice<OperationRecord>, iterationID: Int) async throws {
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let sql =
+            "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message) VALUES "
+            + Array(repeating: row, count: records.count).joined(separator: ", ")
+        var binds: [SQLiteData] = []
+        binds.reserveCapacity(records.count * 13)
+        for record in records {
+            binds += [
+                .integer(iterationID), .integer(record.sequence), .integer(record.dryRun ? 1 : 0), .text(record.operation.rawValue),
+                .text(record.filepath), Self.integer(record.sizeBefore), Self.integer(record.sizeAfter), Self.text(record.md5Before),
+                Self.text(record.md5After), .text(SQLTime.format(record.startedAt)), Self.time(record.endedAt),
+                .text(record.succeeded ? "success" : "fail"), Self.text(record.errorMessage),
+            ]
+        }
+        try await run(sql, binds)
+    }
+
+    public func lastSuccessfulDryRun(pair: String, direction: String) async throws -> DryRunFingerprint? {
+        let rows = try await query(
+            """
+            SELECT id, started_at FROM sync_iterations
+            WHERE sync_pair = ? AND direction = ? AND dry_run = 1 AND status = 'success'
+            ORDER BY started_at DESC, id DESC LIMIT 1
+            """, [.text(pair), .text(direction)])
+        guard let row = rows.first, let id = row.column("id")?.integer, let started = row.column("started_at")?.string.flatMap(SQLTime.parse) else {
+            return nil
+        }
+        let digest = SyncMutexBox(PlanDigest())
+        try await connection.query("SELECT filepath, operation, size_before FROM sync_operations WHERE iteration_id = ?", [.integer(id)]) { row in
+            guard let filepath = row.column("filepath")?.string, let operation = row.column("operation")?.string.flatMap(Operation.init(rawValue:))
+            else { return }
+            let size = row.column("size_before").flatMap { $0.isNull ? nil : $0.integer }.map(Int64.init)
+            digest.withLock { $0.add(PlanKey(filepath: filepath, operation: operation, sizeBefore: size)) }
+        }
+        return DryRunFingerprint(iterationID: Int64(id), startedAt: started, digest: digest.withLock { $0 })
+    }
+
+    public func pairStatuses() async throws -> [PairStatus] {
+        let rows = try await query(
+            """
+            SELECT * FROM (
+                SELECT *, ROW_NUMBER() OVER (PARTITION BY sync_pair, direction, dry_run ORDER BY started_at DESC, id DESC) AS position
+                FROM sync_iterations
+            ) WHERE position = 1
+            """)
+        let successes = try await query(
+            "SELECT sync_pair, direction, MAX(started_at) AS last_success FROM sync_iterations WHERE dry_run = 0 AND status = 'success' GROUP BY sync_pair, direction"
+        )
+        var statuses: [String: PairStatus] = [:]
+        for row in rows {
+            let iteration = try Self.iteration(row)
+            let key = iteration.record.pair + "\u{0}" + iteration.record.direction
+            var status = statuses[key] ?? PairStatus(pair: iteration.record.pair, direction: iteration.record.direction)
+            if iteration.record.dryRun { status.lastDryRun = iteration } else { status.lastReal = iteration }
+            statuses[key] = status
+        }
+        for row in successes {
+            guard let pair = row.column("sync_pair")?.string, let direction = row.column("direction")?.string else { continue }
+            statuses[pair + "\u{0}" + direction]?.lastRealSuccess = row.column("last_success")?.string.flatMap(SQLTime.parse)
+        }
+        return statuses.values.sorted { ($0.pair, $0.direction) < ($1.pair, $1.direction) }
+    }
+
+    public func iterations(_ query: IterationQuery) async throws -> [StoredIteration] {
+        var conditions: [String] = []
+        var binds: [SQLiteData] = []
+        if let pair = query.pair {
+            conditions.append("sync_pair = ?")
+            binds.append(.text(pair))
+        }
+        if let direction = query.direction {
+            conditions.append("direction = ?")
+            binds.append(.text(direction))
+        }
+        if let dryRun = query.dryRun {
+            conditions.append("dry_run = ?")
+            binds.append(.integer(dryRun ? 1 : 0))
+        }
+        if let before = query.beforeID {
+            conditions.append("id < ?")
+            binds.append(.integer(Int(before)))
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        binds.append(.integer(query.limit))
+        return try await self.query("SELECT * FROM sync_iterations \(filter) ORDER BY id DESC LIMIT ?", binds).map(Self.iteration)
+    }
+
+    public func iteration(id: Int64) async throws -> StoredIteration? {
+        try await query("SELECT * FROM sync_iterations WHERE id = ?", [.integer(Int(id))]).first.map(Self.iteration)
+    }
+
+    public func operations(_ query: OperationQuery) async throws -> [StoredOperation] {
+        var sql = "SELECT * FROM sync_operations WHERE iteration_id = ?"
+        var binds: [SQLiteData] = [.integer(Int(query.iterationID))]
+        if let succeeded = query.succeeded {
+            sql += " AND status = ?"
+            binds.append(.text(succeeded ? "success" : "fail"))
+        }
+        if let after = query.afterID {
+            sql += " AND id > ?"
+            binds.append(.integer(Int(after)))
+        }
+        sql += " ORDER BY id LIMIT ?"
+        binds.append(.integer(query.limit))
+        return try await self.query(sql, binds).map(Self.operation)
+    }
+
+    public func pruneHistory(before cutoff: Timestamp, batchSize: Int) async throws -> PruneResult {
+        var result = PruneResult()
+        let limit = SQLTime.format(cutoff)
+        while true {
+            let deleted = try await query(
+                """
+                DELETE FROM sync_operations WHERE id IN (
+                    SELECT o.id FROM sync_operations o JOIN sync_iterations i ON o.iteration_id = i.id
+                    WHERE i.started_at < ? LIMIT ?) RETURNING id
+                """, [.text(limit), .integer(batchSize)]
+            ).count
+            result.operations += deleted
+            if deleted < batchSize { break }
+        }
+        while true {
+            let deleted = try await query(
+                """
+                DELETE FROM sync_iterations WHERE id IN (
+                    SELECT id FROM sync_iterations i WHERE started_at < ?
+                    AND NOT EXISTS (SELECT 1 FROM sync_operations o WHERE o.iteration_id = i.id) LIMIT ?) RETURNING id
+                """, [.text(limit), .integer(batchSize)]
+            ).count
+            result.iterations += deleted
+            if deleted < batchSize { break }
+        }
+        return result
+    }
+
+    public func close() async {
+        try? await connection.close()
+    }
+
+    // MARK: Helpers
+
+    private func run(_ sql: String, _ binds: [SQLiteData] = []) async throws {
+        _ = try await query(sql, binds)
+    }
+
+    private func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        do {
+            return try await connection.query(sql, binds)
+        } catch {
+            throw AuditError("SQLite audit database \(path): \(Self.describe(error))")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? SQLiteError { return error.message }
+        return "\(error)"
+    }
+
+    private static func text(_ value: String?) -> SQLiteData { value.map { .text($0) } ?? .null }
+    private static func integer(_ value: Int64?) -> SQLiteData { value.map { .integer(Int($0)) } ?? .null }
+    private static func time(_ value: Timestamp?) -> SQLiteData { value.map { .text(SQLTime.format($0)) } ?? .null }
+
+    private static func iteration(_ row: SQLiteRow) throws -> StoredIteration {
+        func string(_ name: String) -> String? { row.column(name).flatMap { $0.isNull ? nil : $0.string } }
+        func int(_ name: String) -> Int { row.column(name)?.integer ?? 0 }
+        guard let id = row.column("id")?.integer, let started = string("started_at").flatMap(SQLTime.parse) else {
+            throw AuditError("malformed row in sync_iterations")
+        }
+        var record = IterationRecord(
+            runID: string("run_id") ?? "", pair: string("sync_pair") ?? "", direction: string("direction") ?? "",
+            source: string("src") ?? "", destination: string("dest") ?? "", startedAt: started,
+            dryRun: int("dry_run") != 0, status: IterationRecord.Status(rawValue: string("status") ?? "") ?? .failed)
+        record.endedAt = string("ended_at").flatMap(SQLTime.parse)
+        record.filesCreated = int("files_created")
+        record.filesUpdated = int("files_updated")
+        record.filesDeleted = int("files_deleted")
+        record.filesSkipped = int("files_skipped")
+        record.filesFailed = int("files_failed")
+        record.bytesTransferred = Int64(int("total_bytes_transferred"))
+        record.errorMessage = string("error_message")
+        return StoredIteration(id: Int64(id), record: record)
+    }
+
+    private static func operation(_ row: SQLiteRow) throws -> StoredOperation {
+        func string(_ name: String) -> String? { row.column(name).flatMap { $0.isNull ? nil : $0.string } }
+        func int64(_ name: String) -> Int64? { row.column(name).flatMap { $0.isNull ? nil : $0.integer }.map(Int64.init) }
+        guard let id = int64("id"), let iterationID = int64("iteration_id"), let operation = string("operation").flatMap(Operation.init(rawValue:)),
+            let started = string("started_at").flatMap(SQLTime.parse)
+        else { throw AuditError("malformed row in sync_operations") }
+        let record = OperationRecord(
+            sequence: Int(int64("seq") ?? 0), operation: operation, filepath: string("filepath") ?? "",
+            sizeBefore: int64("size_before"), sizeAfter: int64("size_after"), md5Before: string("md5_before"), md5After: string("md5_after"),
+            startedAt: started, endedAt: string("ended_at").flatMap(SQLTime.parse), succeeded: string("status") == "success",
+            errorMessage: string("error_message"), dryRun: int64("dry_run") == 1)
+        return StoredOperation(id: id, iterationID: iterationID, record: record)
+    }
+}

@@ -1,0 +1,124 @@
+import AuditLog
+import Foundation
+import Logging
+import SyncCore
+import SyncEngine
+
+/// The audit side of one run: the store (when reachable), the opslog, the flush.
+///
+/// Nothing here can fail the sync: an unreachable store or an unwritable opslog is logged,
+/// the opslog stays for a later run, and the run's exit status is the sync's.
+final class RunAudit: Sendable {
+    let store: (any AuditStore)?
+    let storeProblem: String?
+    let flusher: OpslogFlusher
+    let logger: Logger
+    let writer: OpslogWriter?
+
+    private init(store: (any AuditStore)?, storeProblem: String?, flusher: OpslogFlusher, writer: OpslogWriter?, logger: Logger) {
+        self.store = store
+        self.storeProblem = storeProblem
+        self.flusher = flusher
+        self.writer = writer
+        self.logger = logger
+    }
+
+    /// Opens the store, flushes opslogs left by earlier runs, and starts this run's opslog.
+    static func start(dsn: DatabaseDSN, logDirectory: String, iteration: IterationRecord, logger: Logger) async -> RunAudit {
+        let flusher = OpslogFlusher(directory: logDirectory, logger: logger)
+        var store: (any AuditStore)?
+        var problem: String?
+        do {
+            store = try await AuditStores.open(dsn, logger: logger)
+        } catch {
+            problem = "\(error)"
+            logger.warning("audit store unavailable: \(error); the sync goes on and its opslog stays in \(logDirectory) for a later run to flush")
+        }
+        if let store {
+            let (flushed, error) = await flusher.flushPending(to: store)
+            if flushed > 0 { logger.info("flushed \(flushed) opslogs left by earlier runs") }
+            if let error {
+                logger.warning("audit flush of earlier opslogs failed: \(error); they stay for a later run")
+            }
+        }
+        var writer: OpslogWriter?
+        do {
+            writer = try OpslogWriter.create(in: logDirectory, for: iteration)
+        } catch {
+            logger.error("\(error); this run's operations are not recorded")
+        }
+        return RunAudit(store: store, storeProblem: problem, flusher: flusher, writer: writer, logger: logger)
+    }
+
+    /// Records an operation in the opslog.
+    var observer: any SyncObserver { OpslogObserver(writer: writer) }
+
+    enum Completion {
+        /// A dry run planned exactly what the last successful one did: no rows were written.
+        case dryRunAlreadyCurrent(since: Timestamp)
+        case recorded
+        /// The opslog stays in the log directory for a later run.
+        case pending
+    }
+
+    /// Finishes the opslog, checks dry-run idempotency, flushes, applies retention.
+    func finish(_ iteration: IterationRecord, retainDays: Int) async -> Completion {
+        defer { flusher.removeExpired(olderThanDays: retainDays, now: .now()) }
+        guard let writer else { return .pending }
+        do {
+            try writer.finish(iteration)
+        } catch {
+            logger.error("\(error)")
+        }
+        guard let store else {
+            logger.warning("audit flush pending: the store is unreachable (\(storeProblem ?? "unknown")); \(writer.path) stays for a later run")
+            return .pending
+        }
+        if iteration.dryRun && iteration.status == .success {
+            do {
+                if let last = try await store.lastSuccessfulDryRun(pair: iteration.pair, direction: iteration.direction), last.digest == writer.digest
+                {
+                    try? FileManager.default.removeItem(atPath: writer.path)
+                    return .dryRunAlreadyCurrent(since: last.startedAt)
+                }
+            } catch {
+                logger.warning("could not compare with the last dry run: \(error); recording this one as new")
+            }
+        }
+        do {
+            _ = try await flusher.flush(writer.path, to: store)
+            return .recorded
+        } catch {
+            logger.warning("audit flush pending: \(error); \(writer.path) stays for a later run")
+            return .pending
+        }
+    }
+
+    func close() async {
+        await store?.close()
+    }
+}
+
+/// Feeds finished operations to the opslog.
+struct OpslogObserver: SyncObserver {
+    let writer: OpslogWriter?
+
+    func operationFinished(_ result: OperationResult) {
+        writer?.append(result)
+    }
+
+    func skipped(_ path: RelativePath, reason: SkipReason) {}
+}
+
+/// Hands every event to several observers.
+struct CompositeObserver: SyncObserver {
+    let observers: [any SyncObserver]
+
+    func operationFinished(_ result: OperationResult) {
+        for observer in observers { observer.operationFinished(result) }
+    }
+
+    func skipped(_ path: RelativePath, reason: SkipReason) {
+        for observer in observers { observer.skipped(path, reason: reason) }
+    }
+}

@@ -1,0 +1,198 @@
+public import AuditLog
+public import SyncCore
+import Testing
+
+/// Checks every `AuditStore` must pass, whatever keeps the rows. Each check gets a fresh,
+/// empty store from `makeStore`.
+public struct AuditStoreConformance: Sendable {
+    public let makeStore: @Sendable () async throws -> any AuditStore
+
+    public init(makeStore: @escaping @Sendable () async throws -> any AuditStore) {
+        self.makeStore = makeStore
+    }
+
+    /// File names that must survive the store byte for byte (in their escaped form).
+    public static let awkwardPaths: [RelativePath] = [
+        RelativePath("quote'd \"double\""),
+        RelativePath("'); DROP TABLE sync_operations;--"),
+        RelativePath("emoji 🎉/ünïcödé"),
+        RelativePath("back\\slash\\\\"),
+        RelativePath.root.appending([0x62, 0x61, 0x64, 0xFF, 0xFE, 0x0A]),
+        RelativePath(String(repeating: "long/", count: 800) + "end"),
+    ]
+
+    public static func iteration(
+        run: String, pair: String = "media", direction: String = "dell-to-hp", dryRun: Bool = false,
+        status: IterationRecord.Status = .success, startedAt seconds: Int64 = 1_800_000_000
+    ) -> IterationRecord {
+        var record = IterationRecord(
+            runID: run, pair: pair, direction: direction, source: "/mnt/dell/\(pair)", destination: "/mnt/hp/\(pair)",
+            startedAt: Timestamp(seconds: seconds, nanoseconds: 123_000_000), dryRun: dryRun)
+        var summary = SyncSummary()
+        summary.created = 2
+        summary.updated = 1
+        summary.skipped = 7
+        summary.bytesTransferred = 4096
+        record.finish(status: status, summary: summary, endedAt: Timestamp(seconds: seconds + 5, nanoseconds: 456_000_000), errorMessage: nil)
+        return record
+    }
+
+    public static func operations(_ count: Int, dryRun: Bool = false, paths: [RelativePath]? = nil) -> [OperationRecord] {
+        (0..<count).map { index in
+            OperationRecord(
+                sequence: index + 1, operation: index % 3 == 0 ? .create : index % 3 == 1 ? .update : .delete,
+                filepath: (paths.map { $0[index % $0.count] } ?? RelativePath("dir/file-\(index)")).escaped,
+                sizeBefore: index % 3 == 0 ? nil : Int64(index), sizeAfter: index % 3 == 2 ? nil : Int64(index * 2),
+                md5Before: index % 3 == 1 ? "0123456789abcdef0123456789abcdef" : nil, md5After: nil,
+                startedAt: Timestamp(seconds: 1_800_000_001, nanoseconds: 5_000_000), endedAt: Timestamp(seconds: 1_800_000_002),
+                succeeded: index % 5 != 4, errorMessage: index % 5 == 4 ? "open 'x': Permission denied" : nil, dryRun: dryRun)
+        }
+    }
+
+    static func store(_ store: any AuditStore, _ iteration: IterationRecord, _ records: [OperationRecord], batch: Int = 700) async throws
+        -> StoreOutcome
+    {
+        var remaining = records[...]
+        return try await store.store(iteration) {
+            guard !remaining.isEmpty else { return nil }
+            let next = Array(remaining.prefix(batch))
+            remaining = remaining.dropFirst(batch)
+            return next
+        }
+    }
+
+    /// Runs every check.
+    public func runAll() async throws {
+        try await storesAndReadsBackExactly()
+        try await storingTwiceIsIdempotent()
+        try await aFailedStoreLeavesNothingBehind()
+        try await dryRunFingerprintOnlySeesSuccessfulDryRuns()
+        try await pairStatusesKeepRealAndDryRunsApart()
+        try await queriesFilterAndPage()
+        try await pruningDeletesOnlyOldRuns()
+    }
+
+    public func storesAndReadsBackExactly() async throws {
+        let store = try await makeStore()
+        let records = Self.operations(1500, paths: Self.awkwardPaths)
+        let iteration = Self.iteration(run: "run-1")
+        guard case .stored(let id) = try await Self.store(store, iteration, records) else {
+            Issue.record("first store must insert")
+            return
+        }
+        let stored = try #require(try await store.iteration(id: id))
+        #expect(stored.record == iteration)
+        var read: [StoredOperation] = []
+        var after: Int64?
+        while true {
+            let page = try await store.operations(OperationQuery(iterationID: id, limit: 400, afterID: after))
+            read += page
+            guard let last = page.last else { break }
+            after = last.id
+        }
+        #expect(read.map(\.record) == records)
+        for (index, operation) in read.prefix(Self.awkwardPaths.count).enumerated() {
+            #expect(RelativePath(escaped: operation.record.filepath) == Self.awkwardPaths[index])
+        }
+        await store.close()
+    }
+
+    public func storingTwiceIsIdempotent() async throws {
+        let store = try await makeStore()
+        let records = Self.operations(10)
+        guard case .stored(let id) = try await Self.store(store, Self.iteration(run: "same"), records) else {
+            Issue.record("first store must insert")
+            return
+        }
+        #expect(try await Self.store(store, Self.iteration(run: "same"), records) == .alreadyStored(iterationID: id))
+        #expect(try await store.iterations(IterationQuery(limit: 100)).count == 1)
+        #expect(try await store.operations(OperationQuery(iterationID: id, limit: 100)).count == 10)
+        await store.close()
+    }
+
+    struct Broken: Error {}
+
+    public func aFailedStoreLeavesNothingBehind() async throws {
+        let store = try await makeStore()
+        var calls = 0
+        await #expect(throws: (any Error).self) {
+            _ = try await store.store(Self.iteration(run: "broken")) {
+                calls += 1
+                if calls == 3 { throw Broken() }
+                return Self.operations(5)
+            }
+        }
+        #expect(try await store.iterations(IterationQuery(limit: 10)).isEmpty, "the transaction was rolled back")
+        // And the same run can be stored afterwards.
+        guard case .stored = try await Self.store(store, Self.iteration(run: "broken"), Self.operations(3)) else {
+            Issue.record("a retry after a rollback must store")
+            return
+        }
+        await store.close()
+    }
+
+    public func dryRunFingerprintOnlySeesSuccessfulDryRuns() async throws {
+        let store = try await makeStore()
+        #expect(try await store.lastSuccessfulDryRun(pair: "media", direction: "dell-to-hp") == nil)
+        let planned = Self.operations(20, dryRun: true)
+        _ = try await Self.store(store, Self.iteration(run: "dry-1", dryRun: true, startedAt: 1_800_000_000), planned)
+        _ = try await Self.store(store, Self.iteration(run: "real", startedAt: 1_800_000_100), Self.operations(3))
+        _ = try await Self.store(
+            store, Self.iteration(run: "dry-failed", dryRun: true, status: .failed, startedAt: 1_800_000_200), Self.operations(1, dryRun: true))
+        _ = try await Self.store(store, Self.iteration(run: "other-direction", direction: "hp-to-dell", dryRun: true, startedAt: 1_800_000_300), [])
+        let fingerprint = try #require(try await store.lastSuccessfulDryRun(pair: "media", direction: "dell-to-hp"))
+        #expect(fingerprint.digest == PlanDigest(planned.reversed().map(\.planKey)))
+        #expect(fingerprint.startedAt == Timestamp(seconds: 1_800_000_000, nanoseconds: 123_000_000))
+        await store.close()
+    }
+
+    public func pairStatusesKeepRealAndDryRunsApart() async throws {
+        let store = try await makeStore()
+        _ = try await Self.store(store, Self.iteration(run: "r1", startedAt: 1_800_000_000), [])
+        _ = try await Self.store(store, Self.iteration(run: "r2", status: .failed, startedAt: 1_800_000_500), [])
+        _ = try await Self.store(store, Self.iteration(run: "d1", dryRun: true, startedAt: 1_800_000_900), [])
+        // Flushed late (after an outage) but older: must not become "the last run".
+        _ = try await Self.store(store, Self.iteration(run: "r0", startedAt: 1_799_999_000), [])
+        _ = try await Self.store(store, Self.iteration(run: "p1", pair: "photos", startedAt: 1_800_000_000), [])
+        let statuses = try await store.pairStatuses()
+        #expect(statuses.map(\.pair) == ["media", "photos"])
+        let media = try #require(statuses.first)
+        #expect(media.lastReal?.record.runID == "r2")
+        #expect(media.lastDryRun?.record.runID == "d1")
+        #expect(media.lastRealSuccess == Timestamp(seconds: 1_800_000_000, nanoseconds: 123_000_000))
+        #expect(statuses.last?.lastDryRun == nil)
+        await store.close()
+    }
+
+    public func queriesFilterAndPage() async throws {
+        let store = try await makeStore()
+        for index in 0..<5 {
+            _ = try await Self.store(store, Self.iteration(run: "m\(index)", dryRun: index == 2, startedAt: 1_800_000_000 + Int64(index)), [])
+        }
+        _ = try await Self.store(store, Self.iteration(run: "p", pair: "photos"), [])
+        let all = try await store.iterations(IterationQuery(limit: 100))
+        #expect(all.map(\.record.runID) == ["p", "m4", "m3", "m2", "m1", "m0"])
+        let media = try await store.iterations(IterationQuery(pair: "media", dryRun: false, limit: 2))
+        #expect(media.map(\.record.runID) == ["m4", "m3"])
+        let next = try await store.iterations(IterationQuery(pair: "media", dryRun: false, limit: 2, beforeID: media.last?.id))
+        #expect(next.map(\.record.runID) == ["m1", "m0"])
+
+        guard case .stored(let id) = try await Self.store(store, Self.iteration(run: "ops"), Self.operations(10)) else { return }
+        let failures = try await store.operations(OperationQuery(iterationID: id, succeeded: false, limit: 100))
+        #expect(failures.map(\.record.sequence) == [5, 10])
+        #expect(failures.allSatisfy { $0.record.errorMessage == "open 'x': Permission denied" })
+        await store.close()
+    }
+
+    public func pruningDeletesOnlyOldRuns() async throws {
+        let store = try await makeStore()
+        _ = try await Self.store(store, Self.iteration(run: "old", startedAt: 1_700_000_000), Self.operations(25))
+        _ = try await Self.store(store, Self.iteration(run: "new", startedAt: 1_900_000_000), Self.operations(4))
+        let result = try await store.pruneHistory(before: Timestamp(seconds: 1_800_000_000), batchSize: 7)
+        #expect(result == PruneResult(iterations: 1, operations: 25))
+        let left = try await store.iterations(IterationQuery(limit: 10))
+        #expect(left.map(\.record.runID) == ["new"])
+        #expect(try await store.operations(OperationQuery(iterationID: left[0].id, limit: 100)).count == 4)
+        await store.close()
+    }
+}
