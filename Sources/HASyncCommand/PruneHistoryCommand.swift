@@ -48,7 +48,8 @@ public struct PruneHistoryCommand: AsyncParsableCommand {
     public func run() async throws {
         let logger = Logger(label: "ha-sync") { StderrLogHandler(label: $0, format: .text, console: Console.shared) }
         let seconds = Self.parseAge(olderThan)!
-        let cutoff = Timestamp(seconds: Timestamp.now().seconds - seconds)
+        let now = Timestamp.now()
+        let cutoff = Timestamp(seconds: now.seconds - seconds, nanoseconds: now.nanoseconds)
         do {
             let dsn = try AuditStores.resolve(flag: dbDSN, logDirectory: logDir)
             let store = try await AuditStores.open(dsn, logger: logger)

@@ -9,7 +9,12 @@ extension SyncEngine {
         results.reserveCapacity(batch.count)
         for planned in batch {
             if stopSignal.isStopped { break }
-            if let result = applyOne(planned, mode: mode) { results.append(result) }
+            if let result = applyOne(planned, mode: mode) {
+                // Reported at once, not when the batch returns: the opslog must hold every
+                // finished operation even if the process is killed a moment later.
+                observer.operationFinished(result)
+                results.append(result)
+            }
         }
         return results
     }
@@ -109,13 +114,13 @@ extension SyncEngine {
             }
             while next < batches.count && next < configuration.workers { spawn() }
             while let results = try await group.next() {
-                record(results, into: &report.summary)
+                record(results, into: &report.summary, notify: false)
                 if next < batches.count && !stopSignal.isStopped { spawn() }
             }
         }
         let directoryList = Array(directories)
         let directoryResults = try await pool.run { self.apply(directoryList, mode: mode) }
-        record(directoryResults, into: &report.summary)
+        record(directoryResults, into: &report.summary, notify: false)
 
         // Deleting changed the parents' mtimes: put back the source's.
         if mode == .apply {
@@ -131,10 +136,12 @@ extension SyncEngine {
         }
     }
 
-    func record(_ results: [OperationResult], into summary: inout SyncSummary) {
+    /// Counts results in the summary and the progress; `notify` also reports them to the
+    /// observer (results of ``apply(_:mode:)`` were reported as they finished).
+    func record(_ results: [OperationResult], into summary: inout SyncSummary, notify: Bool) {
         for result in results {
             summary.record(result)
-            observer.operationFinished(result)
+            if notify { observer.operationFinished(result) }
         }
         let failures = results.lazy.filter { $0.status == .failed }.count
         let bytes = results.reduce(Int64(0)) { $0 + ($1.status == .success ? $1.bytesTransferred : 0) }

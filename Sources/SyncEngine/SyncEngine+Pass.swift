@@ -84,7 +84,7 @@ extension SyncEngine {
                         finishedWork = job.trackerID
                     case .applied(let trackerID, let results):
                         applying -= 1
-                        engine.record(results, into: &outcome.summary)
+                        engine.record(results, into: &outcome.summary, notify: false)
                         finishedWork = trackerID
                     case .finishedDirectories:
                         break
@@ -112,7 +112,7 @@ extension SyncEngine {
             batches: inout Deque<(trackerID: Int, operations: [PlannedOperation])>,
             into outcome: inout PassOutcome
         ) {
-            engine.record(listed.results, into: &outcome.summary)
+            engine.record(listed.results, into: &outcome.summary, notify: true)
             outcome.summary.skipped += listed.skipped
             for (path, reason) in listed.notableSkips { engine.observer.skipped(path, reason: reason) }
             outcome.sourceWalkFailed = outcome.sourceWalkFailed || listed.sourceFailed
@@ -136,6 +136,13 @@ extension SyncEngine {
                 var current: [PlannedOperation] = []
                 var currentBytes: Int64 = 0
                 for operation in listed.operations {
+                    // A large file gets a batch of its own, so small files never wait behind it.
+                    if operation.bytesToCopy >= Self.batchBytes && !current.isEmpty {
+                        batches.append((job.trackerID, current))
+                        tracker.addWork(job.trackerID, count: 1)
+                        current = []
+                        currentBytes = 0
+                    }
                     current.append(operation)
                     currentBytes += operation.bytesToCopy
                     plannedBytes += operation.bytesToCopy

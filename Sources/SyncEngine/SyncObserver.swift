@@ -1,7 +1,8 @@
 public import SyncCore
 
 /// Receives each operation as the engine finishes it: the CLI prints them, the audit
-/// trail writes them to its opslog. Called from one task at a time, in completion order.
+/// trail writes them to its opslog. Called as soon as each operation completes, from the
+/// I/O threads, so implementations must be thread-safe; calls for one path never repeat.
 public protocol SyncObserver: Sendable {
     /// A create, update or delete finished (or, in a dry run, was planned).
     func operationFinished(_ result: OperationResult)

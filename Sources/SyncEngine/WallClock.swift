@@ -1,19 +1,8 @@
-public import SyncCore
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-extension Timestamp {
-    /// The current wall-clock time.
-    public static func now() -> Timestamp {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return Timestamp(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
-    }
-}
 
 /// Monotonic nanoseconds, for durations.
 func monotonicNanoseconds() -> Int64 {
