@@ -8,31 +8,62 @@ struct JSONLine {
         bytes.reserveCapacity(384)
     }
 
-    private mutating func key(_ name: String) {
+    /// Keys are static and plain ASCII: copied as they are.
+    private mutating func key(_ name: StaticString) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
-        appendString(name)
-        bytes.append(UInt8(ascii: ":"))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
     }
 
-    mutating func add(_ name: String, _ value: String?) {
+    private mutating func literal(_ word: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
+    }
+
+    mutating func add(_ name: StaticString, _ value: String?) {
         key(name)
-        guard let value else { return bytes.append(contentsOf: Array("null".utf8)) }
+        guard let value else { return literal("null") }
         appendString(value)
     }
 
-    mutating func add(_ name: String, _ value: Int64?) {
+    mutating func add(_ name: StaticString, _ value: Int64?) {
         key(name)
-        bytes.append(contentsOf: Array((value.map { String($0) } ?? "null").utf8))
+        guard let value else { return literal("null") }
+        appendInteger(value)
     }
 
-    mutating func add(_ name: String, _ value: Int) {
+    mutating func add(_ name: StaticString, _ value: Int) {
         add(name, Int64(value))
     }
 
-    mutating func add(_ name: String, _ value: Bool) {
+    mutating func add(_ name: StaticString, _ value: Bool) {
         key(name)
-        bytes.append(contentsOf: Array((value ? "true" : "false").utf8))
+        literal(value ? "true" : "false")
+    }
+
+    private mutating func appendInteger(_ value: Int64) {
+        if value == .min {
+            literal("-9223372036854775808")
+            return
+        }
+        var magnitude = value.magnitude
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(magnitude % 10) + 0x30
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: buffer[(20 - count)...])
+        }
     }
 
     /// The finished line, with its newline.
@@ -46,7 +77,13 @@ struct JSONLine {
 
     private mutating func appendString(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
+        var text = text
+        text.withUTF8 { appendEscaped($0) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
@@ -58,6 +95,5 @@ struct JSONLine {
             default: bytes.append(byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 }

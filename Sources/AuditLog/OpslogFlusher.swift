@@ -88,15 +88,15 @@ public struct OpslogFlusher: Sendable {
         } catch {
             throw AuditError("\(Self.unreadablePrefix) \(path): \(error)")
         }
-        if file.damagedLines > 0 {
-            logger.warning("opslog has unreadable lines; they are skipped", metadata: ["opslog": "\(path)", "lines": "\(file.damagedLines)"])
-        }
         if !file.complete {
             logger.warning(
                 "opslog of an interrupted run: recording it as failed", metadata: ["opslog": "\(path)", "run_id": "\(file.iteration.runID)"])
         }
         let reader = try file.batchReader(size: batchSize)
         let outcome = try await store.store(file.iteration) { try reader.next() }
+        if reader.damagedLines > 0 {
+            logger.warning("opslog had unreadable lines; they were skipped", metadata: ["opslog": "\(path)", "lines": "\(reader.damagedLines)"])
+        }
         if ProcessInfo.environmentValue(Self.crashAfterCommitVariable) == "1" {
             raise(SIGKILL)
         }

@@ -1,4 +1,3 @@
-import Foundation
 import SyncCore
 
 #if canImport(Glibc)
@@ -14,59 +13,67 @@ public struct OpslogFile: Sendable {
     public var iteration: IterationRecord
     /// Whether the run wrote its footer.
     public var complete: Bool
-    /// Operation lines found.
+    /// Operation lines, from the footer (or counted, for an opslog without one).
     public var operationCount: Int
-    /// Lines that could not be read (a torn last line is not counted: it is expected after a crash).
-    public var damagedLines: Int
 
-    /// Reads the header and footer and counts the operations, in constant memory.
+    /// Reads the header (first line) and the footer (last complete line). Only an opslog
+    /// without a footer is read through, to count what its run did.
     public init(path: String) throws {
         self.path = path
-        var header: [String: Any]?
-        var footer: [String: Any]?
-        var operations = 0
-        var damaged = 0
-        try OpslogLines.forEach(path: path) { object, _ in
-            guard let object else {
-                damaged += 1
-                return
-            }
-            switch object["type"] as? String {
-            case "header": header = object
-            case "op": operations += 1
-            case "footer": footer = object
-            default: damaged += 1
-            }
-        }
-        guard let header, let runID = header["run_id"] as? String else {
+        let lines = try OpslogLineReader(path: path)
+        guard let first = try lines.next(), let header = FlatJSON.parse(first), header["type"]?.string == "header",
+            let runID = header["run_id"]?.string
+        else {
             throw AuditError("opslog \(path) has no header line; it cannot be flushed")
         }
         var iteration = IterationRecord(
             runID: runID,
-            pair: header["pair"] as? String ?? "",
-            direction: header["direction"] as? String ?? "",
-            source: header["src"] as? String ?? "",
-            destination: header["dest"] as? String ?? "",
-            startedAt: Timestamp(nanoseconds: (header["started_at_ns"] as? NSNumber)?.int64Value ?? 0),
-            dryRun: header["dry_run"] as? Bool ?? false)
-        if let footer {
-            iteration.status = IterationRecord.Status(rawValue: footer["status"] as? String ?? "") ?? .failed
-            iteration.endedAt = (footer["ended_at_ns"] as? NSNumber).map { Timestamp(nanoseconds: $0.int64Value) }
-            iteration.filesCreated = (footer["files_created"] as? NSNumber)?.intValue ?? 0
-            iteration.filesUpdated = (footer["files_updated"] as? NSNumber)?.intValue ?? 0
-            iteration.filesDeleted = (footer["files_deleted"] as? NSNumber)?.intValue ?? 0
-            iteration.filesSkipped = (footer["files_skipped"] as? NSNumber)?.intValue ?? 0
-            iteration.filesFailed = (footer["files_failed"] as? NSNumber)?.intValue ?? 0
-            iteration.bytesTransferred = (footer["total_bytes_transferred"] as? NSNumber)?.int64Value ?? 0
-            iteration.errorMessage = footer["error_message"] as? String
+            pair: header["pair"]?.string ?? "",
+            direction: header["direction"]?.string ?? "",
+            source: header["src"]?.string ?? "",
+            destination: header["dest"]?.string ?? "",
+            startedAt: Timestamp(nanoseconds: header["started_at_ns"]?.integer ?? 0),
+            dryRun: header["dry_run"]?.bool ?? false)
+        if let footer = try Self.footer(path: path) {
+            iteration.status = IterationRecord.Status(rawValue: footer["status"]?.string ?? "") ?? .failed
+            iteration.endedAt = footer["ended_at_ns"]?.integer.map { Timestamp(nanoseconds: $0) }
+            iteration.filesCreated = Int(footer["files_created"]?.integer ?? 0)
+            iteration.filesUpdated = Int(footer["files_updated"]?.integer ?? 0)
+            iteration.filesDeleted = Int(footer["files_deleted"]?.integer ?? 0)
+            iteration.filesSkipped = Int(footer["files_skipped"]?.integer ?? 0)
+            iteration.filesFailed = Int(footer["files_failed"]?.integer ?? 0)
+            iteration.bytesTransferred = footer["total_bytes_transferred"]?.integer ?? 0
+            iteration.errorMessage = footer["error_message"]?.string
+            operationCount = Int(footer["operations"]?.integer ?? 0)
+            complete = true
         } else {
+            var operations = 0
+            while let line = try lines.next() {
+                if FlatJSON.parse(line)?["type"]?.string == "op" { operations += 1 }
+            }
             iteration.status = .failed
             iteration.errorMessage = "the run was interrupted (killed or crashed) before it finished; \(operations) operations were logged"
+            operationCount = operations
+            complete = false
         }
         self.iteration = iteration
-        self.complete = footer != nil
-        self.operationCount = operations
-        self.damagedLines = damaged
+    }
+
+    /// The last complete line, when it is a footer. Reads only the end of the file.
+    private static func footer(path: String) throws -> [String: FlatJSON.Value]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw AuditError("cannot read opslog \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        let size = lseek(descriptor, 0, SEEK_END)
+        guard size > 0 else { return nil }
+        let length = Int(min(size, 65_536))
+        var tail = [UInt8](repeating: 0, count: length)
+        let count = tail.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, length, off_t(size) - off_t(length)) }
+        guard count == length, tail.last == UInt8(ascii: "\n") else { return nil }  // a torn last line: no footer
+        let body = tail.dropLast()
+        let start = (body.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? body.startIndex
+        guard let object = FlatJSON.parse(body[start...]), object["type"]?.string == "footer" else { return nil }
+        return object
     }
 
     /// Streams the operations in batches of at most `size`.
@@ -87,23 +94,23 @@ public struct OpslogFile: Sendable {
         return all
     }
 
-    static func operation(_ object: [String: Any]) -> OperationRecord? {
-        guard let sequence = (object["seq"] as? NSNumber)?.intValue,
-            let operation = Operation(rawValue: object["operation"] as? String ?? ""),
-            let filepath = object["filepath"] as? String,
-            let started = (object["started_at_ns"] as? NSNumber)?.int64Value
+    static func operation(_ object: [String: FlatJSON.Value]) -> OperationRecord? {
+        guard let sequence = object["seq"]?.integer,
+            let operation = Operation(rawValue: object["operation"]?.string ?? ""),
+            let filepath = object["filepath"]?.string,
+            let started = object["started_at_ns"]?.integer
         else { return nil }
         return OperationRecord(
-            sequence: sequence, operation: operation, filepath: filepath,
-            sizeBefore: (object["size_before"] as? NSNumber)?.int64Value,
-            sizeAfter: (object["size_after"] as? NSNumber)?.int64Value,
-            md5Before: object["md5_before"] as? String,
-            md5After: object["md5_after"] as? String,
+            sequence: Int(sequence), operation: operation, filepath: filepath,
+            sizeBefore: object["size_before"]?.integer,
+            sizeAfter: object["size_after"]?.integer,
+            md5Before: object["md5_before"]?.string,
+            md5After: object["md5_after"]?.string,
             startedAt: Timestamp(nanoseconds: started),
-            endedAt: (object["ended_at_ns"] as? NSNumber).map { Timestamp(nanoseconds: $0.int64Value) },
-            succeeded: object["status"] as? String != "fail",
-            errorMessage: object["error_message"] as? String,
-            dryRun: object["dry_run"] as? Bool ?? false)
+            endedAt: object["ended_at_ns"]?.integer.map { Timestamp(nanoseconds: $0) },
+            succeeded: object["status"]?.string != "fail",
+            errorMessage: object["error_message"]?.string,
+            dryRun: object["dry_run"]?.bool ?? false)
     }
 }
 
@@ -111,6 +118,8 @@ public struct OpslogFile: Sendable {
 public final class OperationBatchReader {
     private let lines: OpslogLineReader
     private let size: Int
+    /// Lines that were neither the header, an operation nor the footer (a torn last line is not counted).
+    public private(set) var damagedLines = 0
 
     init(lines: OpslogLineReader, size: Int) {
         self.lines = lines
@@ -121,15 +130,26 @@ public final class OperationBatchReader {
     public func next() throws -> [OperationRecord]? {
         var batch: [OperationRecord] = []
         batch.reserveCapacity(size)
-        while batch.count < size, let object = try lines.next() {
-            guard let object, object["type"] as? String == "op", let record = OpslogFile.operation(object) else { continue }
-            batch.append(record)
+        while batch.count < size, let line = try lines.next() {
+            guard let object = FlatJSON.parse(line) else {
+                damagedLines += 1
+                continue
+            }
+            switch object["type"]?.string {
+            case "op":
+                if let record = OpslogFile.operation(object) { batch.append(record) } else { damagedLines += 1 }
+            case "header", "footer":
+                continue
+            default:
+                damagedLines += 1
+            }
         }
         return batch.isEmpty ? nil : batch
     }
 }
 
-/// Reads an opslog line by line in 1 MiB chunks.
+/// Reads an opslog line by line in 1 MiB chunks. A last line without a newline is a torn
+/// write from a crash and is never returned.
 final class OpslogLineReader {
     private let path: String
     private let descriptor: Int32
@@ -147,43 +167,27 @@ final class OpslogLineReader {
         close(descriptor)
     }
 
-    /// The next complete line as a JSON object (`.some(nil)` when it is not valid JSON), or
-    /// `nil` at the end. A last line without a newline is a torn write from a crash and is skipped.
-    func next() throws -> [String: Any]?? {
+    /// The next complete, non-empty line without its newline, or `nil` at the end.
+    func next() throws -> ArraySlice<UInt8>? {
         while true {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = buffer[start..<newline]
                 start = newline + 1
                 if line.isEmpty { continue }
-                return .some((try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any])
+                return line
             }
             if finished { return nil }
             buffer.removeSubrange(..<start)
             start = 0
-            var chunk = [UInt8](repeating: 0, count: 1 << 20)
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            let previous = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: 1 << 20))
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + previous, 1 << 20) }
+            buffer.removeSubrange((previous + max(count, 0))...)
             if count < 0 {
                 if errno == EINTR { continue }
                 throw AuditError("cannot read opslog \(path): \(String(cString: strerror(errno)))")
             }
-            if count == 0 {
-                finished = true
-            } else {
-                buffer.append(contentsOf: chunk[..<count])
-            }
-        }
-    }
-}
-
-/// Line-by-line iteration over an opslog.
-enum OpslogLines {
-    /// Calls `body` with each complete line's JSON object (nil when the line is not valid JSON).
-    static func forEach(path: String, _ body: ([String: Any]?, Int) throws -> Void) throws {
-        let reader = try OpslogLineReader(path: path)
-        var lineNumber = 0
-        while let object = try reader.next() {
-            lineNumber += 1
-            try body(object, lineNumber)
+            if count == 0 { finished = true }
         }
     }
 }

@@ -51,7 +51,8 @@ public final class OpslogWriter: Sendable {
         state.withLock { state in
             guard let record = OperationRecord(result, sequence: state.sequence + 1, dryRun: dryRun) else { return }
             state.sequence += 1
-            state.digest.add(record.planKey)
+            // Only a dry run is compared with an earlier plan.
+            if dryRun { state.digest.add(record.planKey) }
             Self.write(Opslog.operationLine(record), to: &state)
         }
     }
@@ -59,7 +60,8 @@ public final class OpslogWriter: Sendable {
     /// Operations written so far.
     public var operationCount: Int { state.withLock { $0.sequence } }
 
-    /// The fingerprint of the operations written so far (for the dry-run idempotency check).
+    /// The fingerprint of the operations written so far (for the dry-run idempotency check;
+    /// kept for dry runs only).
     public var digest: PlanDigest { state.withLock { $0.digest } }
 
     /// The first write error, if any.

@@ -39,7 +39,7 @@ struct OpslogTests {
 
         let file = try OpslogFile(path: writer.path)
         #expect(file.complete)
-        #expect(file.damagedLines == 0)
+        #expect(file.operationCount == AuditStoreConformance.awkwardPaths.count + 1)
         #expect(file.iteration == finished)
         let operations = try file.operations()
         #expect(operations.count == AuditStoreConformance.awkwardPaths.count + 1, "skips are not operations")
@@ -52,6 +52,16 @@ struct OpslogTests {
         #expect(last.filepath == RelativePath("bad \"\\ \u{1} name").escaped)
         #expect(!last.succeeded)
         #expect(last.errorMessage == "write 'x': No space left on device")
+        #expect(writer.digest == PlanDigest(), "real runs need no plan fingerprint")
+    }
+
+    @Test func aDryRunsOpslogKeepsThePlanFingerprint() throws {
+        let iteration = AuditStoreConformance.iteration(run: "dry", dryRun: true)
+        let writer = try OpslogWriter.create(in: directory, for: iteration)
+        for path in AuditStoreConformance.awkwardPaths { writer.append(result(path)) }
+        try writer.finish(iteration)
+        let operations = try OpslogFile(path: writer.path).operations()
+        #expect(operations.allSatisfy(\.dryRun))
         #expect(writer.digest == PlanDigest(operations.map(\.planKey)))
     }
 
@@ -72,7 +82,9 @@ struct OpslogTests {
         #expect(file.iteration.status == .failed)
         #expect(file.iteration.errorMessage?.contains("interrupted") == true)
         #expect(file.operationCount == 2)
-        #expect(file.damagedLines == 0)
+        let reader = try file.batchReader(size: 10)
+        #expect(try reader.next()?.count == 2)
+        #expect(reader.damagedLines == 0, "the torn last line is expected after a crash, not damage")
         #expect(try file.operations().map(\.filepath) == ["one", "two"])
     }
 
