@@ -61,7 +61,7 @@ struct OpslogTests {
         for path in AuditStoreConformance.awkwardPaths { writer.append(result(path)) }
         try writer.finish(iteration)
         let operations = try OpslogFile(path: writer.path).operations()
-        #expect(operations.allSatisfy(\.dryRun))
+        #expect(operations.allSatisfy { $0.dryRun })
         #expect(writer.digest == PlanDigest(operations.map(\.planKey)))
     }
 
