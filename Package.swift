@@ -60,13 +60,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // MariaDB Connector/C, loaded at run time: a small blocking client.
+        .target(name: "MariaDB", swiftSettings: strict),
+        // The MySQL audit store, on the MariaDB client.
+        .target(
+            name: "AuditMySQL",
+            dependencies: [
+                "AuditLog", "MariaDB", "SyncCore",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Run locks: the protocol, a local file lock, an in-memory lock for tests.
         .target(name: "RunLock", swiftSettings: strict),
         // The CLI's options, output and run orchestration.
         .target(
             name: "HASyncCommand",
             dependencies: [
-                "SyncCore", "SyncFileSystem", "SyncEngine", "RunLock", "AuditLog",
+                "SyncCore", "SyncFileSystem", "SyncEngine", "RunLock", "AuditLog", "AuditMySQL", "MariaDB",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -82,10 +94,16 @@ let package = Package(
         .testTarget(name: "RunLockTests", dependencies: ["RunLock"], swiftSettings: strict),
         .target(name: "AuditTestSupport", dependencies: ["AuditLog"], path: "Tests/AuditTestSupport", swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "AuditTestSupport"], swiftSettings: strict),
+        .target(name: "MariaDBTestSupport", path: "Tests/MariaDBTestSupport", swiftSettings: strict),
+        .testTarget(
+            name: "AuditMySQLTests",
+            dependencies: ["AuditMySQL", "AuditLog", "MariaDB", "AuditTestSupport", "MariaDBTestSupport", "HASyncCommand"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "HASyncCommandTests", dependencies: ["HASyncCommand"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SyncTestSupport", "SyncCore", "AuditLog", "ha-sync"],
+            dependencies: ["SyncTestSupport", "SyncCore", "AuditLog", "AuditMySQL", "MariaDB", "MariaDBTestSupport", "ha-sync"],
             exclude: ["Resources"],
             swiftSettings: strict
         ),

@@ -1,0 +1,385 @@
+public import AuditLog
+public import Logging
+public import MariaDB
+import NIOPosix
+public import SyncCore
+
+/// The audit store in MySQL (or MariaDB): `general_db` in the cluster.
+///
+/// The tables are the specification's, with the same column names and types, plus:
+/// `sync_iterations.run_id` and `sync_operations.seq` with unique keys (idempotent flushes),
+/// and `sync_operations.filepath_hash`, a stored MD5 of the path with an index, because
+/// InnoDB cannot index a 4096-character column. An existing `general_db` that has the
+/// specification's tables is migrated in place: the columns are added, no row is lost.
+///
+/// Every call runs on a thread of the store's own, never on Swift's cooperative pool, and
+/// the connection's read and write timeouts bound how long a hung server can hold a run.
+public final class MySQLAuditStore: AuditStore {
+    public let configuration: MariaDBConfiguration
+    private let pool: NIOThreadPool
+    private let connection: MariaDBConnection
+    private let logger: Logger
+    /// The server's `max_allowed_packet`: INSERT statements stay below it.
+    public let maxPacketBytes: Int
+    public static let schemaVersion = 1
+    /// Rows per page when reading many operations.
+    static let pageSize = 10_000
+
+    private init(configuration: MariaDBConfiguration, pool: NIOThreadPool, connection: MariaDBConnection, maxPacketBytes: Int, logger: Logger) {
+        self.configuration = configuration
+        self.pool = pool
+        self.connection = connection
+        self.maxPacketBytes = maxPacketBytes
+        self.logger = logger
+    }
+
+    /// Connects, and creates or migrates the schema.
+    public static func open(configuration: MariaDBConfiguration, logger: Logger) async throws -> MySQLAuditStore {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        do {
+            let (connection, packet) = try await pool.runIfActive { () throws -> (MariaDBConnection, Int) in
+                do {
+                    let connection = try MariaDBConnection(configuration: configuration)
+                    // DATETIME has no time zone: the audit tables hold UTC.
+                    try connection.execute("SET time_zone = '+00:00'")
+                    let packet = Int(try connection.query("SELECT @@max_allowed_packet AS packet").value("packet", row: 0) ?? "") ?? 1 << 20
+                    return (connection, packet)
+                } catch let error as MariaDBError {
+                    throw Self.auditError(error, configuration)
+                }
+            }
+            let store = MySQLAuditStore(configuration: configuration, pool: pool, connection: connection, maxPacketBytes: packet, logger: logger)
+            do {
+                try await store.prepare()
+            } catch {
+                await store.close()
+                throw error
+            }
+            return store
+        } catch {
+            try? await pool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    static func auditError(_ error: MariaDBError, _ configuration: MariaDBConfiguration) -> AuditError {
+        AuditError("MySQL audit store \(configuration.user)@\(configuration.displayName): \(error)")
+    }
+
+    /// Runs `body` with the connection on the store's thread; MariaDB errors become `AuditError`s.
+    @discardableResult
+    private func onConnection<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws -> T {
+        let configuration = self.configuration
+        let connection = self.connection
+        return try await pool.runIfActive {
+            do {
+                return try body(connection)
+            } catch let error as MariaDBError {
+                throw Self.auditError(error, configuration)
+            }
+        }
+    }
+
+    // MARK: Schema
+
+    static let iterationColumns = """
+        id BIGINT AUTO_INCREMENT PRIMARY KEY,
+        sync_pair VARCHAR(255) NOT NULL,
+        direction VARCHAR(64) NOT NULL,
+        src VARCHAR(512) NOT NULL,
+        dest VARCHAR(512) NOT NULL,
+        started_at DATETIME(3) NOT NULL,
+        ended_at DATETIME(3),
+        status ENUM('running','success','partial_failure','failed') NOT NULL DEFAULT 'running',
+        dry_run TINYINT(1) NOT NULL DEFAULT 0,
+        files_created INT DEFAULT 0,
+        files_updated INT DEFAULT 0,
+        files_deleted INT DEFAULT 0,
+        files_skipped INT DEFAULT 0,
+        files_failed INT DEFAULT 0,
+        total_bytes_transferred BIGINT DEFAULT 0,
+        error_message TEXT,
+        INDEX idx_pair (sync_pair),
+        INDEX idx_started (started_at),
+        INDEX idx_dry_run (dry_run)
+        """
+
+    static let operationColumns = """
+        id BIGINT AUTO_INCREMENT PRIMARY KEY,
+        iteration_id BIGINT NOT NULL,
+        dry_run TINYINT(1) NOT NULL DEFAULT 0,
+        operation ENUM('create','update','delete') NOT NULL,
+        filepath VARCHAR(4096) NOT NULL,
+        size_before BIGINT,
+        size_after BIGINT,
+        md5_before VARCHAR(32),
+        md5_after VARCHAR(32),
+        started_at DATETIME(3) NOT NULL,
+        ended_at DATETIME(3),
+        status ENUM('success','fail') NOT NULL,
+        error_message VARCHAR(4096),
+        INDEX idx_iteration (iteration_id),
+        CONSTRAINT fk_iteration FOREIGN KEY (iteration_id) REFERENCES sync_iterations(id)
+        """
+
+    /// What ha-sync adds to the specification's tables, and how to add it to an existing one.
+    static let additions: [(table: String, column: String, alter: String)] = [
+        ("sync_iterations", "run_id", "ALTER TABLE sync_iterations ADD COLUMN run_id CHAR(36) NULL, ADD UNIQUE KEY uq_run_id (run_id)"),
+        ("sync_operations", "seq", "ALTER TABLE sync_operations ADD COLUMN seq INT NULL, ADD UNIQUE KEY uq_iteration_seq (iteration_id, seq)"),
+        (
+            "sync_operations", "filepath_hash",
+            "ALTER TABLE sync_operations ADD COLUMN filepath_hash BINARY(16) AS (UNHEX(MD5(filepath))) STORED, ADD INDEX idx_filepath_hash (filepath_hash)"
+        ),
+    ]
+
+    public func prepare() async throws {
+        let logger = self.logger
+        try await onConnection { connection in
+            let options = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+            try connection.execute("CREATE TABLE IF NOT EXISTS sync_iterations (\(Self.iterationColumns)) \(options)")
+            try connection.execute("CREATE TABLE IF NOT EXISTS sync_operations (\(Self.operationColumns)) \(options)")
+            try connection.execute("CREATE TABLE IF NOT EXISTS ha_sync_schema (version INT NOT NULL) \(options)")
+            let existing = try connection.query(
+                """
+                SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS
+                WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('sync_iterations', 'sync_operations')
+                """)
+            let present = Set(existing.rows.map { "\($0[0] ?? "").\($0[1] ?? "")" })
+            for addition in Self.additions where !present.contains("\(addition.table).\(addition.column)") {
+                logger.notice("migrating the audit schema: adding \(addition.table).\(addition.column)")
+                try connection.execute(addition.alter)
+            }
+            let versions = try connection.query("SELECT version FROM ha_sync_schema")
+            if versions.rows.isEmpty {
+                try connection.execute("INSERT INTO ha_sync_schema (version) VALUES (\(Self.schemaVersion))")
+            } else if let version = Int(versions.rows[0][0] ?? ""), version > Self.schemaVersion {
+                throw MariaDBError(code: 0, message: "the audit schema has version \(version), newer than this ha-sync knows (\(Self.schemaVersion))")
+            }
+        }
+    }
+
+    public func ping() async throws {
+        try await onConnection { try $0.ping() }
+    }
+
+    // MARK: Writing
+
+    public func store(_ iteration: IterationRecord, nextBatch: () throws -> [OperationRecord]?) async throws -> StoreOutcome {
+        try await onConnection { try $0.execute("START TRANSACTION") }
+        do {
+            let id: Int64 = try await onConnection { connection in
+                let existing = try connection.query("SELECT id FROM sync_iterations WHERE run_id = \(try connection.literal(iteration.runID))")
+                if let value = existing.rows.first?[0], let id = Int64(value) { return -id }
+                try connection.execute(
+                    """
+                    INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
+                        files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message)
+                    VALUES (\(try connection.literal(iteration.runID)), \(try connection.literal(iteration.pair)), \(try connection.literal(iteration.direction)),
+                        \(try connection.literal(iteration.source)), \(try connection.literal(iteration.destination)),
+                        '\(SQLTime.format(iteration.startedAt))', \(Self.time(iteration.endedAt)), '\(iteration.status.rawValue)', \(iteration.dryRun ? 1 : 0),
+                        \(iteration.filesCreated), \(iteration.filesUpdated), \(iteration.filesDeleted), \(iteration.filesSkipped), \(iteration.filesFailed),
+                        \(iteration.bytesTransferred), \(try connection.literal(iteration.errorMessage)))
+                    """)
+                return Int64(connection.lastInsertID)
+            }
+            if id < 0 {
+                try await onConnection { try $0.execute("COMMIT") }
+                return .alreadyStored(iterationID: -id)
+            }
+            let limit = maxPacketBytes - 4096
+            while let batch = try nextBatch() {
+                try await onConnection { connection in
+                    let prefix =
+                        "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message) VALUES "
+                    var statement = prefix
+                    var rows = 0
+                    for record in batch {
+                        let row =
+                            "(\(id), \(record.sequence), \(record.dryRun ? 1 : 0), '\(record.operation.rawValue)', \(try connection.literal(record.filepath)), "
+                            + "\(Self.integer(record.sizeBefore)), \(Self.integer(record.sizeAfter)), \(try connection.literal(record.md5Before)), "
+                            + "\(try connection.literal(record.md5After)), '\(SQLTime.format(record.startedAt))', \(Self.time(record.endedAt)), "
+                            + "'\(record.succeeded ? "success" : "fail")', \(try connection.literal(record.errorMessage)))"
+                        if rows > 0 && statement.utf8.count + row.utf8.count + 2 > limit {
+                            try connection.execute(statement)
+                            statement = prefix
+                            rows = 0
+                        }
+                        statement += rows == 0 ? row : ", " + row
+                        rows += 1
+                    }
+                    if rows > 0 { try connection.execute(statement) }
+                }
+            }
+            try await onConnection { try $0.execute("COMMIT") }
+            return .stored(iterationID: id)
+        } catch {
+            _ = try? await onConnection { try $0.execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    // MARK: Reading
+
+    public func lastSuccessfulDryRun(pair: String, direction: String) async throws -> DryRunFingerprint? {
+        let found: (Int64, String)? = try await onConnection { connection in
+            let rows = try connection.query(
+                """
+                SELECT id, started_at FROM sync_iterations
+                WHERE sync_pair = \(try connection.literal(pair)) AND direction = \(try connection.literal(direction)) AND dry_run = 1 AND status = 'success'
+                ORDER BY started_at DESC, id DESC LIMIT 1
+                """)
+            guard let row = rows.rows.first, let id = row[0].flatMap({ Int64($0) }), let started = row[1] else { return nil }
+            return (id, started)
+        }
+        guard let (id, startedText) = found, let started = SQLTime.parse(startedText) else { return nil }
+        var digest = PlanDigest()
+        var after: Int64 = 0
+        // Paged by id, so a dry run of a million operations never sits in memory at once.
+        while true {
+            let cursor = after
+            let page = try await onConnection { connection in
+                try connection.query(
+                    "SELECT id, filepath, operation, size_before FROM sync_operations WHERE iteration_id = \(id) AND id > \(cursor) ORDER BY id LIMIT \(Self.pageSize)"
+                ).rows
+            }
+            for row in page {
+                guard let filepath = row[1], let operation = row[2].flatMap(Operation.init(rawValue:)) else { continue }
+                digest.add(PlanKey(filepath: filepath, operation: operation, sizeBefore: row[3].flatMap { Int64($0) }))
+            }
+            guard page.count == Self.pageSize, let last = page.last?[0].flatMap({ Int64($0) }) else { break }
+            after = last
+        }
+        return DryRunFingerprint(iterationID: id, startedAt: started, digest: digest)
+    }
+
+    public func pairStatuses() async throws -> [PairStatus] {
+        let (latest, successes) = try await onConnection { connection in
+            let latest = try connection.query(
+                """
+                SELECT * FROM (
+                    SELECT i.*, ROW_NUMBER() OVER (PARTITION BY sync_pair, direction, dry_run ORDER BY started_at DESC, id DESC) AS position
+                    FROM sync_iterations i
+                ) AS ranked WHERE position = 1
+                """)
+            let successes = try connection.query(
+                """
+                SELECT sync_pair, direction, MAX(started_at) AS last_success FROM sync_iterations
+                WHERE dry_run = 0 AND status = 'success' GROUP BY sync_pair, direction
+                """)
+            return (latest, successes)
+        }
+        var statuses: [String: PairStatus] = [:]
+        for index in latest.rows.indices {
+            let iteration = try Self.iteration(latest, row: index)
+            let key = iteration.record.pair + "\u{0}" + iteration.record.direction
+            var status = statuses[key] ?? PairStatus(pair: iteration.record.pair, direction: iteration.record.direction)
+            if iteration.record.dryRun { status.lastDryRun = iteration } else { status.lastReal = iteration }
+            statuses[key] = status
+        }
+        for row in successes.rows {
+            guard let pair = row[0], let direction = row[1] else { continue }
+            statuses[pair + "\u{0}" + direction]?.lastRealSuccess = row[2].flatMap(SQLTime.parse)
+        }
+        return statuses.values.sorted { ($0.pair, $0.direction) < ($1.pair, $1.direction) }
+    }
+
+    public func iterations(_ query: IterationQuery) async throws -> [StoredIteration] {
+        let rows = try await onConnection { connection in
+            var conditions: [String] = []
+            if let pair = query.pair { conditions.append("sync_pair = \(try connection.literal(pair))") }
+            if let direction = query.direction { conditions.append("direction = \(try connection.literal(direction))") }
+            if let dryRun = query.dryRun { conditions.append("dry_run = \(dryRun ? 1 : 0)") }
+            if let before = query.beforeID { conditions.append("id < \(before)") }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            return try connection.query("SELECT * FROM sync_iterations \(filter) ORDER BY id DESC LIMIT \(max(0, query.limit))")
+        }
+        return try rows.rows.indices.map { try Self.iteration(rows, row: $0) }
+    }
+
+    public func iteration(id: Int64) async throws -> StoredIteration? {
+        let rows = try await onConnection { try $0.query("SELECT * FROM sync_iterations WHERE id = \(id)") }
+        return try rows.rows.isEmpty ? nil : Self.iteration(rows, row: 0)
+    }
+
+    public func operations(_ query: OperationQuery) async throws -> [StoredOperation] {
+        let rows = try await onConnection { connection in
+            var sql = "SELECT * FROM sync_operations WHERE iteration_id = \(query.iterationID)"
+            if let succeeded = query.succeeded { sql += " AND status = '\(succeeded ? "success" : "fail")'" }
+            if let after = query.afterID { sql += " AND id > \(after)" }
+            return try connection.query(sql + " ORDER BY id LIMIT \(max(0, query.limit))")
+        }
+        return try rows.rows.indices.map { try Self.operation(rows, row: $0) }
+    }
+
+    public func pruneHistory(before cutoff: Timestamp, batchSize: Int) async throws -> PruneResult {
+        let limit = SQLTime.format(cutoff)
+        var result = PruneResult()
+        while true {
+            let deleted = try await onConnection { connection in
+                try connection.execute(
+                    "DELETE FROM sync_operations WHERE iteration_id IN (SELECT id FROM sync_iterations WHERE started_at < '\(limit)') LIMIT \(batchSize)"
+                )
+            }
+            result.operations += Int(deleted)
+            if deleted < batchSize { break }
+        }
+        while true {
+            let deleted = try await onConnection { connection in
+                try connection.execute(
+                    """
+                    DELETE FROM sync_iterations WHERE started_at < '\(limit)'
+                    AND NOT EXISTS (SELECT 1 FROM sync_operations o WHERE o.iteration_id = sync_iterations.id) LIMIT \(batchSize)
+                    """)
+            }
+            result.iterations += Int(deleted)
+            if deleted < batchSize { break }
+        }
+        return result
+    }
+
+    public func close() async {
+        _ = try? await pool.runIfActive { [connection] in connection.close() }
+        try? await pool.shutdownGracefully()
+    }
+
+    // MARK: Rows
+
+    private static func integer(_ value: Int64?) -> String { value.map(String.init) ?? "NULL" }
+    private static func time(_ value: Timestamp?) -> String { value.map { "'\(SQLTime.format($0))'" } ?? "NULL" }
+
+    static func iteration(_ rows: MariaDBConnection.Rows, row index: Int) throws -> StoredIteration {
+        func string(_ name: String) -> String? { rows.value(name, row: index) }
+        func int(_ name: String) -> Int { Int(string(name) ?? "") ?? 0 }
+        guard let id = string("id").flatMap({ Int64($0) }), let started = string("started_at").flatMap(SQLTime.parse) else {
+            throw AuditError("malformed row in sync_iterations")
+        }
+        var record = IterationRecord(
+            runID: string("run_id") ?? "", pair: string("sync_pair") ?? "", direction: string("direction") ?? "",
+            source: string("src") ?? "", destination: string("dest") ?? "", startedAt: started, dryRun: int("dry_run") != 0,
+            status: IterationRecord.Status(rawValue: string("status") ?? "") ?? .failed)
+        record.endedAt = string("ended_at").flatMap(SQLTime.parse)
+        record.filesCreated = int("files_created")
+        record.filesUpdated = int("files_updated")
+        record.filesDeleted = int("files_deleted")
+        record.filesSkipped = int("files_skipped")
+        record.filesFailed = int("files_failed")
+        record.bytesTransferred = Int64(string("total_bytes_transferred") ?? "") ?? 0
+        record.errorMessage = string("error_message")
+        return StoredIteration(id: id, record: record)
+    }
+
+    static func operation(_ rows: MariaDBConnection.Rows, row index: Int) throws -> StoredOperation {
+        func string(_ name: String) -> String? { rows.value(name, row: index) }
+        func int64(_ name: String) -> Int64? { string(name).flatMap { Int64($0) } }
+        guard let id = int64("id"), let iterationID = int64("iteration_id"), let operation = string("operation").flatMap(Operation.init(rawValue:)),
+            let started = string("started_at").flatMap(SQLTime.parse)
+        else { throw AuditError("malformed row in sync_operations") }
+        let record = OperationRecord(
+            sequence: Int(int64("seq") ?? 0), operation: operation, filepath: string("filepath") ?? "",
+            sizeBefore: int64("size_before"), sizeAfter: int64("size_after"), md5Before: string("md5_before"), md5After: string("md5_after"),
+            startedAt: started, endedAt: string("ended_at").flatMap(SQLTime.parse), succeeded: string("status") == "success",
+            errorMessage: string("error_message"), dryRun: int64("dry_run") == 1)
+        return StoredOperation(id: id, iterationID: iterationID, record: record)
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+
+/// A private MariaDB server for tests: its own data directory and socket, a free port on
+/// 127.0.0.1, started with Debian's `mariadbd` and stopped (and deleted) by the test.
+///
+/// The server binaries come from the `mariadb-server` package, which `.ci/run` installs;
+/// without them the tests fail with a message that says so, rather than being skipped.
+public final class MariaDBServer: @unchecked Sendable {
+    public let directory: String
+    public let port: Int
+    public let socket: String
+    public let extraArguments: [String]
+    private var process: Process?
+    private let lock = NSLock()
+    /// The test user every database is granted to. Its password has the characters that
+    /// break naive DSN parsing.
+    public static let user = "hasync"
+    public static let password = "p@ss:w/rd\"x%2F"
+
+    private init(directory: String, port: Int, extraArguments: [String]) {
+        self.directory = directory
+        self.port = port
+        self.socket = directory + "/mysqld.sock"
+        self.extraArguments = extraArguments
+    }
+
+    /// Initialises a data directory and starts the server.
+    public static func start(extraArguments: [String] = []) async throws -> MariaDBServer {
+        for tool in ["/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db", "/usr/bin/mariadb"]
+        where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw ServerError("\(tool) is missing: install Debian's mariadb-server package (.ci/run does)")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ha-sync-mariadb-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let server = MariaDBServer(directory: directory, port: try freePort(), extraArguments: extraArguments)
+        let install = try run(
+            "/usr/bin/mariadb-install-db",
+            ["--no-defaults", "--datadir=\(directory)/data", "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"])
+        guard install.status == 0 else { throw ServerError("mariadb-install-db failed: \(install.output)") }
+        try await server.launch()
+        try server.admin(
+            """
+            CREATE USER '\(user)'@'127.0.0.1' IDENTIFIED BY '\(password.replacingOccurrences(of: "\"", with: "\\\""))';
+            CREATE USER '\(user)'@'localhost' IDENTIFIED BY '\(password.replacingOccurrences(of: "\"", with: "\\\""))';
+            GRANT PROCESS ON *.* TO '\(user)'@'127.0.0.1';
+            """)
+        return server
+    }
+
+    /// Starts the server process and waits until it answers.
+    public func launch() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/mariadbd")
+        process.arguments =
+            [
+                "--no-defaults", "--datadir=\(directory)/data", "--socket=\(socket)", "--port=\(port)", "--bind-address=127.0.0.1",
+                "--user=root", "--skip-name-resolve", "--pid-file=\(directory)/mysqld.pid", "--log-error=\(directory)/error.log",
+                "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M", "--skip-log-bin",
+            ] + extraArguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        lock.withLock { self.process = process }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if (try? admin("SELECT 1")) != nil { return }
+            if !process.isRunning {
+                throw ServerError("mariadbd exited: \((try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? "")")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ServerError("mariadbd did not start within 60 s")
+    }
+
+    /// Stops the server cleanly and waits for it to exit.
+    public func stop() {
+        guard let process = lock.withLock({ self.process }) else { return }
+        kill(process.processIdentifier, SIGCONT)
+        process.terminate()
+        process.waitUntilExit()
+        lock.withLock { self.process = nil }
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open and nothing answers.
+    public func pause() {
+        if let process = lock.withLock({ self.process }) { kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    public func resume() {
+        if let process = lock.withLock({ self.process }) { kill(process.processIdentifier, SIGCONT) }
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Runs SQL as root over the socket; returns the output (tab-separated, no headers).
+    @discardableResult
+    public func admin(_ sql: String, database: String? = nil) throws -> String {
+        var arguments = ["--no-defaults", "--socket=\(socket)", "-uroot", "--batch", "--skip-column-names", "-e", sql]
+        if let database { arguments.append(database) }
+        let result = try Self.run("/usr/bin/mariadb", arguments)
+        guard result.status == 0 else { throw ServerError("mariadb client: \(result.output)") }
+        return result.output
+    }
+
+    /// A new, empty database the test user may use.
+    public func createDatabase() throws -> String {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        try admin(
+            """
+            CREATE DATABASE \(name);
+            GRANT ALL ON \(name).* TO '\(Self.user)'@'127.0.0.1';
+            GRANT ALL ON \(name).* TO '\(Self.user)'@'localhost';
+            """)
+        return name
+    }
+
+    /// The DSN for `database`, in the Go driver's form, with short timeouts for tests.
+    public func dsn(database: String, password: String = MariaDBServer.password, parameters: String = "timeout=5s&readTimeout=5s&writeTimeout=5s")
+        -> String
+    {
+        "\(Self.user):\(password)@tcp(127.0.0.1:\(port))/\(database)?\(parameters)"
+    }
+
+    public static func freePort() throws -> Int {
+        let descriptor = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw ServerError("socket: \(errno)") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+        guard bound == 0 else { throw ServerError("bind: \(errno)") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("mariadb-\(UUID().uuidString).out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        try? handle.close()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: output)
+        return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+/// A test server that could not be set up.
+public struct ServerError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// One server shared by the tests of a process that only need a database of their own.
+public enum SharedMariaDB {
+    private static let server = Task { try await MariaDBServer.start() }
+
+    public static func get() async throws -> MariaDBServer {
+        try await server.value
+    }
+}
