@@ -11,7 +11,7 @@ import Musl
 /// Loading it lazily keeps the default build free of any system dependency: only a run that
 /// uses a MySQL DSN needs the library, and one without it gets an error naming the package.
 /// The library speaks to MariaDB and to MySQL 8/9 servers (caching_sha2_password included).
-struct MariaDBLibrary: @unchecked Sendable {
+public struct MariaDBLibrary: @unchecked Sendable {
     // Function pointers into an immutable, process-wide library: safe to share.
     typealias Handle = OpaquePointer
     typealias Result = OpaquePointer
@@ -54,6 +54,8 @@ struct MariaDBLibrary: @unchecked Sendable {
     }
 
     static let names = ["libmariadb.so.3", "libmariadb.so"]
+    /// Names a library file to load instead (a non-standard install location).
+    public static let pathVariable = "HA_SYNC_LIBMARIADB"
 
     private static let loaded = Mutex<Swift.Result<MariaDBLibrary, MariaDBError>?>(nil)
 
@@ -77,14 +79,15 @@ struct MariaDBLibrary: @unchecked Sendable {
 
     private static func load() throws(MariaDBError) -> MariaDBLibrary {
         var handle: UnsafeMutableRawPointer?
-        for name in names {
+        let candidates = getenv(pathVariable).map { [String(cString: $0)] } ?? names
+        for name in candidates {
             handle = dlopen(name, RTLD_NOW | RTLD_LOCAL)
             if handle != nil { break }
         }
         guard let handle else {
             throw MariaDBError(
                 code: 0,
-                message: "the MySQL audit store needs MariaDB Connector/C (libmariadb.so.3), which is not installed: "
+                message: "the MySQL audit store needs MariaDB Connector/C (\(candidates.joined(separator: " or "))), which could not be loaded: "
                     + "install the libmariadb3 package (apt-get install libmariadb3 on Debian/Ubuntu)")
         }
         func symbol<T>(_ name: String, as type: T.Type) throws(MariaDBError) -> T {

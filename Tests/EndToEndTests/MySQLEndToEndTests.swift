@@ -122,6 +122,16 @@ struct MySQLEndToEndTests {
         #expect(try rows(server, database, "SELECT COUNT(*) FROM sync_operations").first == ["150001"])
     }
 
+    @Test func aMissingClientLibraryNamesThePackageToInstall() async throws {
+        try TemporaryTree.write(source, "a", "a")
+        let outcome = try await HASyncProcess.run(
+            arguments("hasync:secret@tcp(127.0.0.1:1)/general_db"), environment: [MariaDBLibrary.pathVariable: "/nonexistent/libmariadb.so.3"])
+        #expect(outcome.status == 0, "the sync itself does not need the library")
+        #expect(outcome.stderr.contains("install the libmariadb3 package"))
+        #expect(!outcome.stderr.contains("secret"))
+        #expect(FileManager.default.fileExists(atPath: destination + "/a"))
+    }
+
     @Test func aWrongPasswordFailsFastAndIsNeverPrinted() async throws {
         let server = try await SharedMariaDB.get()
         let database = try server.createDatabase()
