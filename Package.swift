@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ha-sync", targets: ["ha-sync"]),
+        .executable(name: "ha-sync-ui", targets: ["ha-sync-ui"]),
         .library(name: "SyncCore", targets: ["SyncCore"]),
         .library(name: "SyncFileSystem", targets: ["SyncFileSystem"]),
         .library(name: "AuditLog", targets: ["AuditLog"]),
@@ -23,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure decision logic: entries, comparison rules, plans, summaries. No I/O.
@@ -86,6 +90,28 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "ha-sync", dependencies: ["HASyncCommand"], swiftSettings: strict),
+        // The dashboard: a Hummingbird application that reads the audit store.
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "AuditLog", "SyncCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "ha-sync-ui",
+            dependencies: [
+                "Dashboard", "AuditLog", "AuditMySQL", "HASyncCommand",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
 
         .target(name: "SyncTestSupport", dependencies: ["SyncCore"], path: "Tests/SyncTestSupport", swiftSettings: strict),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),
@@ -94,6 +120,14 @@ let package = Package(
         .testTarget(name: "RunLockTests", dependencies: ["RunLock"], swiftSettings: strict),
         .target(name: "AuditTestSupport", dependencies: ["AuditLog"], path: "Tests/AuditTestSupport", swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "AuditTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: [
+                "Dashboard", "AuditLog", "AuditTestSupport", "SyncCore", "ha-sync-ui",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
         .target(name: "MariaDBTestSupport", path: "Tests/MariaDBTestSupport", swiftSettings: strict),
         .testTarget(
             name: "AuditMySQLTests",

@@ -3,6 +3,12 @@ import NIOCore
 import SQLiteNIO
 public import SyncCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The audit store in an SQLite file: the default, at `<log-dir>/ha-sync.db`.
 ///
 /// The schema mirrors the MySQL one of the specification (same tables, columns and
@@ -20,8 +26,12 @@ public final class SQLiteAuditStore: AuditStore {
         self.connection = connection
     }
 
-    /// Opens (creating if needed) the database at `path` and prepares the schema.
-    public static func open(path: String, logger: Logger) async throws -> SQLiteAuditStore {
+    /// Opens (creating if needed) the database at `path` and prepares the schema. With
+    /// `readOnly` (the dashboard), the file must exist and nothing is created or migrated.
+    public static func open(path: String, readOnly: Bool = false, logger: Logger) async throws -> SQLiteAuditStore {
+        if readOnly && access(path, R_OK) != 0 {
+            throw AuditError("no SQLite audit database at \(path) yet (no run has been recorded there)")
+        }
         let connection: SQLiteConnection
         do {
             connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -32,7 +42,11 @@ public final class SQLiteAuditStore: AuditStore {
         do {
             // Other runs (the other direction, other pairs) write to the same file: wait for them.
             _ = try await connection.query("PRAGMA busy_timeout = 15000", [])
-            try await store.prepare()
+            if readOnly {
+                _ = try await connection.query("PRAGMA query_only = 1", [])
+            } else {
+                try await store.prepare()
+            }
         } catch {
             await store.close()
             throw error

@@ -33,8 +33,8 @@ public final class MySQLAuditStore: AuditStore {
         self.logger = logger
     }
 
-    /// Connects, and creates or migrates the schema.
-    public static func open(configuration: MariaDBConfiguration, logger: Logger) async throws -> MySQLAuditStore {
+    /// Connects, and creates or migrates the schema (unless `readOnly`: the dashboard only reads).
+    public static func open(configuration: MariaDBConfiguration, readOnly: Bool = false, logger: Logger) async throws -> MySQLAuditStore {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         do {
@@ -51,7 +51,7 @@ public final class MySQLAuditStore: AuditStore {
             }
             let store = MySQLAuditStore(configuration: configuration, pool: pool, connection: connection, maxPacketBytes: packet, logger: logger)
             do {
-                try await store.prepare()
+                if !readOnly { try await store.prepare() }
             } catch {
                 await store.close()
                 throw error

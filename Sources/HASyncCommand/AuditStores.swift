@@ -1,13 +1,13 @@
-import AuditLog
+public import AuditLog
 import AuditMySQL
 import Foundation
-import Logging
+public import Logging
 import MariaDB
 
 /// Opens the audit store a DSN names.
-enum AuditStores {
+public enum AuditStores {
     /// The DSN in effect: `--db-dsn`, else `$HA_SYNC_DB_DSN`, else SQLite in the log directory.
-    static func resolve(flag: String?, logDirectory: String) throws -> DatabaseDSN {
+    public static func resolve(flag: String?, logDirectory: String) throws -> DatabaseDSN {
         if let text = flag ?? ProcessInfo.processInfo.environment["HA_SYNC_DB_DSN"], !text.isEmpty {
             return try DatabaseDSN(parsing: text)
         }
@@ -15,12 +15,13 @@ enum AuditStores {
         return .sqlite(path: (directory.hasSuffix("/") ? directory : directory + "/") + "ha-sync.db")
     }
 
-    static func open(_ dsn: DatabaseDSN, logger: Logger) async throws -> any AuditStore {
+    /// Opens the store a DSN names; `readOnly` for readers such as the dashboard.
+    public static func open(_ dsn: DatabaseDSN, readOnly: Bool = false, logger: Logger) async throws -> any AuditStore {
         switch dsn {
         case .sqlite(let path):
-            return try await SQLiteAuditStore.open(path: path, logger: logger)
+            return try await SQLiteAuditStore.open(path: path, readOnly: readOnly, logger: logger)
         case .mysql(let endpoint):
-            return try await MySQLAuditStore.open(configuration: try configuration(endpoint), logger: logger)
+            return try await MySQLAuditStore.open(configuration: try configuration(endpoint), readOnly: readOnly, logger: logger)
         }
     }
 
@@ -52,7 +53,7 @@ enum AuditStores {
     }
 
     /// Whole seconds in `10s`, `500ms` (rounded up), `2m`, `1h` or a bare number of seconds.
-    static func parseDuration(_ text: String) -> Int? {
+    public static func parseDuration(_ text: String) -> Int? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             guard let value = Double(text.dropLast(suffix.count)), value >= 0 else { return nil }

@@ -1,0 +1,241 @@
+extension DashboardAssets {
+    /// The dashboard's behaviour. Every value from the server is inserted with
+    /// `textContent` (never as HTML), so a file named `<img onerror=...>` is only text.
+    static let script = #"""
+        'use strict';
+        (() => {
+          const body = document.body;
+          const refreshSeconds = Number(body.dataset.refreshSeconds || 10);
+          const recent = Number(body.dataset.recent || 20);
+          let selected = null;
+          let nextAfter = null;
+
+          function el(tag, className, text) {
+            const node = document.createElement(tag);
+            if (className) node.className = className;
+            if (text !== undefined && text !== null) node.textContent = String(text);
+            return node;
+          }
+
+          async function getJSON(url) {
+            const response = await fetch(url, { cache: 'no-store' });
+            let payload = null;
+            try { payload = await response.json(); } catch (e) { payload = null; }
+            if (!response.ok) throw new Error((payload && payload.error) || response.statusText);
+            return payload;
+          }
+
+          function bytes(n) {
+            const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+            let value = Number(n || 0), unit = 0;
+            while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+            return (unit === 0 ? String(value) : value.toFixed(1)) + ' ' + units[unit];
+          }
+
+          function ago(iso) {
+            if (!iso) return 'never';
+            const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+            if (seconds < 90) return Math.round(seconds) + ' s ago';
+            if (seconds < 5400) return Math.round(seconds / 60) + ' min ago';
+            if (seconds < 129600) return Math.round(seconds / 3600) + ' h ago';
+            return Math.round(seconds / 86400) + ' days ago';
+          }
+
+          function took(run) {
+            if (run.duration_seconds === null || run.duration_seconds === undefined) return '—';
+            const s = run.duration_seconds;
+            return s < 60 ? s.toFixed(1) + ' s' : Math.floor(s / 60) + ' min ' + Math.round(s % 60) + ' s';
+          }
+
+          function showStore(error) {
+            const banner = document.getElementById('store-status');
+            if (!banner) return;
+            banner.hidden = !error;
+            banner.textContent = error ? 'The audit store cannot be reached: ' + error : '';
+          }
+
+          function runLine(label, run, dry) {
+            const line = el('div', 'run');
+            line.appendChild(el('span', 'muted', label + ': '));
+            if (!run) { line.appendChild(el('span', 'muted', 'none yet')); return line; }
+            if (dry) { line.appendChild(el('span', 'badge badge-dry', 'DRY')); line.appendChild(document.createTextNode(' ')); }
+            line.appendChild(el('span', 'status-' + run.status, run.status.replace('_', ' ')));
+            line.appendChild(document.createTextNode(
+              ' · ' + ago(run.started_at) + ' · ' + took(run) + ' · +' + run.files_created + ' ~' + run.files_updated +
+              ' −' + run.files_deleted + ' ✗' + run.files_failed + ' · ' + bytes(run.bytes_transferred)));
+            if (run.error_message) line.appendChild(el('div', 'error-text', run.error_message));
+            return line;
+          }
+
+          function chart(runs) {
+            const ns = 'http://www.w3.org/2000/svg';
+            const svg = document.createElementNS(ns, 'svg');
+            svg.setAttribute('class', 'chart');
+            svg.setAttribute('viewBox', '0 0 200 64');
+            svg.setAttribute('preserveAspectRatio', 'none');
+            const points = runs.slice().reverse();
+            if (points.length === 0) return svg;
+            const maxBytes = Math.max(1, ...points.map(r => r.bytes_transferred));
+            const maxTime = Math.max(0.001, ...points.map(r => r.duration_seconds || 0));
+            const width = 200 / points.length;
+            const path = [];
+            points.forEach((run, index) => {
+              const bar = document.createElementNS(ns, 'rect');
+              const height = 60 * run.bytes_transferred / maxBytes;
+              bar.setAttribute('class', 'bar');
+              bar.setAttribute('x', String(index * width + 1));
+              bar.setAttribute('y', String(62 - height));
+              bar.setAttribute('width', String(Math.max(1, width - 2)));
+              bar.setAttribute('height', String(height));
+              const title = document.createElementNS(ns, 'title');
+              title.textContent = run.started_at + ': ' + bytes(run.bytes_transferred) + ', ' + took(run);
+              bar.appendChild(title);
+              svg.appendChild(bar);
+              const y = 62 - 60 * (run.duration_seconds || 0) / maxTime;
+              path.push((index === 0 ? 'M' : 'L') + (index * width + width / 2).toFixed(1) + ' ' + y.toFixed(1));
+            });
+            const line = document.createElementNS(ns, 'path');
+            line.setAttribute('class', 'line');
+            line.setAttribute('d', path.join(' '));
+            svg.appendChild(line);
+            return svg;
+          }
+
+          async function renderPairs() {
+            const data = await getJSON('/api/pairs');
+            const container = document.getElementById('pairs');
+            const byPair = new Map();
+            for (const entry of data.pairs) {
+              if (!byPair.has(entry.pair)) byPair.set(entry.pair, []);
+              byPair.get(entry.pair).push(entry);
+            }
+            const cards = [];
+            for (const [pair, directions] of byPair) {
+              const card = el('article', 'pair-card');
+              card.dataset.pair = pair;
+              const bad = directions.some(d => d.state === 'failed' || d.state === 'stale');
+              if (bad) card.classList.add('bad');
+              const title = el('h3');
+              title.appendChild(el('span', null, pair));
+              const worst = directions.find(d => d.state === 'failed') || directions.find(d => d.state === 'stale') ||
+                directions.find(d => d.state === 'never') || directions[0];
+              title.appendChild(el('span', 'state-' + worst.state, worst.state));
+              card.appendChild(title);
+              for (const direction of directions) {
+                const block = el('div', 'direction');
+                block.dataset.direction = direction.direction;
+                block.appendChild(el('h4', null, direction.direction + ' · last success ' + ago(direction.last_success_at)));
+                block.appendChild(runLine('Last sync', direction.last_real, false));
+                block.appendChild(runLine('Last dry run', direction.last_dry_run, true));
+                card.appendChild(block);
+              }
+              try {
+                const history = await getJSON('/api/iterations?dry_run=false&limit=' + recent + '&pair=' + encodeURIComponent(pair));
+                card.appendChild(chart(history.iterations));
+              } catch (e) { /* the cards stay useful without the chart */ }
+              cards.push(card);
+            }
+            if (cards.length === 0) cards.push(el('p', 'muted', 'No runs recorded yet.'));
+            container.replaceChildren(...cards);
+          }
+
+          async function renderActivity() {
+            const data = await getJSON('/api/iterations?limit=' + recent);
+            const rows = data.iterations.map(run => {
+              const row = el('tr', 'clickable');
+              row.dataset.iterationId = String(run.id);
+              if (run.status !== 'success') row.classList.add('failed');
+              if (selected === run.id) row.classList.add('selected');
+              row.appendChild(el('td', null, ago(run.started_at)));
+              row.appendChild(el('td', null, run.pair));
+              row.appendChild(el('td', null, run.direction));
+              const status = el('td', 'status-' + run.status);
+              if (run.dry_run) { status.appendChild(el('span', 'badge badge-dry', 'DRY')); status.appendChild(document.createTextNode(' ')); }
+              status.appendChild(document.createTextNode(run.status.replace('_', ' ')));
+              row.appendChild(status);
+              for (const value of [run.files_created, run.files_updated, run.files_deleted, run.files_failed]) row.appendChild(el('td', null, value));
+              row.appendChild(el('td', null, bytes(run.bytes_transferred)));
+              row.appendChild(el('td', null, took(run)));
+              row.addEventListener('click', () => { location.hash = 'iteration=' + run.id; });
+              return row;
+            });
+            document.querySelector('#activity tbody').replaceChildren(...rows);
+          }
+
+          async function renderOperations(append) {
+            if (selected === null) return;
+            const errorsOnly = document.getElementById('errors-only').checked;
+            let url = '/api/operations?limit=200&iteration_id=' + selected + (errorsOnly ? '&status=fail' : '');
+            if (append && nextAfter) url += '&after=' + nextAfter;
+            const data = await getJSON(url);
+            const details = document.getElementById('details');
+            details.hidden = false;
+            const run = data.iteration;
+            document.getElementById('details-title').textContent =
+              'Run ' + run.id + ': ' + run.pair + ' ' + run.direction + (run.dry_run ? ' (dry run)' : '') + ', ' + run.status.replace('_', ' ');
+            document.getElementById('details-error').textContent = run.error_message || '';
+            const rows = data.operations.map(op => {
+              const row = el('tr', op.status === 'fail' ? 'failed' : '');
+              row.appendChild(el('td', null, op.seq));
+              row.appendChild(el('td', null, op.operation));
+              row.appendChild(el('td', 'filepath', op.filepath));
+              row.appendChild(el('td', null, op.size_before === null ? '—' : bytes(op.size_before)));
+              row.appendChild(el('td', null, op.size_after === null ? '—' : bytes(op.size_after)));
+              row.appendChild(el('td', 'status-' + op.status, op.status));
+              row.appendChild(el('td', 'error', op.error_message || ''));
+              return row;
+            });
+            const tbody = document.querySelector('#operations tbody');
+            if (append) tbody.append(...rows); else tbody.replaceChildren(...rows);
+            if (!append && rows.length === 0) tbody.replaceChildren(el('tr', null, ''));
+            nextAfter = data.next_after;
+            document.getElementById('more').hidden = !nextAfter;
+          }
+
+          function readHash() {
+            const match = /iteration=(\d+)/.exec(location.hash);
+            selected = match ? Number(match[1]) : null;
+            nextAfter = null;
+          }
+
+          async function refreshDashboard() {
+            try {
+              await renderPairs();
+              await renderActivity();
+              showStore(null);
+              document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+            } catch (error) {
+              showStore(error.message);
+            }
+          }
+
+          async function renderExplainPairs() {
+            const table = document.querySelector('#hiw-pairs tbody');
+            try {
+              const data = await getJSON('/api/pairs');
+              const rows = data.pairs.map(entry => {
+                const row = el('tr');
+                const run = entry.last_real || entry.last_dry_run;
+                row.appendChild(el('td', null, entry.pair));
+                row.appendChild(el('td', null, entry.direction));
+                row.appendChild(el('td', null, run ? run.src : '—'));
+                row.appendChild(el('td', null, run ? run.dest : '—'));
+                return row;
+              });
+              if (rows.length) table.replaceChildren(...rows);
+            } catch (error) { /* the page explains itself without the list */ }
+          }
+
+          if (body.dataset.page === 'dashboard') {
+            readHash();
+            window.addEventListener('hashchange', () => { readHash(); renderActivity().catch(() => {}); renderOperations(false).catch(e => showStore(e.message)); });
+            document.getElementById('errors-only').addEventListener('change', () => { nextAfter = null; renderOperations(false).catch(e => showStore(e.message)); });
+            document.getElementById('more').addEventListener('click', () => renderOperations(true).catch(e => showStore(e.message)));
+            refreshDashboard().then(() => renderOperations(false)).catch(() => {});
+            setInterval(refreshDashboard, refreshSeconds * 1000);
+          } else if (body.dataset.page === 'how-it-works') {
+            renderExplainPairs();
+          }
+        })();
+        """#
+}

@@ -1,0 +1,15 @@
+/// Settings of the dashboard.
+public struct DashboardConfiguration: Sendable {
+    /// A pair direction whose last successful real run is older than this is shown as stale.
+    public var staleAfterSeconds: Int
+    /// How often the page refreshes itself.
+    public var refreshSeconds: Int
+    /// How many recent runs the page lists and charts.
+    public var recentRuns: Int
+
+    public init(staleAfterSeconds: Int = 3 * 3600, refreshSeconds: Int = 10, recentRuns: Int = 20) {
+        self.staleAfterSeconds = staleAfterSeconds
+        self.refreshSeconds = refreshSeconds
+        self.recentRuns = recentRuns
+    }
+}

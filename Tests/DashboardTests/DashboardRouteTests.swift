@@ -1,0 +1,170 @@
+import AuditLog
+import Dashboard
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+
+@Suite("Dashboard routes")
+struct DashboardRouteTests {
+    static func app(stores: StoreProvider) -> some ApplicationProtocol {
+        Application(router: DashboardRouter.build(configuration: DashboardConfiguration(staleAfterSeconds: 86_400), stores: stores))
+    }
+
+    /// Runs `body` against a seeded store and closes the store afterwards (SQLite connections
+    /// must be closed before they are released).
+    static func withSeededApp(_ body: @escaping @Sendable (any TestClientProtocol, Int64) async throws -> Void) async throws {
+        let (stores, failed) = try await seeded()
+        do {
+            try await app(stores: stores).test(.router) { client in try await body(client, failed) }
+        } catch {
+            await stores.close()
+            throw error
+        }
+        await stores.close()
+    }
+
+    static func seeded() async throws -> (StoreProvider, Int64) {
+        let (path, failed) = try await DashboardSeed.make()
+        let stores = StoreProvider(logger: Logger(label: "test")) {
+            try await SQLiteAuditStore.open(path: path, readOnly: true, logger: Logger(label: "test"))
+        }
+        return (stores, failed)
+    }
+
+    static func json(_ buffer: ByteBuffer) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
+    }
+
+    @Test func pairsShowLastRealAndDryRunSeparatelyWithAState() async throws {
+        try await Self.withSeededApp { client, _ in
+            try await client.execute(uri: "/api/pairs", method: .get) { response throws in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+                let pairs = try #require(try Self.json(response.body)["pairs"] as? [[String: Any]])
+                let states = Dictionary(uniqueKeysWithValues: pairs.map { ("\($0["pair"]!)/\($0["direction"]!)", $0["state"] as? String) })
+                #expect(states == ["games/dell-to-hp": "stale", "media/dell-to-hp": "ok", "media/hp-to-dell": "ok", "photos/dell-to-hp": "failed"])
+                let media = try #require(pairs.first { $0["pair"] as? String == "media" && $0["direction"] as? String == "dell-to-hp" })
+                #expect((media["last_real"] as? [String: Any])?["dry_run"] as? Bool == false)
+                #expect((media["last_dry_run"] as? [String: Any])?["dry_run"] as? Bool == true)
+            }
+        }
+    }
+
+    @Test func iterationsFilterAndPage() async throws {
+        try await Self.withSeededApp { client, _ in
+            let first = try await client.execute(uri: "/api/iterations?pair=media&limit=2", method: .get)
+            let page = try Self.json(first.body)
+            let runs = try #require(page["iterations"] as? [[String: Any]])
+            #expect(runs.count == 2)
+            let before = try #require(page["next_before"] as? Int)
+            let second = try await client.execute(uri: "/api/iterations?pair=media&limit=2&before=\(before)", method: .get)
+            let rest = try #require(try Self.json(second.body)["iterations"] as? [[String: Any]])
+            #expect(rest.count == 2)
+            #expect(Set((runs + rest).map { $0["id"] as! Int }).count == 4)
+            let dry = try await client.execute(uri: "/api/iterations?dry_run=true", method: .get)
+            #expect((try Self.json(dry.body)["iterations"] as? [[String: Any]])?.count == 1)
+        }
+    }
+
+    @Test func operationsOfOneIterationWithAStatusFilter() async throws {
+        try await Self.withSeededApp { client, failed in
+            let all = try await client.execute(uri: "/api/operations?iteration_id=\(failed)", method: .get)
+            #expect(all.status == .ok)
+            #expect((try Self.json(all.body)["operations"] as? [[String: Any]])?.count == 2)
+            let failures = try await client.execute(uri: "/api/operations?iteration_id=\(failed)&status=fail", method: .get)
+            let operations = try #require(try Self.json(failures.body)["operations"] as? [[String: Any]])
+            #expect(operations.count == 1)
+            #expect(operations.first?["filepath"] as? String == DashboardSeed.hostileName)
+            let missing = try await client.execute(uri: "/api/operations?iteration_id=999999", method: .get)
+            #expect(missing.status == .notFound)
+        }
+    }
+
+    @Test(arguments: [
+        "/api/iterations?limit=0", "/api/iterations?limit=abc", "/api/iterations?limit=501", "/api/iterations?dry_run=maybe",
+        "/api/iterations?before=-3", "/api/operations", "/api/operations?iteration_id=x", "/api/operations?iteration_id=1&status=odd",
+        "/api/operations?iteration_id=1&limit=5000",
+    ])
+    func badParametersAre400WithAJSONError(_ uri: String) async throws {
+        try await Self.withSeededApp { client, _ in
+            try await client.execute(uri: uri, method: .get) { response throws in
+                #expect(response.status == .badRequest)
+                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                let error = try Self.json(response.body)["error"] as? String
+                #expect(error?.isEmpty == false)
+            }
+        }
+    }
+
+    @Test func anUnreachableStoreIs503AndTheProcessStaysUp() async throws {
+        let secret = "hunter2-secret"
+        let stores = StoreProvider(retryAfterSeconds: 0, logger: Logger(label: "test")) {
+            throw AuditError("MySQL audit store hasync@127.0.0.1:1/general_db: Can't connect to server on '127.0.0.1' (111)")
+        }
+        try await Self.app(stores: stores).test(.router) { client in
+            for uri in ["/api/pairs", "/api/iterations", "/api/operations?iteration_id=1", "/readyz"] {
+                let response = try await client.execute(uri: uri, method: .get)
+                #expect(response.status == .serviceUnavailable, "\(uri)")
+                let error = try #require(try Self.json(response.body)["error"] as? String)
+                #expect(error.contains("audit store unreachable"))
+                #expect(!error.contains(secret))
+            }
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+            let page = try await client.execute(uri: "/", method: .get)
+            #expect(page.status == .ok)
+            #expect(String(buffer: page.body).contains("id=\"store-status\""))
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains("ha_sync_store_up 0"))
+        }
+    }
+
+    @Test func metricsAreValidPrometheusTextWithPerPairGauges() async throws {
+        try await Self.withSeededApp { client, _ in
+            let response = try await client.execute(uri: "/metrics", method: .get)
+            #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+            let text = String(buffer: response.body)
+            try PrometheusText.validate(text)
+            #expect(text.contains("ha_sync_store_up 1"))
+            #expect(text.contains(#"ha_sync_last_run_status{pair="photos",direction="dell-to-hp"} 1"#))
+            #expect(text.contains(#"ha_sync_last_run_status{pair="media",direction="dell-to-hp"} 0"#))
+            #expect(text.contains(#"ha_sync_last_run_files{pair="media",direction="dell-to-hp",kind="created"} 2"#))
+            #expect(text.contains(#"ha_sync_last_run_bytes{pair="games",direction="dell-to-hp"} 4096"#))
+            #expect(text.contains("ha_sync_last_success_timestamp_seconds{"))
+        }
+    }
+
+    @Test func pagesAndAssetsAreServedByTheBinary() async throws {
+        try await Self.withSeededApp { client, _ in
+            for (uri, type) in [
+                ("/", "text/html"), ("/how-it-works", "text/html"), ("/static/app.js", "text/javascript"), ("/static/style.css", "text/css"),
+            ] {
+                let response = try await client.execute(uri: uri, method: .get)
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix(type) == true, "\(uri)")
+                let body = String(buffer: response.body)
+                #expect(!body.contains("http://") || uri == "/static/app.js", "no external resources in \(uri)")
+            }
+            let script = String(buffer: try await client.execute(uri: "/static/app.js", method: .get).body)
+            #expect(!script.contains("innerHTML"), "data is never inserted as HTML")
+        }
+    }
+}
+
+/// Checks the Prometheus text exposition format line by line.
+enum PrometheusText {
+    struct Invalid: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func validate(_ text: String) throws {
+        let sample = try Regex(#"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.eE+-]+|NaN|[+-]Inf$"#)
+        for line in text.split(separator: "\n") where !line.isEmpty {
+            if line.hasPrefix("# TYPE ") || line.hasPrefix("# HELP ") { continue }
+            guard (try? sample.wholeMatch(in: String(line))) != nil else { throw Invalid(description: "not a Prometheus sample: \(line)") }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import AuditLog
+import AuditTestSupport
+import Foundation
+import Logging
+import SyncCore
+
+/// A seeded SQLite audit store: one healthy pair, one whose last run failed (with a hostile
+/// file name), one stale, and dry runs.
+enum DashboardSeed {
+    static let hostileName = "<img src=x onerror=alert(1)>"
+
+    static func make() async throws -> (path: String, failedIterationID: Int64) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ha-sync-ui-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/ha-sync.db"
+        let store = try await SQLiteAuditStore.open(path: path, logger: Logger(label: "seed"))
+        let now = Timestamp.now().seconds
+        func run(
+            _ id: String, pair: String, direction: String = "dell-to-hp", dryRun: Bool = false, status: IterationRecord.Status = .success, ago: Int64,
+            ops: [OperationRecord] = []
+        ) async throws -> Int64 {
+            var record = AuditStoreConformance.iteration(
+                run: id, pair: pair, direction: direction, dryRun: dryRun, status: status, startedAt: now - ago)
+            if status != .success { record.errorMessage = "1 paths failed; see the failed operations and the run's log" }
+            var remaining = ops
+            guard
+                case .stored(let stored) = try await store.store(
+                    record,
+                    nextBatch: {
+                        defer { remaining = [] }
+                        return remaining.isEmpty ? nil : remaining
+                    })
+            else { throw AuditError("seed") }
+            return stored
+        }
+        _ = try await run("m1", pair: "media", ago: 3600)
+        _ = try await run("m2", pair: "media", ago: 600)
+        _ = try await run("m3", pair: "media", direction: "hp-to-dell", ago: 300)
+        _ = try await run("md", pair: "media", dryRun: true, ago: 120)
+        _ = try await run("p1", pair: "photos", ago: 1200)
+        let failed = try await run(
+            "p2", pair: "photos", status: .partialFailure, ago: 60,
+            ops: [
+                OperationRecord(
+                    sequence: 1, operation: .create, filepath: "ok.jpg", sizeAfter: 10, startedAt: Timestamp(seconds: now - 60), dryRun: false),
+                OperationRecord(
+                    sequence: 2, operation: .update, filepath: hostileName, sizeBefore: 1, sizeAfter: 2, startedAt: Timestamp(seconds: now - 60),
+                    succeeded: false, errorMessage: "open '\(hostileName)': Permission denied", dryRun: false),
+            ])
+        _ = try await run("g1", pair: "games", ago: 3 * 86_400)
+        await store.close()
+        return (path, failed)
+    }
+}
