@@ -123,15 +123,15 @@ let package = Package(
         .testTarget(
             name: "DashboardTests",
             dependencies: [
-                "Dashboard", "AuditLog", "AuditTestSupport", "SyncCore", "ha-sync-ui",
+                "Dashboard", "AuditLog", "AuditTestSupport", "SyncCore", "SyncTestSupport", "ha-sync-ui",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict
         ),
-        .target(name: "MariaDBTestSupport", path: "Tests/MariaDBTestSupport", swiftSettings: strict),
+        .target(name: "MariaDBTestSupport", dependencies: ["SyncTestSupport"], path: "Tests/MariaDBTestSupport", swiftSettings: strict),
         .testTarget(
             name: "AuditMySQLTests",
-            dependencies: ["AuditMySQL", "AuditLog", "MariaDB", "AuditTestSupport", "MariaDBTestSupport", "HASyncCommand"],
+            dependencies: ["AuditMySQL", "AuditLog", "MariaDB", "AuditTestSupport", "MariaDBTestSupport", "SyncTestSupport", "HASyncCommand"],
             swiftSettings: strict
         ),
         .testTarget(name: "HASyncCommandTests", dependencies: ["HASyncCommand"], swiftSettings: strict),

@@ -52,9 +52,9 @@ public enum AuditStores {
         return configuration
     }
 
-    /// Whole seconds in `10s`, `500ms` (rounded up), `2m`, `1h` or a bare number of seconds.
+    /// Whole seconds in `10s`, `500ms` (rounded up), `2m`, `1h`, `1d`, `1w` or a bare number of seconds.
     public static func parseDuration(_ text: String) -> Int? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400), ("w", 604_800)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             guard let value = Double(text.dropLast(suffix.count)), value >= 0 else { return nil }
             return Int((value * scale).rounded(.up))

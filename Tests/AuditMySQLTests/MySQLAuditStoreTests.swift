@@ -5,6 +5,7 @@ import Logging
 import MariaDB
 import MariaDBTestSupport
 import SyncCore
+import SyncTestSupport
 import Testing
 
 @testable import AuditMySQL
@@ -139,7 +140,7 @@ struct MySQLAuditStoreTests {
             (
                 {
                     var c = wrong
-                    c.port = try! MariaDBServer.freePort()
+                    c.port = try! LoopbackPort.free()
                     return c
                 }(), "Can't connect"
             ),
@@ -216,6 +217,9 @@ struct MySQLAuditStoreTests {
         #expect(settings.readTimeout == 1)
         #expect(settings.writeTimeout == 120)
         #expect(settings.tls == .required)
+        #expect(AuditStores.parseDuration("1d") == 86_400)
+        #expect(AuditStores.parseDuration("90") == 90)
+        #expect(AuditStores.parseDuration("soon") == nil)
         #expect(settings.port == 3307)
         guard case .mysql(let bad) = try DatabaseDSN(parsing: "u:p@tcp(db)/d?tls=maybe") else { return }
         #expect(throws: AuditError.self) { try AuditStores.configuration(bad) }

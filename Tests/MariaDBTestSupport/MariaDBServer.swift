@@ -1,4 +1,5 @@
 import Foundation
+import SyncTestSupport
 
 /// A private MariaDB server for tests: its own data directory and socket, a free port on
 /// 127.0.0.1, started with Debian's `mariadbd` and stopped (and deleted) by the test.
@@ -32,7 +33,7 @@ public final class MariaDBServer: @unchecked Sendable {
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ha-sync-mariadb-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let server = MariaDBServer(directory: directory, port: try freePort(), extraArguments: extraArguments)
+        let server = MariaDBServer(directory: directory, port: try LoopbackPort.free(), extraArguments: extraArguments)
         let install = try run(
             "/usr/bin/mariadb-install-db",
             ["--no-defaults", "--datadir=\(directory)/data", "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"])
@@ -122,21 +123,6 @@ public final class MariaDBServer: @unchecked Sendable {
         -> String
     {
         "\(Self.user):\(password)@tcp(127.0.0.1:\(port))/\(database)?\(parameters)"
-    }
-
-    public static func freePort() throws -> Int {
-        let descriptor = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw ServerError("socket: \(errno)") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-        guard bound == 0 else { throw ServerError("bind: \(errno)") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Loads the ha-sync-ui dashboard in headless Chromium and checks what a person would see.
+
+Driven over the Chrome DevTools Protocol. Run by DashboardBrowserTests (swift test), which
+starts ha-sync-ui on a seeded SQLite store; this script then:
+  - waits for the pair cards, checks the DRY badge and that failed and stale pairs are marked;
+  - opens the failed run's operations and checks the hostile file name is shown as text,
+    with no injected element and no dialog;
+  - inserts a new run into the store and waits for the page to show it after its refresh;
+  - saves a screenshot.
+Prints one line per check and a closing 'N passed, N failed'.
+"""
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+try:
+    import websocket  # websocket-client, from PyPI
+except ImportError:
+    sys.exit("the Python package websocket-client is missing: pip install websocket-client")
+
+
+class Browser:
+    def __init__(self):
+        binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+        if binary is None:
+            sys.exit("chromium is missing: apt-get install chromium")
+        self.profile = tempfile.mkdtemp(prefix="ha-sync-chromium-")
+        self.process = subprocess.Popen(
+            [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+             "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={self.profile}",
+             "--window-size=1280,1000", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = os.path.join(self.profile, "DevToolsActivePort")
+        deadline = time.time() + 30
+        while not os.path.exists(port_file) or os.path.getsize(port_file) == 0:
+            if time.time() > deadline:
+                sys.exit("chromium did not open its debugging port")
+            time.sleep(0.1)
+        port = open(port_file).read().split()[0]
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
+        page = next(t for t in targets if t["type"] == "page")
+        self.socket = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
+        self.next_id = 0
+        self.events = []
+        self.call("Page.enable")
+        self.call("Runtime.enable")
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result.get("result", {}).get("value")
+
+    def wait_for(self, expression, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.evaluate(expression):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def close(self):
+        try:
+            self.socket.close()
+        finally:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--db", required=True, help="the SQLite store the dashboard reads")
+    parser.add_argument("--failed-iteration", type=int, required=True)
+    parser.add_argument("--hostile-name", required=True)
+    parser.add_argument("--refresh-seconds", type=int, default=10)
+    parser.add_argument("--screenshot", required=True)
+    args = parser.parse_args()
+
+    passed, failed = 0, 0
+
+    def check(name, condition):
+        nonlocal passed, failed
+        print(("PASS " if condition else "FAIL ") + name, flush=True)
+        if condition:
+            passed += 1
+        else:
+            failed += 1
+
+    browser = Browser()
+    try:
+        browser.call("Page.navigate", url=f"{args.url}/#iteration={args.failed_iteration}")
+        check("pair cards rendered", browser.wait_for("document.querySelectorAll('.pair-card').length === 3", 30))
+        check("DRY badge on the dry run", browser.evaluate(
+            "[...document.querySelectorAll('.pair-card[data-pair=\"media\"] .badge-dry')].some(b => b.textContent === 'DRY')"))
+        check("failed pair marked", browser.evaluate("document.querySelector('.pair-card[data-pair=\"photos\"]').classList.contains('bad')"))
+        check("stale pair marked", browser.evaluate("document.querySelector('.pair-card[data-pair=\"games\"]').classList.contains('bad')"))
+        check("healthy pair not marked", browser.evaluate("!document.querySelector('.pair-card[data-pair=\"media\"]').classList.contains('bad')"))
+        check("charts drawn", browser.evaluate("document.querySelectorAll('.pair-card svg.chart rect').length >= 3"))
+        check("recent activity listed", browser.evaluate("document.querySelectorAll('#activity tbody tr').length === 7"))
+        check("operations of the failed run shown", browser.wait_for("document.querySelectorAll('#operations tbody tr').length === 2", 15))
+        hostile = json.dumps(args.hostile_name)
+        check("hostile file name shown as text", browser.evaluate(
+            f"[...document.querySelectorAll('#operations td.filepath')].some(td => td.textContent === {hostile})"))
+        check("no injected element", browser.evaluate("document.querySelectorAll('img').length === 0"))
+        check("failed operation highlighted", browser.evaluate("document.querySelectorAll('#operations tr.failed').length === 1"))
+        time.sleep(0.5)
+        check("no dialog opened", not any(e.get("method") == "Page.javascriptDialogOpening" for e in browser.events))
+
+        # A new run appears after the next refresh.
+        connection = sqlite3.connect(args.db)
+        connection.execute(
+            "INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run) "
+            "VALUES ('browser-new', 'newpair', 'dell-to-hp', '/a', '/b', strftime('%Y-%m-%d %H:%M:%f', 'now'), "
+            "strftime('%Y-%m-%d %H:%M:%f', 'now'), 'success', 0)")
+        connection.commit()
+        connection.close()
+        inserted = time.time()
+        shown = browser.wait_for("document.querySelector('.pair-card[data-pair=\"newpair\"]') !== null", args.refresh_seconds + 15)
+        check(f"new run shown after the refresh ({time.time() - inserted:.1f} s)", shown)
+
+        shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        os.makedirs(os.path.dirname(os.path.abspath(args.screenshot)), exist_ok=True)
+        with open(args.screenshot, "wb") as out:
+            out.write(base64.b64decode(shot["data"]))
+        check("screenshot saved", os.path.getsize(args.screenshot) > 10_000)
+    finally:
+        browser.close()
+
+    print(f"browser: {passed} passed, {failed} failed")
+    sys.exit(0 if failed == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
