@@ -10,18 +10,18 @@ enum DashboardJSON {
         var direction: String
         var src: String
         var dest: String
-        var started_at: String
-        var ended_at: String?
-        var duration_seconds: Double?
+        var startedAt: String
+        var endedAt: String?
+        var durationSeconds: Double?
         var status: String
-        var dry_run: Bool
-        var files_created: Int
-        var files_updated: Int
-        var files_deleted: Int
-        var files_skipped: Int
-        var files_failed: Int
-        var bytes_transferred: Int64
-        var error_message: String?
+        var dryRun: Bool
+        var filesCreated: Int
+        var filesUpdated: Int
+        var filesDeleted: Int
+        var filesSkipped: Int
+        var filesFailed: Int
+        var bytesTransferred: Int64
+        var errorMessage: String?
 
         init(_ stored: StoredIteration) {
             let record = stored.record
@@ -30,27 +30,27 @@ enum DashboardJSON {
             direction = record.direction
             src = record.source
             dest = record.destination
-            started_at = DashboardJSON.time(record.startedAt)
-            ended_at = record.endedAt.map(DashboardJSON.time)
-            duration_seconds = record.endedAt.map { Double($0.nanoseconds(since: record.startedAt)) / 1e9 }
+            startedAt = DashboardJSON.time(record.startedAt)
+            endedAt = record.endedAt.map(DashboardJSON.time)
+            durationSeconds = record.endedAt.map { Double($0.nanoseconds(since: record.startedAt)) / 1e9 }
             status = record.status.rawValue
-            dry_run = record.dryRun
-            files_created = record.filesCreated
-            files_updated = record.filesUpdated
-            files_deleted = record.filesDeleted
-            files_skipped = record.filesSkipped
-            files_failed = record.filesFailed
-            bytes_transferred = record.bytesTransferred
-            error_message = record.errorMessage
+            dryRun = record.dryRun
+            filesCreated = record.filesCreated
+            filesUpdated = record.filesUpdated
+            filesDeleted = record.filesDeleted
+            filesSkipped = record.filesSkipped
+            filesFailed = record.filesFailed
+            bytesTransferred = record.bytesTransferred
+            errorMessage = record.errorMessage
         }
     }
 
     struct Pair: Codable, Sendable {
         var pair: String
         var direction: String
-        var last_real: Iteration?
-        var last_dry_run: Iteration?
-        var last_success_at: String?
+        var lastReal: Iteration?
+        var lastDryRun: Iteration?
+        var lastSuccessAt: String?
         /// `ok`, `failed` (last real run failed or partly failed), `stale` (no success within
         /// the window), or `never` (no real run yet).
         var state: String
@@ -58,15 +58,15 @@ enum DashboardJSON {
 
     struct Pairs: Codable, Sendable {
         var pairs: [Pair]
-        var generated_at: String
-        var stale_after_seconds: Int
-        var refresh_seconds: Int
+        var generatedAt: String
+        var staleAfterSeconds: Int
+        var refreshSeconds: Int
     }
 
     struct Iterations: Codable, Sendable {
         var iterations: [Iteration]
         /// Pass as `before` for the next (older) page; `null` on the last page.
-        var next_before: Int64?
+        var nextBefore: Int64?
     }
 
     struct Operation: Codable, Sendable {
@@ -74,15 +74,15 @@ enum DashboardJSON {
         var seq: Int
         var operation: String
         var filepath: String
-        var size_before: Int64?
-        var size_after: Int64?
-        var md5_before: String?
-        var md5_after: String?
-        var started_at: String
-        var ended_at: String?
+        var sizeBefore: Int64?
+        var sizeAfter: Int64?
+        var md5Before: String?
+        var md5After: String?
+        var startedAt: String
+        var endedAt: String?
         var status: String
-        var error_message: String?
-        var dry_run: Bool
+        var errorMessage: String?
+        var dryRun: Bool
 
         init(_ stored: StoredOperation) {
             let record = stored.record
@@ -90,15 +90,15 @@ enum DashboardJSON {
             seq = record.sequence
             operation = record.operation.rawValue
             filepath = record.filepath
-            size_before = record.sizeBefore
-            size_after = record.sizeAfter
-            md5_before = record.md5Before
-            md5_after = record.md5After
-            started_at = DashboardJSON.time(record.startedAt)
-            ended_at = record.endedAt.map(DashboardJSON.time)
+            sizeBefore = record.sizeBefore
+            sizeAfter = record.sizeAfter
+            md5Before = record.md5Before
+            md5After = record.md5After
+            startedAt = DashboardJSON.time(record.startedAt)
+            endedAt = record.endedAt.map(DashboardJSON.time)
             status = record.succeeded ? "success" : "fail"
-            error_message = record.errorMessage
-            dry_run = record.dryRun
+            errorMessage = record.errorMessage
+            dryRun = record.dryRun
         }
     }
 
@@ -106,7 +106,7 @@ enum DashboardJSON {
         var iteration: Iteration
         var operations: [Operation]
         /// Pass as `after` for the next page; `null` on the last page.
-        var next_after: Int64?
+        var nextAfter: Int64?
     }
 
     struct Failure: Codable, Sendable {

@@ -46,14 +46,14 @@ public enum DashboardRouter {
                 let pairs = statuses.map { status in
                     DashboardJSON.Pair(
                         pair: status.pair, direction: status.direction,
-                        last_real: status.lastReal.map(DashboardJSON.Iteration.init),
-                        last_dry_run: status.lastDryRun.map(DashboardJSON.Iteration.init),
-                        last_success_at: status.lastRealSuccess.map(DashboardJSON.time),
+                        lastReal: status.lastReal.map(DashboardJSON.Iteration.init),
+                        lastDryRun: status.lastDryRun.map(DashboardJSON.Iteration.init),
+                        lastSuccessAt: status.lastRealSuccess.map(DashboardJSON.time),
                         state: DashboardJSON.state(of: status, now: now, staleAfter: configuration.staleAfterSeconds))
                 }
                 return DashboardJSON.Pairs(
-                    pairs: pairs, generated_at: DashboardJSON.time(now), stale_after_seconds: configuration.staleAfterSeconds,
-                    refresh_seconds: configuration.refreshSeconds)
+                    pairs: pairs, generatedAt: DashboardJSON.time(now), staleAfterSeconds: configuration.staleAfterSeconds,
+                    refreshSeconds: configuration.refreshSeconds)
             }
         }
 
@@ -75,7 +75,7 @@ public enum DashboardRouter {
                 let iterations = try await stores.withStore { try await $0.iterations(query) }
                 return DashboardJSON.Iterations(
                     iterations: iterations.map(DashboardJSON.Iteration.init),
-                    next_before: iterations.count == limit ? iterations.last?.id : nil)
+                    nextBefore: iterations.count == limit ? iterations.last?.id : nil)
             }
         }
 
@@ -97,7 +97,7 @@ public enum DashboardRouter {
                 guard let iteration else { throw NotFound("no iteration \(id)") }
                 return DashboardJSON.Operations(
                     iteration: DashboardJSON.Iteration(iteration), operations: operations.map(DashboardJSON.Operation.init),
-                    next_after: operations.count == limit ? operations.last?.id : nil)
+                    nextAfter: operations.count == limit ? operations.last?.id : nil)
             }
         }
         return router
@@ -160,6 +160,8 @@ public enum DashboardRouter {
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Swift names in camelCase, JSON in snake_case (docs/api.md).
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         let data = (try? encoder.encode(value)) ?? Data("{\"error\":\"encoding failed\"}".utf8)
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
