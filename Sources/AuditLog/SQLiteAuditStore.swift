@@ -316,38 +316,16 @@ public final class SQLiteAuditStore: AuditStore {
     private static func integer(_ value: Int64?) -> SQLiteData { value.map { .integer(Int($0)) } ?? .null }
     private static func time(_ value: Timestamp?) -> SQLiteData { value.map { .text(SQLTime.format($0)) } ?? .null }
 
+    /// A column as text, `nil` for NULL: the form ``StoredIteration/init(row:)`` reads.
+    private static func text(_ row: SQLiteRow) -> (String) -> String? {
+        { name in row.column(name).flatMap { $0.isNull ? nil : $0.string } }
+    }
+
     private static func iteration(_ row: SQLiteRow) throws -> StoredIteration {
-        func string(_ name: String) -> String? { row.column(name).flatMap { $0.isNull ? nil : $0.string } }
-        func int(_ name: String) -> Int { row.column(name)?.integer ?? 0 }
-        guard let id = row.column("id")?.integer, let started = string("started_at").flatMap(SQLTime.parse) else {
-            throw AuditError("malformed row in sync_iterations")
-        }
-        var record = IterationRecord(
-            runID: string("run_id") ?? "", pair: string("sync_pair") ?? "", direction: string("direction") ?? "",
-            source: string("src") ?? "", destination: string("dest") ?? "", startedAt: started,
-            dryRun: int("dry_run") != 0, status: IterationRecord.Status(rawValue: string("status") ?? "") ?? .failed)
-        record.endedAt = string("ended_at").flatMap(SQLTime.parse)
-        record.filesCreated = int("files_created")
-        record.filesUpdated = int("files_updated")
-        record.filesDeleted = int("files_deleted")
-        record.filesSkipped = int("files_skipped")
-        record.filesFailed = int("files_failed")
-        record.bytesTransferred = Int64(int("total_bytes_transferred"))
-        record.errorMessage = string("error_message")
-        return StoredIteration(id: Int64(id), record: record)
+        try StoredIteration(row: text(row))
     }
 
     private static func operation(_ row: SQLiteRow) throws -> StoredOperation {
-        func string(_ name: String) -> String? { row.column(name).flatMap { $0.isNull ? nil : $0.string } }
-        func int64(_ name: String) -> Int64? { row.column(name).flatMap { $0.isNull ? nil : $0.integer }.map(Int64.init) }
-        guard let id = int64("id"), let iterationID = int64("iteration_id"), let operation = string("operation").flatMap(Operation.init(rawValue:)),
-            let started = string("started_at").flatMap(SQLTime.parse)
-        else { throw AuditError("malformed row in sync_operations") }
-        let record = OperationRecord(
-            sequence: Int(int64("seq") ?? 0), operation: operation, filepath: string("filepath") ?? "",
-            sizeBefore: int64("size_before"), sizeAfter: int64("size_after"), md5Before: string("md5_before"), md5After: string("md5_after"),
-            startedAt: started, endedAt: string("ended_at").flatMap(SQLTime.parse), succeeded: string("status") == "success",
-            errorMessage: string("error_message"), dryRun: int64("dry_run") == 1)
-        return StoredOperation(id: id, iterationID: iterationID, record: record)
+        try StoredOperation(row: text(row))
     }
 }

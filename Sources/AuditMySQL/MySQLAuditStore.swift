@@ -349,37 +349,10 @@ public final class MySQLAuditStore: AuditStore {
     private static func time(_ value: Timestamp?) -> String { value.map { "'\(SQLTime.format($0))'" } ?? "NULL" }
 
     static func iteration(_ rows: MariaDBConnection.Rows, row index: Int) throws -> StoredIteration {
-        func string(_ name: String) -> String? { rows.value(name, row: index) }
-        func int(_ name: String) -> Int { Int(string(name) ?? "") ?? 0 }
-        guard let id = string("id").flatMap({ Int64($0) }), let started = string("started_at").flatMap(SQLTime.parse) else {
-            throw AuditError("malformed row in sync_iterations")
-        }
-        var record = IterationRecord(
-            runID: string("run_id") ?? "", pair: string("sync_pair") ?? "", direction: string("direction") ?? "",
-            source: string("src") ?? "", destination: string("dest") ?? "", startedAt: started, dryRun: int("dry_run") != 0,
-            status: IterationRecord.Status(rawValue: string("status") ?? "") ?? .failed)
-        record.endedAt = string("ended_at").flatMap(SQLTime.parse)
-        record.filesCreated = int("files_created")
-        record.filesUpdated = int("files_updated")
-        record.filesDeleted = int("files_deleted")
-        record.filesSkipped = int("files_skipped")
-        record.filesFailed = int("files_failed")
-        record.bytesTransferred = Int64(string("total_bytes_transferred") ?? "") ?? 0
-        record.errorMessage = string("error_message")
-        return StoredIteration(id: id, record: record)
+        try StoredIteration(row: { rows.value($0, row: index) })
     }
 
     static func operation(_ rows: MariaDBConnection.Rows, row index: Int) throws -> StoredOperation {
-        func string(_ name: String) -> String? { rows.value(name, row: index) }
-        func int64(_ name: String) -> Int64? { string(name).flatMap { Int64($0) } }
-        guard let id = int64("id"), let iterationID = int64("iteration_id"), let operation = string("operation").flatMap(Operation.init(rawValue:)),
-            let started = string("started_at").flatMap(SQLTime.parse)
-        else { throw AuditError("malformed row in sync_operations") }
-        let record = OperationRecord(
-            sequence: Int(int64("seq") ?? 0), operation: operation, filepath: string("filepath") ?? "",
-            sizeBefore: int64("size_before"), sizeAfter: int64("size_after"), md5Before: string("md5_before"), md5After: string("md5_after"),
-            startedAt: started, endedAt: string("ended_at").flatMap(SQLTime.parse), succeeded: string("status") == "success",
-            errorMessage: string("error_message"), dryRun: int64("dry_run") == 1)
-        return StoredOperation(id: id, iterationID: iterationID, record: record)
+        try StoredOperation(row: { rows.value($0, row: index) })
     }
 }

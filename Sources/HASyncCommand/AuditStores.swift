@@ -1,3 +1,4 @@
+import ArgumentParser
 public import AuditLog
 import AuditMySQL
 import Foundation
@@ -6,6 +7,17 @@ import MariaDB
 
 /// Opens the audit store a DSN names.
 public enum AuditStores {
+    /// Checks `--db-dsn` (or `$HA_SYNC_DB_DSN` when the flag is absent) for the argument
+    /// parser: a `ValidationError` naming where the DSN came from, never its password.
+    public static func validateOption(_ flag: String?) throws {
+        guard let text = flag ?? ProcessInfo.processInfo.environment["HA_SYNC_DB_DSN"], !text.isEmpty else { return }
+        do {
+            _ = try DatabaseDSN(parsing: text)
+        } catch {
+            throw ValidationError("\(flag == nil ? "HA_SYNC_DB_DSN" : "--db-dsn"): \(error)")
+        }
+    }
+
     /// The DSN in effect: `--db-dsn`, else `$HA_SYNC_DB_DSN`, else SQLite in the log directory.
     public static func resolve(flag: String?, logDirectory: String) throws -> DatabaseDSN {
         if let text = flag ?? ProcessInfo.processInfo.environment["HA_SYNC_DB_DSN"], !text.isEmpty {

@@ -2,6 +2,7 @@ import AuditLog
 import Foundation
 import SyncCore
 import SyncEngine
+import Synchronization
 
 /// Serialises everything `ha-sync` prints: plan and summary on stdout, logs and the live
 /// progress line on stderr. A log line first clears the progress line so they never mix.
@@ -9,7 +10,7 @@ final class Console: Sendable {
     static let shared = Console()
 
     let stderrIsTerminal = isatty(STDERR_FILENO) == 1
-    private let progressShown = SyncMutex(false)
+    private let progressShown = Mutex(false)
 
     func out(_ line: String) {
         progressShown.withLock { shown in

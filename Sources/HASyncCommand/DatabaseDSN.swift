@@ -61,16 +61,7 @@ public enum DatabaseDSN: Sendable, Hashable, CustomStringConvertible {
         let (user, password) = try splitCredentials(String(rest[..<at]), decode: true)
         let afterAt = rest[rest.index(after: at)...]
         let (address, database, parameters) = try splitPath(String(afterAt))
-        var host = address
-        var port = 3306
-        if let colon = address.lastIndex(of: ":"), !address.hasSuffix("]") {
-            host = String(address[..<colon])
-            guard let value = Int(address[address.index(after: colon)...]), (1...65535).contains(value) else {
-                throw ParseError(reason: "bad port")
-            }
-            port = value
-        }
-        guard !host.isEmpty else { throw ParseError(reason: "missing host") }
+        let (host, port) = try splitHostPort(address)
         return MySQLEndpoint(user: user, password: password, host: host, port: port, socket: nil, database: database, parameters: parameters)
     }
 
@@ -89,9 +80,15 @@ public enum DatabaseDSN: Sendable, Hashable, CustomStringConvertible {
             return MySQLEndpoint(
                 user: user, password: password, host: "localhost", port: 3306, socket: address, database: database, parameters: parameters)
         }
+        let (host, port) = try splitHostPort(address)
+        return MySQLEndpoint(user: user, password: password, host: host, port: port, socket: nil, database: database, parameters: parameters)
+    }
+
+    /// `host` or `host:port` (port 3306 when absent).
+    private static func splitHostPort(_ address: String) throws -> (String, Int) {
         var host = address
         var port = 3306
-        if let colon = address.lastIndex(of: ":") {
+        if let colon = address.lastIndex(of: ":"), !address.hasSuffix("]") {
             host = String(address[..<colon])
             guard let value = Int(address[address.index(after: colon)...]), (1...65535).contains(value) else {
                 throw ParseError(reason: "bad port")
@@ -99,7 +96,7 @@ public enum DatabaseDSN: Sendable, Hashable, CustomStringConvertible {
             port = value
         }
         guard !host.isEmpty else { throw ParseError(reason: "missing host") }
-        return MySQLEndpoint(user: user, password: password, host: host, port: port, socket: nil, database: database, parameters: parameters)
+        return (host, port)
     }
 
     private static func splitCredentials(_ text: String, decode: Bool) throws -> (String, String) {

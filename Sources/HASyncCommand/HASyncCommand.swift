@@ -108,13 +108,7 @@ public struct HASyncCommand: AsyncParsableCommand {
         if let overlap = PathOverlap.check(source: src, destination: dest) {
             throw ValidationError(overlap)
         }
-        if let text = dbDSN ?? ProcessInfo.processInfo.environment["HA_SYNC_DB_DSN"], !text.isEmpty {
-            do {
-                _ = try DatabaseDSN(parsing: text)
-            } catch {
-                throw ValidationError("\(dbDSN == nil ? "HA_SYNC_DB_DSN" : "--db-dsn"): \(error)")
-            }
-        }
+        try AuditStores.validateOption(dbDSN)
     }
 
     public func run() async throws {

@@ -36,13 +36,7 @@ public struct PruneHistoryCommand: AsyncParsableCommand {
             throw ValidationError("--older-than must be a positive number followed by s, m, h, d or w (e.g. 30d), got '\(olderThan)'")
         }
         guard (1...1_000_000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000000") }
-        if let text = dbDSN ?? ProcessInfo.processInfo.environment["HA_SYNC_DB_DSN"], !text.isEmpty {
-            do {
-                _ = try DatabaseDSN(parsing: text)
-            } catch {
-                throw ValidationError("\(dbDSN == nil ? "HA_SYNC_DB_DSN" : "--db-dsn"): \(error)")
-            }
-        }
+        try AuditStores.validateOption(dbDSN)
     }
 
     public func run() async throws {

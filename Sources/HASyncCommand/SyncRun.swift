@@ -5,6 +5,7 @@ import RunLock
 import SyncCore
 import SyncEngine
 import SyncFileSystem
+import Synchronization
 import UnixSignals
 
 /// One `ha-sync` run: lock, walk and apply, report, unlock.
@@ -207,7 +208,7 @@ struct SyncRun {
 
 /// Which signal stopped the run; the first one wins.
 final class SignalState: Sendable {
-    private let state = SyncMutex<ExitStatus?>(nil)
+    private let state = Mutex<ExitStatus?>(nil)
 
     /// Records a signal; returns true for the first one.
     func record(_ status: ExitStatus) -> Bool {

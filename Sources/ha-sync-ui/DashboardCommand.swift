@@ -44,11 +44,7 @@ struct DashboardCommand: AsyncParsableCommand {
         guard AuditStores.parseDuration(staleAfter).map({ $0 > 0 }) == true else {
             throw ValidationError("--stale-after must be a duration such as 3h or 90m, got '\(staleAfter)'")
         }
-        do {
-            _ = try AuditStores.resolve(flag: dbDSN, logDirectory: logDir)
-        } catch {
-            throw ValidationError("\(dbDSN == nil ? "HA_SYNC_DB_DSN" : "--db-dsn"): \(error)")
-        }
+        try AuditStores.validateOption(dbDSN)
     }
 
     func run() async throws {
