@@ -76,6 +76,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The Kubernetes Lease: its object model and the acquire/renew/release rules (pure).
+        .target(name: "KubernetesLease", dependencies: ["SyncCore"], swiftSettings: strict),
         // Run locks: the protocol, a local file lock, an in-memory lock for tests.
         .target(name: "RunLock", swiftSettings: strict),
         // The CLI's options, output and run orchestration.
@@ -118,6 +120,7 @@ let package = Package(
         .testTarget(name: "SyncFileSystemTests", dependencies: ["SyncFileSystem", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(name: "RunLockTests", dependencies: ["RunLock"], swiftSettings: strict),
+        .testTarget(name: "KubernetesLeaseTests", dependencies: ["KubernetesLease", "SyncCore"], swiftSettings: strict),
         .target(name: "AuditTestSupport", dependencies: ["AuditLog"], path: "Tests/AuditTestSupport", swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "AuditTestSupport"], swiftSettings: strict),
         .testTarget(
