@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Pure decision logic: entries, comparison rules, plans, summaries. No I/O.
@@ -78,6 +81,18 @@ let package = Package(
         ),
         // The Kubernetes Lease: its object model and the acquire/renew/release rules (pure).
         .target(name: "KubernetesLease", dependencies: ["SyncCore"], swiftSettings: strict),
+        // A small Kubernetes API client: configuration (in-cluster, kubeconfig) and Lease calls.
+        .target(
+            name: "KubernetesClient",
+            dependencies: [
+                "KubernetesLease",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
         // Run locks: the protocol, a local file lock, an in-memory lock for tests.
         .target(name: "RunLock", swiftSettings: strict),
         // The CLI's options, output and run orchestration.
@@ -121,6 +136,22 @@ let package = Package(
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(name: "RunLockTests", dependencies: ["RunLock"], swiftSettings: strict),
         .testTarget(name: "KubernetesLeaseTests", dependencies: ["KubernetesLease", "SyncCore"], swiftSettings: strict),
+        .target(
+            name: "KubernetesTestSupport",
+            dependencies: [
+                "KubernetesLease",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/KubernetesTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KubernetesClientTests",
+            dependencies: ["KubernetesClient", "KubernetesLease", "KubernetesTestSupport", "SyncCore", "SyncTestSupport"],
+            swiftSettings: strict
+        ),
         .target(name: "AuditTestSupport", dependencies: ["AuditLog"], path: "Tests/AuditTestSupport", swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "AuditTestSupport"], swiftSettings: strict),
         .testTarget(
