@@ -85,7 +85,8 @@ let package = Package(
         .target(
             name: "KubernetesClient",
             dependencies: [
-                "KubernetesLease",
+                "KubernetesLease", "RunLock", "SyncCore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -99,7 +100,7 @@ let package = Package(
         .target(
             name: "HASyncCommand",
             dependencies: [
-                "SyncCore", "SyncFileSystem", "SyncEngine", "RunLock", "AuditLog", "AuditMySQL", "MariaDB",
+                "SyncCore", "SyncFileSystem", "SyncEngine", "RunLock", "AuditLog", "AuditMySQL", "MariaDB", "KubernetesClient", "KubernetesLease",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -171,7 +172,10 @@ let package = Package(
         .testTarget(name: "HASyncCommandTests", dependencies: ["HASyncCommand"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SyncTestSupport", "SyncCore", "AuditLog", "AuditMySQL", "MariaDB", "MariaDBTestSupport", "ha-sync"],
+            dependencies: [
+                "SyncTestSupport", "SyncCore", "AuditLog", "AuditMySQL", "MariaDB", "MariaDBTestSupport", "KubernetesTestSupport", "KubernetesLease",
+                "ha-sync",
+            ],
             exclude: ["Resources"],
             swiftSettings: strict
         ),

@@ -41,6 +41,20 @@ public struct HASyncCommand: AsyncParsableCommand {
         help: ArgumentHelp("Seconds before a lock whose holder stopped renewing it counts as stale.", valueName: "seconds"))
     var lockTTL: Int = 3600
 
+    @Option(
+        help: ArgumentHelp("Run lock: auto (a Kubernetes Lease in a cluster, else a lock file in --log-dir), file or kubernetes.", valueName: "kind"))
+    var lock: LockKind = .auto
+
+    @Option(help: ArgumentHelp("kubeconfig for --lock kubernetes outside a cluster. Default: $KUBECONFIG.", valueName: "file"))
+    var kubeconfig: String?
+
+    @Option(
+        name: .customLong("lease-namespace"),
+        help: ArgumentHelp(
+            "Namespace of the Lease. Default: the pod's namespace in a cluster, else the kubeconfig context's, else infrastructure.", valueName: "ns")
+    )
+    var leaseNamespace: String?
+
     @Option(name: .customLong("log-dir"), help: ArgumentHelp("Directory for opslogs and the lock file.", valueName: "dir"))
     var logDir: String = "/var/log/ha-sync"
 
@@ -137,6 +151,13 @@ public struct HASyncCommand: AsyncParsableCommand {
         guard path.hasPrefix("/") else { throw ValidationError("\(flag) must be an absolute path, got '\(path)'") }
         return PathOverlap.normalize(path)
     }
+}
+
+/// Which run lock to use.
+public enum LockKind: String, ExpressibleByArgument, Sendable, CaseIterable {
+    case auto
+    case file
+    case kubernetes
 }
 
 /// Output formats for `--output` and `--log-format`.

@@ -1,5 +1,7 @@
 import AuditLog
 import Foundation
+import KubernetesClient
+import KubernetesLease
 import Logging
 import RunLock
 import SyncCore
@@ -33,27 +35,61 @@ struct SyncRun {
             logger.error("cannot create the log directory \(options.logDir) (set --log-dir): \(Self.reason(error))")
             return .failed
         }
-        let lock = FileRunLock(directory: options.logDir, pair: options.pair, holderDescription: "direction \(options.direction)")
+        let lock: any RunLock
+        let leaseClient: LeaseClient?
+        do {
+            (lock, leaseClient) = try makeLock()
+        } catch {
+            logger.error("\(error)")
+            return .failed
+        }
         let held: any HeldLock
         do {
             switch try await lock.acquire() {
             case .held(let holder):
                 logger.notice("pair \(options.pair) is locked by another run (\(holder)); nothing to do")
                 console.emitHeld(pair: options.pair, holder: holder, format: options.output)
+                await leaseClient?.shutdown()
                 return .success
             case .acquired(let hold):
                 held = hold
             }
         } catch {
             logger.error("\(error)")
+            await leaseClient?.shutdown()
             return .failed
         }
-        let status = await runLocked()
+        let status = await runLocked(held: held)
         await held.release()
+        await leaseClient?.shutdown()
         return status
     }
 
-    private func runLocked() async -> ExitStatus {
+    /// The lock the options ask for: a Lease when `--lock kubernetes` (or `auto` in a pod), else the file lock.
+    private func makeLock() throws -> (any RunLock, LeaseClient?) {
+        let inCluster = KubernetesConfiguration.isInCluster()
+        let kubeconfig = options.kubeconfig ?? ProcessInfo.processInfo.environment["KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        guard options.lock == .kubernetes || (options.lock == .auto && inCluster) else {
+            return (FileRunLock(directory: options.logDir, pair: options.pair, holderDescription: "direction \(options.direction)"), nil)
+        }
+        let configuration: KubernetesConfiguration
+        if inCluster && options.kubeconfig == nil {
+            configuration = try KubernetesConfiguration.inCluster()
+        } else if let kubeconfig {
+            configuration = try KubernetesConfiguration.kubeconfig(path: kubeconfig)
+        } else {
+            throw RunLockError("--lock kubernetes needs --kubeconfig, $KUBECONFIG, or a pod's service account")
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let pod = environment["POD_NAME"] ?? environment["HOSTNAME"] ?? ProcessInfo.processInfo.hostName
+        let policy = LeasePolicy(
+            name: Lease.name(pair: options.pair), namespace: options.leaseNamespace ?? configuration.namespace ?? "infrastructure",
+            identity: "\(pod)/\(options.direction)", durationSeconds: options.lockTTL)
+        let client = try LeaseClient(configuration: configuration)
+        return (KubernetesLeaseLock(client: client, policy: policy, logger: logger), client)
+    }
+
+    private func runLocked(held: any HeldLock) async -> ExitStatus {
         var iteration = IterationRecord(
             runID: UUID().uuidString.lowercased(), pair: options.pair, direction: options.direction,
             source: options.src, destination: options.dest, startedAt: .now(), dryRun: options.dryRun)
@@ -65,7 +101,7 @@ struct SyncRun {
             return .failed
         }
         let audit = await RunAudit.start(dsn: dsn, logDirectory: options.logDir, iteration: iteration, logger: logger)
-        let (status, report, failure) = await sync(audit: audit)
+        let (status, report, failure) = await sync(audit: audit, held: held)
         let auditStatus: IterationRecord.Status =
             switch report?.status {
             case .success: .success
@@ -85,7 +121,7 @@ struct SyncRun {
 
     /// Opens the trees and runs the engine. Returns the exit status, the report (nil when the
     /// run could not start) and the error message for the audit trail.
-    private func sync(audit: RunAudit) async -> (ExitStatus, SyncReport?, String?) {
+    private func sync(audit: RunAudit, held: any HeldLock) async -> (ExitStatus, SyncReport?, String?) {
         let source: LocalTree
         let destination: LocalTree
         do {
@@ -146,6 +182,11 @@ struct SyncRun {
             let reporter = ProgressReporter(progress: progress, console: console, logger: logger, live: live)
             group.addTask {
                 await reporter.run()
+                return nil
+            }
+            group.addTask {
+                // Renews a Lease; losing it stops every write at once.
+                await held.maintain { reason in stop.stop(reason: "lost the run lock: \(reason)") }
                 return nil
             }
             group.addTask {

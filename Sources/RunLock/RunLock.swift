@@ -17,8 +17,22 @@ public enum LockAcquisition: Sendable {
 
 /// A lock this run holds.
 public protocol HeldLock: Sendable {
+    /// Keeps the lock for as long as the run goes on (a Lease is renewed), until the task is
+    /// cancelled. Calls `onLost` once, with the reason, if the lock is lost: the run must then
+    /// stop writing at once.
+    func maintain(onLost: @escaping @Sendable (String) -> Void) async
+
     /// Gives the lock up. Safe to call more than once.
     func release() async
+}
+
+extension HeldLock {
+    /// Locks that cannot be lost (a file lock, released only by this process) just wait.
+    public func maintain(onLost: @escaping @Sendable (String) -> Void) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
 }
 
 /// Why a lock could not be used at all (as opposed to being held by another run).

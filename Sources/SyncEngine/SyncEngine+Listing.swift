@@ -106,7 +106,7 @@ extension SyncEngine {
                 if verdict.descend == .destinationOnly { outcome.subdirectories.append((path, .destinationOnly, nil)) }
             case .create where sourceEntry?.kind == .directory, .update where sourceEntry?.kind == .directory:
                 outcome.changed = true
-                guard mode != .survey else { return }
+                guard mode != .survey, !stopSignal.isStopped else { return }
                 let planned = PlannedOperation(path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry)
                 let result = makeDirectory(planned, mode: mode)
                 outcome.results.append(result)

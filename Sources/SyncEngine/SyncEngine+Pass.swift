@@ -169,7 +169,7 @@ extension SyncEngine {
 
     /// Sets permissions and mtime of directories whose content is complete. Runs on the I/O pool.
     func finishDirectories(_ completed: [(path: RelativePath, permissions: UInt32, modified: Timestamp)]) {
-        for directory in completed where !directory.path.isRoot {
+        for directory in completed where !directory.path.isRoot && !stopSignal.isStopped {
             do {
                 try destination.finishDirectory(directory.path, permissions: directory.permissions, modified: directory.modified)
             } catch {

@@ -1,0 +1,127 @@
+public import KubernetesLease
+public import Logging
+public import RunLock
+import SyncCore
+import Synchronization
+
+/// The run lock in a cluster: a `coordination.k8s.io/v1` Lease per pair.
+///
+/// Acquire: read the Lease; none → create it; held by another live run → "held"; expired or
+/// released → take it over with the `resourceVersion` read. A 409 at either step means another
+/// run won the race, which also reads as "held". While held, the Lease is renewed every third
+/// of its duration; if another run takes it, or renewals fail until the renew deadline, the run
+/// is told to stop writing. Release deletes the Lease, only if this run still holds it.
+public struct KubernetesLeaseLock: RunLock {
+    public let client: LeaseClient
+    public let policy: LeasePolicy
+    public let logger: Logger
+    let now: @Sendable () -> MicroTime
+
+    public init(client: LeaseClient, policy: LeasePolicy, logger: Logger) {
+        self.init(client: client, policy: policy, logger: logger, now: { MicroTime(Timestamp.now()) })
+    }
+
+    init(client: LeaseClient, policy: LeasePolicy, logger: Logger, now: @escaping @Sendable () -> MicroTime) {
+        self.client = client
+        self.policy = policy
+        self.logger = logger
+        self.now = now
+    }
+
+    public func acquire() async throws -> LockAcquisition {
+        do {
+            let observed = try await client.get(namespace: policy.namespace, name: policy.name)
+            switch LeaseDecisions.acquire(observed: observed, now: now(), policy: policy) {
+            case .held(let holder, let expiresAt):
+                return .held(holder: "\(holder), Lease \(policy.namespace)/\(policy.name) valid until \(expiresAt)")
+            case .create(let lease):
+                do {
+                    return .acquired(KubernetesLeaseHold(lock: self, lease: try await client.create(lease, namespace: policy.namespace)))
+                } catch let error as KubernetesError where error.code == 409 {
+                    return .held(holder: "another run, which created Lease \(policy.namespace)/\(policy.name) first")
+                }
+            case .takeOver(let lease):
+                do {
+                    let taken = try await client.replace(lease, namespace: policy.namespace)
+                    if let previous = observed?.spec.holderIdentity, !previous.isEmpty, previous != policy.identity {
+                        logger.notice("took over an expired Lease", metadata: ["lease": "\(policy.name)", "previous_holder": "\(previous)"])
+                    }
+                    return .acquired(KubernetesLeaseHold(lock: self, lease: taken))
+                } catch let error as KubernetesError where error.code == 409 {
+                    return .held(holder: "another run, which took Lease \(policy.namespace)/\(policy.name) first")
+                }
+            }
+        } catch let error as KubernetesError {
+            throw RunLockError("cannot take Lease \(policy.namespace)/\(policy.name): \(error)")
+        }
+    }
+}
+
+/// A Lease this run holds.
+final class KubernetesLeaseHold: HeldLock {
+    let lock: KubernetesLeaseLock
+    private let current: Mutex<Lease?>
+
+    init(lock: KubernetesLeaseLock, lease: Lease) {
+        self.lock = lock
+        self.current = Mutex(lease)
+    }
+
+    func maintain(onLost: @escaping @Sendable (String) -> Void) async {
+        let policy = lock.policy
+        var heartbeat = LeaseHeartbeat(policy: policy, acquiredAt: current.withLock { $0?.spec.renewTime } ?? lock.now())
+        var wakeAt = heartbeat.nextRenewal
+        while !Task.isCancelled {
+            let delay = wakeAt.microseconds - lock.now().microseconds
+            if delay > 0 {
+                do {
+                    try await Task.sleep(for: .microseconds(delay))
+                } catch {
+                    return  // cancelled: the run is over
+                }
+            }
+            do {
+                let observed = try await lock.client.get(namespace: policy.namespace, name: policy.name)
+                switch LeaseDecisions.renew(observed: observed, now: lock.now(), policy: policy) {
+                case .lost(let reason):
+                    current.withLock { $0 = nil }
+                    lock.logger.error("lost the Lease: \(reason); stopping all writes")
+                    onLost(reason)
+                    return
+                case .renew(let lease):
+                    let renewed = try await lock.client.replace(lease, namespace: policy.namespace)
+                    current.withLock { $0 = renewed }
+                    heartbeat.renewed(at: renewed.spec.renewTime ?? lock.now())
+                    wakeAt = heartbeat.nextRenewal
+                }
+            } catch {
+                switch heartbeat.afterFailure(at: lock.now()) {
+                case .retry(let at):
+                    lock.logger.warning("Lease renewal failed, retrying: \(error)")
+                    wakeAt = at
+                case .fence(let reason):
+                    lock.logger.error("\(reason): stopping all writes")
+                    onLost(reason)
+                    return
+                }
+            }
+        }
+    }
+
+    func release() async {
+        let policy = lock.policy
+        guard current.withLock({ $0 }) != nil else { return }
+        current.withLock { $0 = nil }
+        do {
+            let observed = try await lock.client.get(namespace: policy.namespace, name: policy.name)
+            switch LeaseDecisions.release(observed: observed, policy: policy) {
+            case .delete(let version):
+                try await lock.client.delete(namespace: policy.namespace, name: policy.name, resourceVersion: version)
+            case .leaveAlone(let reason):
+                lock.logger.notice("not deleting the Lease: \(reason)")
+            }
+        } catch {
+            lock.logger.warning("could not release Lease \(policy.namespace)/\(policy.name): \(error); it expires by itself")
+        }
+    }
+}
