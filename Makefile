@@ -3,7 +3,7 @@ SWIFT ?= swift
 DEMO := $(CURDIR)/.demo
 IMAGE ?= ha-sync:dev
 
-.PHONY: help build release test lint fmt validate bench bench-million demo clean
+.PHONY: help build release smoke test lint fmt validate bench bench-million demo deploy-generate docker-build docker-push clean
 
 help:
 	@echo "make demo      build ha-sync and sync two sample folders under .demo/ (embedded defaults)"
@@ -13,12 +13,38 @@ help:
 	@echo "make fmt       format the sources with swift format"
 	@echo "make lint      check formatting and compiler warnings"
 	@echo "make bench     benchmark against rsync, rclone and cp (needs rsync, rclone; ~6 GiB scratch)"
+	@echo "make release   release build of ha-sync and ha-sync-ui, Swift runtime linked statically (as in the image)"
+	@echo "make smoke     run the release binaries once"
+	@echo "make deploy-generate   rewrite deploy/*.yaml from deploy/settings.toml"
+	@echo "make docker-build IMAGE=...  /  make docker-push IMAGE=..."
 
 build:
 	$(SWIFT) build
 
 release:
-	$(SWIFT) build -c release --product ha-sync
+	$(SWIFT) build -c release --static-swift-stdlib --product ha-sync
+	$(SWIFT) build -c release --static-swift-stdlib --product ha-sync-ui
+
+# The release binaries must start and do a real sync; ldd shows no Swift runtime library.
+smoke: release
+	rm -rf .build/smoke && mkdir -p .build/smoke/src/sub .build/smoke/dest
+	echo smoke > .build/smoke/src/sub/file.txt
+	.build/release/ha-sync --src "$(CURDIR)/.build/smoke/src" --dest "$(CURDIR)/.build/smoke/dest" --pair smoke --log-dir "$(CURDIR)/.build/smoke/logs" --no-progress
+	cmp .build/smoke/src/sub/file.txt .build/smoke/dest/sub/file.txt
+	.build/release/ha-sync-ui --help > /dev/null
+	! ldd .build/release/ha-sync | grep -q libswiftCore
+	! ldd .build/release/ha-sync-ui | grep -q libswiftCore
+
+deploy-generate:
+	python3 deploy/generate.py
+
+docker-build:
+	@test -n "$(IMAGE)" || (echo "usage: make docker-build IMAGE=registry/ha-sync:tag" && exit 2)
+	docker build -t "$(IMAGE)" .
+
+docker-push:
+	@test -n "$(IMAGE)" || (echo "usage: make docker-push IMAGE=registry/ha-sync:tag" && exit 2)
+	docker push "$(IMAGE)"
 
 test:
 	$(SWIFT) build --build-tests
@@ -30,10 +56,12 @@ fmt:
 lint:
 	scripts/validate.sh
 
-bench: release
+bench:
+	$(SWIFT) build -c release --product ha-sync
 	scripts/bench.py
 
-bench-million: release
+bench-million:
+	$(SWIFT) build -c release --product ha-sync
 	scripts/bench.py --million
 
 demo: build

@@ -174,7 +174,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "SyncTestSupport", "SyncCore", "AuditLog", "AuditMySQL", "MariaDB", "MariaDBTestSupport", "KubernetesTestSupport", "KubernetesLease",
-                "ha-sync",
+                "ha-sync", .product(name: "Yams", package: "Yams"),
             ],
             exclude: ["Resources"],
             swiftSettings: strict
