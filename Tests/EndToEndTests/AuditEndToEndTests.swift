@@ -124,7 +124,7 @@ struct AuditEndToEndTests {
     }
 
     @Test func aKilledRunBecomesAFailedIteration() async throws {
-        try writeLargeFile(source + "/big.bin", size: 256 << 20, seed: 9)
+        try writeSparseFile(source + "/big.bin", size: 2 << 30)
         try TemporaryTree.write(source, "a-small.txt", "first")
         let run = try HASyncProcess(arguments(["--verify", "--workers", "1"]))
         #expect(try await waitUntil { !temporaryFiles(in: destination).isEmpty })

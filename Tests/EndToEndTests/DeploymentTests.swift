@@ -1,4 +1,5 @@
 import Foundation
+import SyncTestSupport
 import Testing
 import Yams
 
@@ -9,20 +10,7 @@ struct DeploymentTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.currentDirectoryURL = repository
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("deploy-\(UUID().uuidString).out")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        defer { try? FileManager.default.removeItem(at: output) }
-        return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+        try CapturedProcess.run("/usr/bin/env", arguments, in: repository)
     }
 
     static func rendered() throws -> [[String: Any]] {

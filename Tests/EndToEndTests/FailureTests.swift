@@ -27,6 +27,8 @@ struct FailureTests {
     }
 
     static let largeSize = 256 << 20
+    /// Sparse: several seconds to copy with --verify, so there is time to interrupt the copy.
+    static let longSize = 2 << 30
 
     @Test func anUnreadableFileIsAPartialFailureAndTheRestSyncs() async throws {
         try TemporaryTree.write(source, "ok/one.txt", "1")
@@ -48,7 +50,7 @@ struct FailureTests {
     }
 
     @Test func aSourceFileAppendedToDuringTheCopyFailsAndIsRetried() async throws {
-        try writeLargeFile(source + "/growing.bin", size: Self.largeSize, seed: 1)
+        try writeSparseFile(source + "/growing.bin", size: Self.longSize)
         let run = try HASyncProcess(arguments(["--verify"]))
         #expect(try await waitUntil { !temporaryFiles(in: destination).isEmpty })
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: source + "/growing.bin"))
@@ -64,7 +66,7 @@ struct FailureTests {
         let retry = try await HASyncProcess.run(arguments())
         #expect(retry.status == 0)
         let size = try FileManager.default.attributesOfItem(atPath: destination + "/growing.bin")[.size] as? Int
-        #expect(size == Self.largeSize + 8)
+        #expect(size == Self.longSize + 8)
     }
 
     @Test func killDashNineMidCopyNeverExposesAPartialFile() async throws {
@@ -92,7 +94,7 @@ struct FailureTests {
     }
 
     @Test func sigtermStopsDiscardsTheTemporaryFileAndReleasesTheLock() async throws {
-        try writeLargeFile(source + "/big.bin", size: Self.largeSize, seed: 4)
+        try writeSparseFile(source + "/big.bin", size: Self.longSize)
         let run = try HASyncProcess(arguments(["--verify"]))
         #expect(try await waitUntil { !temporaryFiles(in: destination).isEmpty })
         run.signal(SIGTERM)
@@ -108,7 +110,7 @@ struct FailureTests {
     }
 
     @Test func twoRunsOfOnePairNeverOverlap() async throws {
-        try writeLargeFile(source + "/big.bin", size: Self.largeSize, seed: 5)
+        try writeSparseFile(source + "/big.bin", size: Self.longSize)
         let first = try HASyncProcess(arguments(["--verify"], direction: "dell-to-hp"))
         #expect(try await waitUntil { !temporaryFiles(in: destination).isEmpty })
         // The reverse direction shares the pair's lock.

@@ -113,3 +113,12 @@ func writeLargeFile(_ path: String, size: Int, seed: UInt8) throws {
     defer { try? handle.close() }
     for _ in 0..<(size >> 20) { try handle.write(contentsOf: chunk) }
 }
+
+/// A sparse file of `size` bytes: instant to make, yet a copy with `--verify` reads and hashes
+/// every byte, so runs over it last long enough to be interrupted reliably on a loaded machine.
+func writeSparseFile(_ path: String, size: Int) throws {
+    _ = FileManager.default.createFile(atPath: path, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    try handle.truncate(atOffset: UInt64(size))
+    try handle.close()
+}

@@ -48,11 +48,7 @@ struct LeaseEndToEndTests {
 
     /// A source file whose copy with --verify takes several seconds (sparse, so cheap to make).
     func slowSource(gibibytes: Int = 3) throws {
-        let path = source + "/slow.bin"
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try handle.truncate(atOffset: UInt64(gibibytes) << 30)
-        try handle.close()
+        try writeSparseFile(source + "/slow.bin", size: gibibytes << 30)
     }
 
     func withAPI(_ body: (FakeKubernetesAPI) async throws -> Void) async throws {

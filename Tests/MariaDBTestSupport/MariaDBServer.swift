@@ -126,20 +126,8 @@ public final class MariaDBServer: @unchecked Sendable {
     }
 
     static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("mariadb-\(UUID().uuidString).out")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        try? handle.close()
-        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(at: output)
-        return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
+        let result = try CapturedProcess.run(executable, arguments)
+        return (result.status, result.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
 
