@@ -158,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "DashboardTests",
             dependencies: [
-                "Dashboard", "AuditLog", "AuditTestSupport", "SyncCore", "SyncTestSupport", "ha-sync-ui",
+                "Dashboard", "AuditLog", "AuditTestSupport", "SyncCore", "SyncTestSupport", "HASyncCommand", "ha-sync-ui",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict

@@ -5,7 +5,7 @@ public import SyncFileSystem
 public struct SyncConfiguration: Sendable {
     public var rules: ComparisonRules
     public var deleteGuard: DeleteGuard
-    /// Files copied, hashed or deleted at the same time; as many directories are listed at once.
+    /// Files copied, hashed or deleted at the same time; twice as many directories may be listed at once.
     public var workers: Int
     /// Compute and report the plan without changing anything.
     public var dryRun: Bool

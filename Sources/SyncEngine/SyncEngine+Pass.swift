@@ -20,7 +20,7 @@ extension SyncEngine {
     /// One walk over both trees, applying (or resolving) operations as listings come in.
     ///
     /// A single task owns all the state; children only list a directory or apply a batch on
-    /// the I/O pool and hand back values. At most `workers` listings and `workers` batches are
+    /// the I/O pool and hand back values. At most `2 × workers` listings and `workers` batches are
     /// in flight. Directories are taken depth-first and listing pauses while many batches
     /// wait, which keeps memory to the listings in progress, not the size of the tree.
     struct Pass: Sendable {

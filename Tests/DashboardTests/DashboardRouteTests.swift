@@ -1,6 +1,7 @@
 import AuditLog
 import Dashboard
 import Foundation
+import HASyncCommand
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -102,8 +103,11 @@ struct DashboardRouteTests {
 
     @Test func anUnreachableStoreIs503AndTheProcessStaysUp() async throws {
         let secret = "hunter2-secret"
+        // A real MySQL DSN with the secret as its password, pointing at a closed port: the error
+        // comes from the store itself, which must not carry the password into any response.
+        let dsn = try DatabaseDSN(parsing: "hasync:\(secret)@tcp(127.0.0.1:1)/general_db?timeout=2s")
         let stores = StoreProvider(retryAfterSeconds: 0, logger: Logger(label: "test")) {
-            throw AuditError("MySQL audit store hasync@127.0.0.1:1/general_db: Can't connect to server on '127.0.0.1' (111)")
+            try await AuditStores.open(dsn, readOnly: true, logger: Logger(label: "test"))
         }
         try await Self.app(stores: stores).test(.router) { client in
             for uri in ["/api/pairs", "/api/iterations", "/api/operations?iteration_id=1", "/readyz"] {
