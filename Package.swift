@@ -6,6 +6,10 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// Fault points the end-to-end tests use (crash after an audit commit). Debug builds only:
+/// the release binaries in the image carry no test hook.
+let testHooks: [SwiftSetting] = strict + [.define("HA_SYNC_TEST_HOOKS", .when(configuration: .debug))]
+
 let package = Package(
     name: "ha-sync",
     platforms: [.macOS(.v15)],
@@ -13,6 +17,7 @@ let package = Package(
         .executable(name: "ha-sync", targets: ["ha-sync"]),
         .executable(name: "ha-sync-ui", targets: ["ha-sync-ui"]),
         .library(name: "SyncCore", targets: ["SyncCore"]),
+        .library(name: "SyncTrees", targets: ["SyncTrees"]),
         .library(name: "SyncFileSystem", targets: ["SyncFileSystem"]),
         .library(name: "AuditLog", targets: ["AuditLog"]),
     ],
@@ -34,14 +39,19 @@ let package = Package(
     targets: [
         // Pure decision logic: entries, comparison rules, plans, summaries. No I/O.
         .target(name: "SyncCore", swiftSettings: strict),
+        // The SyncTree protocol every tree implements, its error type, and an in-memory tree. Light: no I/O of its own.
+        .target(
+            name: "SyncTrees",
+            dependencies: ["SyncCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // Linux syscalls Swift cannot call directly (openat2 is only reachable through syscall(2)).
         .target(name: "CSyncShims"),
         // The local tree: walking, hashing, atomic copy, delete.
         .target(
             name: "SyncFileSystem",
             dependencies: [
-                "SyncCore", "CSyncShims",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "SyncCore", "SyncTrees", "CSyncShims",
             ],
             swiftSettings: strict
         ),
@@ -49,7 +59,7 @@ let package = Package(
         .target(
             name: "SyncEngine",
             dependencies: [
-                "SyncCore", "SyncFileSystem",
+                "SyncCore", "SyncTrees",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -65,7 +75,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: testHooks
         ),
         // MariaDB Connector/C, loaded at run time: a small blocking client.
         .target(name: "MariaDB", swiftSettings: strict),
@@ -100,7 +110,8 @@ let package = Package(
         .target(
             name: "HASyncCommand",
             dependencies: [
-                "SyncCore", "SyncFileSystem", "SyncEngine", "RunLock", "AuditLog", "AuditMySQL", "MariaDB", "KubernetesClient", "KubernetesLease",
+                "SyncCore", "SyncTrees", "SyncFileSystem", "SyncEngine", "RunLock", "AuditLog", "AuditMySQL", "MariaDB", "KubernetesClient",
+                "KubernetesLease",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -133,8 +144,8 @@ let package = Package(
 
         .target(name: "SyncTestSupport", dependencies: ["SyncCore"], path: "Tests/SyncTestSupport", swiftSettings: strict),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),
-        .testTarget(name: "SyncFileSystemTests", dependencies: ["SyncFileSystem", "SyncTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SyncFileSystemTests", dependencies: ["SyncFileSystem", "SyncTrees", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncTrees", "SyncFileSystem", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(name: "RunLockTests", dependencies: ["RunLock"], swiftSettings: strict),
         .testTarget(name: "KubernetesLeaseTests", dependencies: ["KubernetesLease", "SyncCore"], swiftSettings: strict),
         .target(

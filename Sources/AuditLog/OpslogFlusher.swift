@@ -20,6 +20,7 @@ public struct OpslogFlusher: Sendable {
     public var batchSize = 1000
 
     /// Set to `1` in tests to kill the process right after a commit, before the opslog is deleted.
+    /// Only debug builds (the ones the tests run) read it: release binaries have no such hook.
     public static let crashAfterCommitVariable = "HA_SYNC_TEST_CRASH_AFTER_COMMIT"
 
     public init(directory: String, logger: Logger) {
@@ -97,9 +98,11 @@ public struct OpslogFlusher: Sendable {
         if reader.damagedLines > 0 {
             logger.warning("opslog had unreadable lines; they were skipped", metadata: ["opslog": "\(path)", "lines": "\(reader.damagedLines)"])
         }
+        #if HA_SYNC_TEST_HOOKS
         if ProcessInfo.environmentValue(Self.crashAfterCommitVariable) == "1" {
             raise(SIGKILL)
         }
+        #endif
         guard unlink(path) == 0 || errno == ENOENT else {
             throw AuditError(
                 "flushed opslog \(path) but cannot delete it: \(String(cString: strerror(errno))); the next run will see it is already stored")

@@ -7,6 +7,7 @@ import RunLock
 import SyncCore
 import SyncEngine
 import SyncFileSystem
+import SyncTrees
 import Synchronization
 import UnixSignals
 
@@ -140,7 +141,8 @@ struct SyncRun {
         }
 
         let configuration = SyncConfiguration(
-            rules: ComparisonRules(mtimeThresholdNanoseconds: Int64((options.mtimeThreshold * 1e9).rounded()), deleteMissing: options.deleteMissing),
+            reconciler: ComparisonRules(
+                mtimeThresholdNanoseconds: Int64((options.mtimeThreshold * 1e9).rounded()), deleteMissing: options.deleteMissing),
             deleteGuard: DeleteGuard(maxDeletePercent: options.maxDelete),
             workers: options.workers,
             dryRun: options.dryRun,
@@ -237,7 +239,7 @@ struct SyncRun {
     }
 
     static func reason(_ error: any Error) -> String {
-        if let error = error as? FileSystemError, let code = error.errno {
+        if let error = error as? SyncTreeError, let code = error.errno {
             return String(cString: strerror(code))
         }
         if let error = error as? CocoaError, let underlying = error.userInfo[NSUnderlyingErrorKey] as? POSIXError {

@@ -75,13 +75,16 @@ public enum Descend: Hashable, Sendable {
     case destinationOnly
 }
 
-/// The comparison rules' answer for one path.
+/// A reconciler's answer for one path.
 public struct Verdict: Hashable, Sendable {
     public var action: Action
     public var descend: Descend
+    /// The side the action changes; it reads from the other one. Always B in one-way mode.
+    public var side: Side
 
-    public init(_ action: Action, descend: Descend = .none) {
+    public init(_ action: Action, descend: Descend = .none, side: Side = .b) {
         self.action = action
         self.descend = descend
+        self.side = side
     }
 }

@@ -2,14 +2,19 @@
 public struct PlannedOperation: Sendable, Hashable {
     public var path: RelativePath
     public var action: Action
+    /// The entry on the side read from (the source in one-way mode).
     public var source: Entry?
+    /// The entry on the side changed (the destination in one-way mode).
     public var destination: Entry?
+    /// The side changed.
+    public var side: Side
 
-    public init(path: RelativePath, action: Action, source: Entry?, destination: Entry?) {
+    public init(path: RelativePath, action: Action, source: Entry?, destination: Entry?, side: Side = .b) {
         self.path = path
         self.action = action
         self.source = source
         self.destination = destination
+        self.side = side
     }
 
     /// The kind of object the operation produces or removes.

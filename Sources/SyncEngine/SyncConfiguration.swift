@@ -1,9 +1,10 @@
 public import SyncCore
-public import SyncFileSystem
+public import SyncTrees
 
 /// How one run behaves.
 public struct SyncConfiguration: Sendable {
-    public var rules: ComparisonRules
+    /// The mode's decision step: ``ComparisonRules`` for a one-way run.
+    public var reconciler: any Reconciler
     public var deleteGuard: DeleteGuard
     /// Files copied, hashed or deleted at the same time; twice as many directories may be listed at once.
     public var workers: Int
@@ -12,14 +13,14 @@ public struct SyncConfiguration: Sendable {
     public var copyOptions: CopyOptions
 
     public init(
-        rules: ComparisonRules = ComparisonRules(),
+        reconciler: any Reconciler = ComparisonRules(),
         deleteGuard: DeleteGuard = DeleteGuard(),
         workers: Int = 4,
         dryRun: Bool = false,
         copyOptions: CopyOptions = CopyOptions()
     ) {
         precondition(workers > 0, "at least one worker")
-        self.rules = rules
+        self.reconciler = reconciler
         self.deleteGuard = deleteGuard
         self.workers = workers
         self.dryRun = dryRun

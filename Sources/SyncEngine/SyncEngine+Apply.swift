@@ -1,5 +1,5 @@
 import SyncCore
-import SyncFileSystem
+import SyncTrees
 
 extension SyncEngine {
     /// Applies a batch of file and symlink operations of one directory. Runs on the I/O pool.
@@ -29,15 +29,18 @@ extension SyncEngine {
             startedAt: started, endedAt: started)
         do {
             var action = planned.action
+            // The side changed, and the side its content comes from.
+            let target = tree(planned.side)
+            let origin = tree(planned.side.other)
             if action == .compareContent {
                 let sourceDigest: String
                 do {
-                    sourceDigest = try source.md5(of: planned.path)
-                } catch let error as FileSystemError where error.code == .notFound {
+                    sourceDigest = try origin.md5(of: planned.path)
+                } catch let error as SyncTreeError where error.code == .notFound {
                     return vanished(planned, started: started)
                 }
-                let destinationDigest = try destination.md5(of: planned.path)
-                action = configuration.rules.resolveComparison(sameContent: sourceDigest == destinationDigest)
+                let destinationDigest = try target.md5(of: planned.path)
+                action = configuration.reconciler.resolveComparison(sameContent: sourceDigest == destinationDigest)
                 result.action = action
                 result.md5Before = destinationDigest
                 result.md5After = sourceDigest
@@ -45,27 +48,28 @@ extension SyncEngine {
             if mode == .apply {
                 switch action {
                 case .setModificationTime:
-                    try destination.setModificationTime(planned.path, to: sourceEntry!.modified)
+                    try target.setModificationTime(planned.path, to: sourceEntry!.modified)
                 case .create, .update:
                     if sourceEntry?.kind == .symlink {
-                        try destination.makeSymlink(planned.path, target: sourceEntry!.symlinkTarget ?? [], modified: sourceEntry!.modified)
+                        try target.makeSymlink(planned.path, target: sourceEntry!.symlinkTarget ?? [], modified: sourceEntry!.modified)
                     } else {
-                        let report = try destination.copyFile(
-                            planned.path, from: source, options: configuration.copyOptions,
+                        let reader = try origin.openFile(planned.path)
+                        let report = try target.receiveFile(
+                            planned.path, from: reader, options: configuration.copyOptions,
                             shouldStop: { [stopSignal] in stopSignal.isStopped })
                         result.bytesTransferred = report.bytesCopied
                         result.sizeAfter = report.size
                         if let digest = report.md5 { result.md5After = digest }
                     }
                 case .delete:
-                    try destination.remove(planned.path, kind: planned.destination?.kind ?? .file)
+                    try target.remove(planned.path, kind: planned.destination?.kind ?? .file)
                 case .skip, .compareContent:
                     break
                 }
             }
-        } catch let error as FileSystemError where error.code == .interrupted {
+        } catch let error as SyncTreeError where error.code == .interrupted {
             return nil
-        } catch let error as FileSystemError where error.code == .notFound && error.operation == FileSystemError.openSource {
+        } catch let error as SyncTreeError where error.code == .notFound && error.operation == SyncTreeError.openSource {
             return vanished(planned, started: started)
         } catch {
             result.status = .failed

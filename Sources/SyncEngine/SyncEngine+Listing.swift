@@ -1,5 +1,5 @@
 import SyncCore
-import SyncFileSystem
+import SyncTrees
 
 /// A directory pair to list and merge.
 struct DirectoryJob: Sendable {
@@ -48,7 +48,7 @@ extension SyncEngine {
                     outcome.results.append(failed(failure.path ?? job.path, kind: .file, error: failure))
                     outcome.sourceFailed = true
                 }
-            } catch let error as FileSystemError where error.code == .notFound && !job.path.isRoot {
+            } catch let error as SyncTreeError where error.code == .notFound && !job.path.isRoot {
                 // Removed since its parent was listed: nothing to sync below it this time.
                 logger.info("skipped: directory vanished from the source during the run", metadata: ["path": "\(job.path)"])
                 return outcome
@@ -87,9 +87,9 @@ extension SyncEngine {
         outcome.destinationEntries = destinationEntries.count
         outcome.destinationFiles = destinationEntries.lazy.filter { $0.kind != .directory }.count
 
-        let rules = configuration.rules
+        let reconciler = configuration.reconciler
         DirectoryMerge.merge(source: sourceEntries, destination: destinationEntries) { sourceEntry, destinationEntry in
-            let verdict = rules.decide(source: sourceEntry, destination: destinationEntry)
+            let verdict = reconciler.reconcile(PathState(a: sourceEntry, b: destinationEntry))
             // The common case of a quiet run: nothing to build, not even the path.
             if verdict.action == .skip(.inSync) {
                 outcome.skipped += 1
@@ -102,17 +102,19 @@ extension SyncEngine {
                 if reason != .bothDirectories { outcome.notableSkips.append((path, reason)) }
                 if verdict.descend == .both { outcome.subdirectories.append((path, .both, sourceEntry)) }
             case .delete:
-                outcome.deletes.append(PlannedOperation(path: path, action: .delete, source: nil, destination: destinationEntry))
+                outcome.deletes.append(PlannedOperation(path: path, action: .delete, source: nil, destination: destinationEntry, side: verdict.side))
                 if verdict.descend == .destinationOnly { outcome.subdirectories.append((path, .destinationOnly, nil)) }
             case .create where sourceEntry?.kind == .directory, .update where sourceEntry?.kind == .directory:
                 outcome.changed = true
                 guard mode != .survey, !stopSignal.isStopped else { return }
-                let planned = PlannedOperation(path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry)
+                let planned = PlannedOperation(
+                    path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry, side: verdict.side)
                 let result = makeDirectory(planned, mode: mode)
                 outcome.results.append(result)
                 if result.status == .success { outcome.subdirectories.append((path, .sourceOnly, sourceEntry)) }
             case .create, .update, .compareContent, .setModificationTime:
-                outcome.operations.append(PlannedOperation(path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry))
+                outcome.operations.append(
+                    PlannedOperation(path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry, side: verdict.side))
             }
         }
         return outcome
@@ -125,7 +127,7 @@ extension SyncEngine {
             sizeBefore: planned.destination?.size, startedAt: started, endedAt: started)
         if mode == .apply {
             do {
-                try destination.makeDirectory(planned.path, replacing: planned.destination?.kind)
+                try tree(planned.side).makeDirectory(planned.path, replacing: planned.destination?.kind)
             } catch {
                 result.status = .failed
                 result.errorMessage = "\(error)"

@@ -1,6 +1,6 @@
 import DequeModule
 import SyncCore
-import SyncFileSystem
+import SyncTrees
 
 /// What one pass over both trees found and did.
 struct PassOutcome: Sendable {

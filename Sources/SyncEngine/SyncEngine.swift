@@ -1,16 +1,21 @@
 public import Logging
 import SyncCore
-public import SyncFileSystem
+public import SyncTrees
 
-/// Makes a destination tree match a source tree under ``ComparisonRules``.
+/// Syncs two trees under a ``Reconciler``: in one-way mode, makes the destination match the source.
+///
+/// The two sides may be different kinds of tree (local, in memory, remote): a copy opens a
+/// reader on one side and streams it into an atomic writer on the other.
 ///
 /// Both trees are walked directory by directory and merged as they go, so copying starts
 /// long before the walk ends and memory holds only the listings in progress. With
 /// `--delete-missing` a metadata-only survey runs first, so the delete guards can refuse
 /// before anything is touched; deletes are carried out last, after every copy.
-public struct SyncEngine<Tree: SyncTree>: Sendable {
-    public let source: Tree
-    public let destination: Tree
+public struct SyncEngine<Source: SyncTree, Destination: SyncTree>: Sendable {
+    /// Side A: the source in one-way mode.
+    public let source: Source
+    /// Side B: the destination in one-way mode.
+    public let destination: Destination
     public let configuration: SyncConfiguration
     public let observer: any SyncObserver
     public let progress: SyncProgress
@@ -18,8 +23,8 @@ public struct SyncEngine<Tree: SyncTree>: Sendable {
     public let logger: Logger
 
     public init(
-        source: Tree,
-        destination: Tree,
+        source: Source,
+        destination: Destination,
         configuration: SyncConfiguration,
         observer: any SyncObserver = NullObserver(),
         progress: SyncProgress = SyncProgress(),
@@ -33,6 +38,11 @@ public struct SyncEngine<Tree: SyncTree>: Sendable {
         self.progress = progress
         self.stopSignal = stopSignal
         self.logger = logger
+    }
+
+    /// The tree on one side.
+    func tree(_ side: Side) -> any SyncTree {
+        side == .a ? source : destination
     }
 
     /// What a pass does with the plan.
@@ -64,7 +74,7 @@ public struct SyncEngine<Tree: SyncTree>: Sendable {
 
     private func run(pool: NIOThreadPoolBox, started: Int64) async throws -> SyncReport {
         var report = SyncReport()
-        if configuration.rules.deleteMissing {
+        if configuration.reconciler.mayDelete {
             let survey = try await Pass(engine: self, mode: .survey, pool: pool).run()
             let verdict = configuration.deleteGuard.check(
                 sourceRootEntries: survey.sourceRootEntries,

@@ -1,4 +1,5 @@
 import SyncCore
+import SyncTrees
 
 #if canImport(Glibc)
 import Glibc
@@ -20,12 +21,29 @@ enum FileIO {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
         defer { buffer.deallocate() }
         while true {
-            if shouldStop() { throw FileSystemError(code: .interrupted, operation: "read", path: path, detail: "stopped") }
+            if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "read", path: path, detail: "stopped") }
             let count = read(descriptor, buffer.baseAddress, bufferSize)
             if count < 0 {
                 if errno == EINTR { continue }
-                throw FileSystemError.system("read", path)
+                throw SyncTreeError.system("read", path)
             }
+            if count == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    /// Reads a tree's file to the end, handing each chunk to `body`.
+    static func readAll(
+        from reader: any FileReader,
+        path: RelativePath,
+        shouldStop: () -> Bool,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "read", path: path, detail: "stopped") }
+            let count = try reader.read(into: buffer)
             if count == 0 { return }
             try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
         }
@@ -38,7 +56,7 @@ enum FileIO {
             let count = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if count < 0 {
                 if errno == EINTR { continue }
-                throw FileSystemError.system("write", path)
+                throw SyncTreeError.system("write", path)
             }
             offset += count
         }

@@ -1,5 +1,6 @@
 import CSyncShims
 public import SyncCore
+public import SyncTrees
 
 #if canImport(Glibc)
 import Glibc
@@ -15,21 +16,33 @@ extension LocalTree {
     /// Files from this size on get sequential read-ahead advice.
     static let sequentialAdviceThreshold = 1 << 20
 
-    public func copyFile(_ path: RelativePath, from source: LocalTree, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws -> CopyReport {
-        let input = try source.openBeneath(path, flags: O_RDONLY, operation: FileSystemError.openSource)
-        defer { close(input) }
-        var before = stat()
-        guard fstat(input, &before) == 0 else { throw FileSystemError.system("stat source", path) }
-        guard before.st_mode & S_IFMT == S_IFREG else {
-            throw FileSystemError(code: .sourceChanged, operation: "copy", path: path, detail: "source is no longer a regular file")
+    public func openFile(_ path: RelativePath) throws -> any FileReader {
+        let input = try openBeneath(path, flags: O_RDONLY, operation: SyncTreeError.openSource)
+        var info = stat()
+        guard fstat(input, &info) == 0 else {
+            let error = SyncTreeError.system("stat source", path)
+            close(input)
+            throw error
         }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            close(input)
+            throw SyncTreeError(code: .sourceChanged, operation: "copy", path: path, detail: "source is no longer a regular file")
+        }
+        return LocalFileReader(descriptor: input, path: path, info: info)
+    }
 
+    public func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws
+        -> CopyReport
+    {
+        let attributes = reader.attributes
+        // Two local files: let the kernel (or the NFS server) move the bytes.
+        let local = reader as? LocalFileReader
         return try withParent(of: path, operation: "open destination directory") { directory, finalName in
             let temporary = TemporaryName.make()
             return try RelativePath(unchecked: temporary).withCString { temporaryName in
                 // O_RDWR so --verify can read the copy back.
                 let output = openat(directory, temporaryName, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-                guard output >= 0 else { throw FileSystemError.system("create temporary file", path) }
+                guard output >= 0 else { throw SyncTreeError.system("create temporary file", path) }
                 var committed = false
                 defer {
                     close(output)
@@ -38,65 +51,64 @@ extension LocalTree {
 
                 var sourceDigest: String?
                 let copied: Int64
-                if options.verify {
-                    var hasher = MD5Stream()
+                if options.verify || local == nil {
+                    var hasher = options.verify ? MD5Stream() : nil
                     var total: Int64 = 0
-                    try FileIO.readAll(input, path: path, shouldStop: shouldStop) { chunk in
-                        hasher.update(chunk)
+                    try FileIO.readAll(from: reader, path: path, shouldStop: shouldStop) { chunk in
+                        hasher?.update(chunk)
                         try FileIO.writeAll(output, chunk, path: path)
                         total += Int64(chunk.count)
                     }
                     copied = total
-                    sourceDigest = hasher.finalize()
-                } else if before.st_size > 0 && !cloneUnsupported.load(ordering: .relaxed) && hasync_clone(input, output) == 0 {
-                    copied = Int64(before.st_size)  // a reflink: the data is shared, nothing to copy
+                    sourceDigest = hasher?.finalize()
+                } else if let local, attributes.size > 0 && !cloneUnsupported.load(ordering: .relaxed) && hasync_clone(local.descriptor, output) == 0
+                {
+                    copied = attributes.size  // a reflink: the data is shared, nothing to copy
                 } else {
-                    if before.st_size > 0 && !cloneUnsupported.load(ordering: .relaxed)
+                    let input = local!.descriptor
+                    if attributes.size > 0 && !cloneUnsupported.load(ordering: .relaxed)
                         && [EOPNOTSUPP, ENOTTY, EXDEV, EINVAL, ENOSYS].contains(errno)
                     {
                         cloneUnsupported.store(true, ordering: .relaxed)
                     }
-                    if before.st_size >= Self.sequentialAdviceThreshold { hasync_advise_sequential(input) }
-                    copied = try Self.copyData(from: input, to: output, expected: Int64(before.st_size), path: path, shouldStop: shouldStop)
+                    if attributes.size >= Self.sequentialAdviceThreshold { hasync_advise_sequential(input) }
+                    copied = try Self.copyData(from: input, to: output, expected: attributes.size, path: path, shouldStop: shouldStop)
                 }
 
-                guard copied == Int64(before.st_size) else {
-                    throw FileSystemError(code: .sourceChanged, operation: "copy", path: path, detail: "source changed during copy")
+                guard copied == attributes.size else {
+                    throw SyncTreeError(code: .sourceChanged, operation: "copy", path: path, detail: "source changed during copy")
                 }
                 if let sourceDigest {
-                    guard lseek(output, 0, SEEK_SET) == 0 else { throw FileSystemError.system("verify", path) }
+                    guard lseek(output, 0, SEEK_SET) == 0 else { throw SyncTreeError.system("verify", path) }
                     var hasher = MD5Stream()
                     try FileIO.readAll(output, path: path) { hasher.update($0) }
                     let written = hasher.finalize()
                     guard written == sourceDigest else {
-                        throw FileSystemError(
+                        throw SyncTreeError(
                             code: .verificationFailed, operation: "verify", path: path,
                             detail: "written copy has MD5 \(written), source has \(sourceDigest)")
                     }
                 }
 
-                if Self.isRoot && (before.st_uid != 0 || before.st_gid != getegid()) {
+                if Self.isRoot, let owner = attributes.owner, let group = attributes.group, owner != 0 || group != getegid() {
                     // Keep ownership when running as root; root-squashed NFS refuses, which is fine.
-                    _ = fchown(output, before.st_uid, before.st_gid)
+                    _ = fchown(output, owner, group)
                 }
-                guard fchmod(output, before.st_mode & 0o7777) == 0 else { throw FileSystemError.system("set permissions", path) }
-                var times = [before.st_atim, before.st_mtim]
-                guard futimens(output, &times) == 0 else { throw FileSystemError.system("set mtime", path) }
-                if options.fsync && fsync(output) != 0 { throw FileSystemError.system("fsync", path) }
+                guard fchmod(output, mode_t(attributes.permissions & 0o7777)) == 0 else { throw SyncTreeError.system("set permissions", path) }
+                var times = [timespec(attributes.modified), timespec(attributes.modified)]
+                if let local { times[0] = local.info.st_atim }
+                guard futimens(output, &times) == 0 else { throw SyncTreeError.system("set mtime", path) }
+                if options.fsync && fsync(output) != 0 { throw SyncTreeError.system("fsync", path) }
 
-                var after = stat()
-                guard fstat(input, &after) == 0 else { throw FileSystemError.system("stat source", path) }
-                guard Self.sameVersion(before, after) else {
-                    throw FileSystemError(code: .sourceChanged, operation: "copy", path: path, detail: "source changed during copy")
-                }
+                try reader.checkUnchanged()
                 if shouldStop() {
-                    throw FileSystemError(code: .interrupted, operation: "copy", path: path, detail: "stopped before rename")
+                    throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped before rename")
                 }
                 guard renameat(directory, temporaryName, directory, finalName) == 0 else {
-                    throw FileSystemError.system("rename into place", path)
+                    throw SyncTreeError.system("rename into place", path)
                 }
                 committed = true
-                return CopyReport(bytesCopied: copied, size: Int64(before.st_size), modified: Timestamp(before.st_mtim), md5: sourceDigest)
+                return CopyReport(bytesCopied: copied, size: attributes.size, modified: attributes.modified, md5: sourceDigest)
             }
         }
     }
@@ -118,7 +130,7 @@ extension LocalTree {
     static func copyData(from input: Int32, to output: Int32, expected: Int64, path: RelativePath, shouldStop: () -> Bool) throws -> Int64 {
         var total: Int64 = 0
         while total < expected || expected == 0 {
-            if shouldStop() { throw FileSystemError(code: .interrupted, operation: "copy", path: path, detail: "stopped") }
+            if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped") }
             let count = hasync_copy_file_range(input, output, copyChunk)
             if count > 0 {
                 total += Int64(count)
@@ -128,7 +140,7 @@ extension LocalTree {
             let code = errno
             if code == EINTR { continue }
             guard total == 0 && [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF, ENOTSUP, EPERM].contains(code) else {
-                throw FileSystemError.system("copy", path, errno: code)
+                throw SyncTreeError.system("copy", path, errno: code)
             }
             // Not supported between these files: copy through user space instead.
             try FileIO.readAll(input, path: path, shouldStop: shouldStop) { chunk in
@@ -138,5 +150,44 @@ extension LocalTree {
             return total
         }
         return total
+    }
+}
+
+/// A regular file of a ``LocalTree`` opened for a copy: its descriptor and the `fstat` taken at open.
+final class LocalFileReader: FileReader {
+    let descriptor: Int32
+    let path: RelativePath
+    let info: stat
+
+    init(descriptor: Int32, path: RelativePath, info: stat) {
+        self.descriptor = descriptor
+        self.path = path
+        self.info = info
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    var attributes: FileAttributes {
+        FileAttributes(
+            size: Int64(info.st_size), modified: Timestamp(info.st_mtim), permissions: UInt32(info.st_mode & 0o7777),
+            owner: info.st_uid, group: info.st_gid)
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+            if count >= 0 { return count }
+            if errno != EINTR { throw SyncTreeError.system("read", path) }
+        }
+    }
+
+    func checkUnchanged() throws {
+        var after = stat()
+        guard fstat(descriptor, &after) == 0 else { throw SyncTreeError.system("stat source", path) }
+        guard LocalTree.sameVersion(info, after) else {
+            throw SyncTreeError(code: .sourceChanged, operation: "copy", path: path, detail: "source changed during copy")
+        }
     }
 }

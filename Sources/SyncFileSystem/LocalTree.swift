@@ -1,5 +1,6 @@
 import CSyncShims
 public import SyncCore
+public import SyncTrees
 import Synchronization
 
 #if canImport(Glibc)
@@ -24,7 +25,7 @@ public final class LocalTree: SyncTree {
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else {
             let code = errno
-            var error = FileSystemError.system("open directory", nil, errno: code)
+            var error = SyncTreeError.system("open directory", nil, errno: code)
             error.detail = path
             throw error
         }
@@ -44,7 +45,7 @@ public final class LocalTree: SyncTree {
     /// Opens `path` below the root, never through a symlink.
     func openBeneath(_ path: RelativePath, flags: Int32, mode: UInt32 = 0, operation: String) throws -> Int32 {
         let descriptor = path.withCString { hasync_open_beneath(rootDescriptor, $0, flags, mode) }
-        guard descriptor >= 0 else { throw FileSystemError.system(operation, path) }
+        guard descriptor >= 0 else { throw SyncTreeError.system(operation, path) }
         return descriptor
     }
 
@@ -67,7 +68,7 @@ public final class LocalTree: SyncTree {
         guard let stream = fdopendir(descriptor) else {
             let code = errno
             close(descriptor)
-            throw FileSystemError.system("list directory", directory, errno: code)
+            throw SyncTreeError.system("list directory", directory, errno: code)
         }
         defer { closedir(stream) }
         let streamDescriptor = dirfd(stream)
@@ -77,7 +78,7 @@ public final class LocalTree: SyncTree {
         while true {
             errno = 0
             guard let record = readdir(stream) else {
-                if errno != 0 { throw FileSystemError.system("list directory", directory) }
+                if errno != 0 { throw SyncTreeError.system("list directory", directory) }
                 break
             }
             let namePointer = (UnsafeRawPointer(record) + nameOffset).assumingMemoryBound(to: CChar.self)
@@ -112,14 +113,14 @@ public final class LocalTree: SyncTree {
         return listing
     }
 
-    private func readLink(_ directory: Int32, _ name: UnsafePointer<CChar>, size: Int, path: RelativePath) throws(FileSystemError) -> [UInt8] {
+    private func readLink(_ directory: Int32, _ name: UnsafePointer<CChar>, size: Int, path: RelativePath) throws(SyncTreeError) -> [UInt8] {
         var capacity = max(size, 255) + 1
         while true {
             var buffer = [UInt8](repeating: 0, count: capacity)
             let count = buffer.withUnsafeMutableBufferPointer { pointer in
                 pointer.withMemoryRebound(to: CChar.self) { readlinkat(directory, name, $0.baseAddress!, capacity) }
             }
-            guard count >= 0 else { throw FileSystemError.system("read symlink", path) }
+            guard count >= 0 else { throw SyncTreeError.system("read symlink", path) }
             if count < capacity {
                 return Array(buffer[..<count])
             }
@@ -142,7 +143,7 @@ public final class LocalTree: SyncTree {
     public func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws {
         try withParent(of: path, operation: "create directory") { directory, name in
             if replacing != nil && unlinkat(directory, name, 0) != 0 && errno != ENOENT {
-                throw FileSystemError.system("remove before creating directory", path)
+                throw SyncTreeError.system("remove before creating directory", path)
             }
             // Owner-writable until finishDirectory sets the source's permissions after the content.
             if mkdirat(directory, name, 0o700) != 0 {
@@ -151,7 +152,7 @@ public final class LocalTree: SyncTree {
                 if code == EEXIST && fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
                     return
                 }
-                throw FileSystemError.system("create directory", path, errno: code)
+                throw SyncTreeError.system("create directory", path, errno: code)
             }
         }
     }
@@ -160,10 +161,10 @@ public final class LocalTree: SyncTree {
         let descriptor = try openBeneath(path, flags: O_RDONLY | O_DIRECTORY, operation: "set directory attributes")
         defer { close(descriptor) }
         guard fchmod(descriptor, mode_t(permissions & 0o7777)) == 0 else {
-            throw FileSystemError.system("set directory permissions", path)
+            throw SyncTreeError.system("set directory permissions", path)
         }
         var times = [timespec(tv_sec: 0, tv_nsec: LocalTree.utimeOmit), timespec(modified)]
-        guard futimens(descriptor, &times) == 0 else { throw FileSystemError.system("set directory mtime", path) }
+        guard futimens(descriptor, &times) == 0 else { throw SyncTreeError.system("set directory mtime", path) }
     }
 
     public func makeSymlink(_ path: RelativePath, target: [UInt8], modified: Timestamp) throws {
@@ -172,14 +173,14 @@ public final class LocalTree: SyncTree {
             try RelativePath(unchecked: temporary).withCString { temporaryName in
                 try RelativePath(unchecked: target).withCString { targetName in
                     guard symlinkat(targetName, directory, temporaryName) == 0 else {
-                        throw FileSystemError.system("create symlink", path)
+                        throw SyncTreeError.system("create symlink", path)
                     }
                 }
                 var times = [timespec(modified), timespec(modified)]
                 guard utimensat(directory, temporaryName, &times, AT_SYMLINK_NOFOLLOW) == 0,
                     renameat(directory, temporaryName, directory, name) == 0
                 else {
-                    let error = FileSystemError.system("replace symlink", path)
+                    let error = SyncTreeError.system("replace symlink", path)
                     unlinkat(directory, temporaryName, 0)
                     throw error
                 }
@@ -190,7 +191,7 @@ public final class LocalTree: SyncTree {
     public func remove(_ path: RelativePath, kind: EntryKind) throws {
         try withParent(of: path, operation: "delete") { directory, name in
             guard unlinkat(directory, name, kind == .directory ? AT_REMOVEDIR : 0) == 0 else {
-                throw FileSystemError.system("delete", path)
+                throw SyncTreeError.system("delete", path)
             }
         }
     }
@@ -199,7 +200,7 @@ public final class LocalTree: SyncTree {
         try withParent(of: path, operation: "set mtime") { directory, name in
             var times = [timespec(tv_sec: 0, tv_nsec: LocalTree.utimeOmit), timespec(modified)]
             guard utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else {
-                throw FileSystemError.system("set mtime", path)
+                throw SyncTreeError.system("set mtime", path)
             }
         }
     }

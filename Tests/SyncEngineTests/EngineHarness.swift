@@ -3,6 +3,7 @@ import SyncCore
 import SyncEngine
 import SyncFileSystem
 import SyncTestSupport
+import SyncTrees
 import Synchronization
 
 #if canImport(Glibc)
@@ -51,7 +52,7 @@ struct Harness {
             source: try LocalTree(root: source),
             destination: try LocalTree(root: destination),
             configuration: SyncConfiguration(
-                rules: ComparisonRules(deleteMissing: deleteMissing),
+                reconciler: ComparisonRules(deleteMissing: deleteMissing),
                 deleteGuard: DeleteGuard(maxDeletePercent: maxDelete),
                 workers: workers,
                 dryRun: dryRun,
@@ -109,11 +110,14 @@ final class VanishingTree: SyncTree {
     var displayName: String { inner.displayName }
     func list(_ directory: RelativePath) throws -> DirectoryListing { try inner.list(directory) }
     func md5(of path: RelativePath) throws -> String { try inner.md5(of: path) }
-    func copyFile(_ path: RelativePath, from source: VanishingTree, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws -> CopyReport {
-        if source.vanish.contains(path) {
-            _ = TemporaryTree.withCPath(TemporaryTree.path(source.root, path)) { unlink($0) }
+    func openFile(_ path: RelativePath) throws -> any FileReader {
+        if vanish.contains(path) {
+            _ = TemporaryTree.withCPath(TemporaryTree.path(root, path)) { unlink($0) }
         }
-        return try inner.copyFile(path, from: source.inner, options: options, shouldStop: shouldStop)
+        return try inner.openFile(path)
+    }
+    func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws -> CopyReport {
+        try inner.receiveFile(path, from: reader, options: options, shouldStop: shouldStop)
     }
     func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws { try inner.makeDirectory(path, replacing: replacing) }
     func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws {

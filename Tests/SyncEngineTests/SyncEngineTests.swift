@@ -4,6 +4,7 @@ import SyncCore
 import SyncEngine
 import SyncFileSystem
 import SyncTestSupport
+import SyncTrees
 import Testing
 
 @Suite("Sync engine on real trees")
@@ -257,6 +258,6 @@ struct SyncEngineTests {
 
     @Test func aMissingSourceRootIsAClearError() async throws {
         let harness = try Harness()
-        #expect(throws: FileSystemError.self) { try LocalTree(root: harness.source + "/missing") }
+        #expect(throws: SyncTreeError.self) { try LocalTree(root: harness.source + "/missing") }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import SyncCore
 import SyncFileSystem
 import SyncTestSupport
+import SyncTrees
 import Synchronization
 import Testing
 
@@ -34,9 +35,9 @@ struct LocalTreeTests {
         try TemporaryTree.write(outside, "victim.txt", "do not touch")
         try TemporaryTree.symlink(root, RelativePath("escape"), target: outside)
         let tree = try LocalTree(root: root)
-        #expect(throws: FileSystemError.self) { try tree.list(RelativePath("escape")) }
-        #expect(throws: FileSystemError.self) { try tree.remove(RelativePath("escape/victim.txt"), kind: .file) }
-        #expect(throws: FileSystemError.self) { try tree.md5(of: RelativePath("escape/victim.txt")) }
+        #expect(throws: SyncTreeError.self) { try tree.list(RelativePath("escape")) }
+        #expect(throws: SyncTreeError.self) { try tree.remove(RelativePath("escape/victim.txt"), kind: .file) }
+        #expect(throws: SyncTreeError.self) { try tree.md5(of: RelativePath("escape/victim.txt")) }
         #expect(FileManager.default.fileExists(atPath: outside + "/victim.txt"))
     }
 
@@ -57,7 +58,7 @@ struct LocalTreeTests {
     @Test func aStoppedCopyLeavesNothingBehind() throws {
         let source = try scratch.directory("source")
         try TemporaryTree.write(source, RelativePath("f"), Array(repeating: 1, count: 1000))
-        #expect(throws: FileSystemError.self) {
+        #expect(throws: SyncTreeError.self) {
             try LocalTree(root: root).copyFile(RelativePath("f"), from: LocalTree(root: source), options: CopyOptions(), shouldStop: { true })
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
@@ -85,7 +86,7 @@ struct LocalTreeTests {
                     return false
                 })
         } throws: { error in
-            (error as? FileSystemError)?.code == .sourceChanged && "\(error)".contains("source changed during copy")
+            (error as? SyncTreeError)?.code == .sourceChanged && "\(error)".contains("source changed during copy")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty, "no temporary file and no final file")
     }
@@ -100,9 +101,16 @@ struct LocalTreeTests {
         do {
             _ = try tree.md5(of: RelativePath("missing/file"))
             Issue.record("must throw")
-        } catch let error as FileSystemError {
+        } catch let error as SyncTreeError {
             #expect(error.code == .notFound)
             #expect("\(error)" == "open 'missing/file': No such file or directory")
         }
+    }
+}
+
+extension LocalTree {
+    /// A copy as the engine makes one: a reader on the source streamed into this tree.
+    func copyFile(_ path: RelativePath, from source: LocalTree, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws -> CopyReport {
+        try receiveFile(path, from: source.openFile(path), options: options, shouldStop: shouldStop)
     }
 }

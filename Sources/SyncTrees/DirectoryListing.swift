@@ -7,9 +7,9 @@ public struct DirectoryListing: Sendable {
     /// Names of the engine's temporary files found here (left by a killed run).
     public var temporaryFiles: [[UInt8]]
     /// Entries that exist but could not be examined.
-    public var failures: [FileSystemError]
+    public var failures: [SyncTreeError]
 
-    public init(entries: [Entry] = [], temporaryFiles: [[UInt8]] = [], failures: [FileSystemError] = []) {
+    public init(entries: [Entry] = [], temporaryFiles: [[UInt8]] = [], failures: [SyncTreeError] = []) {
         self.entries = entries
         self.temporaryFiles = temporaryFiles
         self.failures = failures

@@ -6,8 +6,9 @@ import Glibc
 import Musl
 #endif
 
-/// A failed file-system operation, with a message fit for a user.
-public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertible {
+/// A failed operation on a tree (the local file system, memory, later a remote peer), with a
+/// code to decide on and a message fit for a user. `errno` is set only for system calls.
+public struct SyncTreeError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Code: String, Sendable, Hashable {
         case notFound
         case permissionDenied
@@ -44,7 +45,8 @@ public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertibl
     }
 
     /// An error from the current `errno` of a failed system call.
-    static func system(_ operation: String, _ path: RelativePath?, errno value: Int32 = Glibc.errno) -> FileSystemError {
+    public static func system(_ operation: String, _ path: RelativePath?, errno given: Int32? = nil) -> SyncTreeError {
+        let value = given ?? Glibc.errno
         let code: Code =
             switch value {
             case ENOENT: .notFound
@@ -56,8 +58,11 @@ public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertibl
             case ELOOP, EXDEV: .symlinkInPath
             default: .io
             }
-        return FileSystemError(code: code, operation: operation, path: path, errno: value)
+        return SyncTreeError(code: code, operation: operation, path: path, errno: value)
     }
+
+    /// The one-line message shown to users and stored in the audit trail.
+    public var message: String { description }
 
     public var description: String {
         var text = operation

@@ -4,14 +4,16 @@ import Crypto
 ///
 /// MD5 is used to tell "same content" from "different content" between two replicas the
 /// operator owns, not as a defence against an attacker.
-struct MD5Stream {
+public struct MD5Stream {
     private var hasher = Insecure.MD5()
 
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         hasher.update(bufferPointer: bytes)
     }
 
-    consuming func finalize() -> String {
+    public consuming func finalize() -> String {
         let digest = hasher.finalize()
         let hex = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []

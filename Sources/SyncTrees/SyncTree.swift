@@ -1,0 +1,116 @@
+public import SyncCore
+
+/// Options for copying one file.
+public struct CopyOptions: Sendable, Hashable {
+    /// Hash the source while copying and re-read the written copy to check it.
+    public var verify: Bool
+    /// `fsync` each file before it is renamed into place.
+    public var fsync: Bool
+
+    public init(verify: Bool = false, fsync: Bool = false) {
+        self.verify = verify
+        self.fsync = fsync
+    }
+}
+
+/// What a finished copy did.
+public struct CopyReport: Sendable, Hashable {
+    public var bytesCopied: Int64
+    /// The size and mtime of the source as copied (it may have changed since the listing).
+    public var size: Int64
+    public var modified: Timestamp
+    /// MD5 of the copied data, when it was computed (`--verify`).
+    public var md5: String?
+
+    public init(bytesCopied: Int64, size: Int64, modified: Timestamp, md5: String? = nil) {
+        self.bytesCopied = bytesCopied
+        self.size = size
+        self.modified = modified
+        self.md5 = md5
+    }
+}
+
+/// What a copy carries over besides the bytes.
+public struct FileAttributes: Sendable, Hashable {
+    public var size: Int64
+    public var modified: Timestamp
+    /// Permission bits (`st_mode & 0o7777`).
+    public var permissions: UInt32
+    /// Owner and group, where the tree knows them; a writer running as root keeps them.
+    public var owner: UInt32?
+    public var group: UInt32?
+
+    public init(size: Int64, modified: Timestamp, permissions: UInt32, owner: UInt32? = nil, group: UInt32? = nil) {
+        self.size = size
+        self.modified = modified
+        self.permissions = permissions
+        self.owner = owner
+        self.group = group
+    }
+}
+
+/// A file opened on one tree for a copy into another, read once from start to end.
+///
+/// The reader is the source half of every copy: a destination tree pulls the bytes through
+/// it into its own atomic writer, so any tree can be copied into any other. Closing happens
+/// when the reader is released.
+public protocol FileReader: AnyObject {
+    /// The file as it was when opened.
+    var attributes: FileAttributes { get }
+
+    /// Reads the next bytes into `buffer`; returns how many, 0 at the end of the file.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+
+    /// Throws ``SyncTreeError/Code/sourceChanged`` if the file changed since it was opened
+    /// (size, mtime or change time), so a copy of a file being written is never committed.
+    func checkUnchanged() throws
+}
+
+/// A tree of files that the engine can list, read and write: the local file system
+/// (`LocalTree`), memory (``InMemoryTree``), later a remote peer.
+///
+/// Paths are always relative to the tree's root, and implementations must never follow a
+/// symlink inside the tree. The methods block: the engine calls them from its own I/O thread
+/// pool, never from Swift's cooperative pool, and hands a whole directory or batch of files to
+/// one thread, which keeps the per-file cost of a local tree at a function call. A network
+/// tree waits on its own event loop from that thread.
+public protocol SyncTree: Sendable {
+    /// How the tree is shown to users (the root path, or the peer's address).
+    var displayName: String { get }
+
+    /// Lists a directory.
+    func list(_ directory: RelativePath) throws -> DirectoryListing
+
+    /// MD5 of a file's content, as 32 lowercase hex digits.
+    func md5(of path: RelativePath) throws -> String
+
+    /// Opens a regular file for a copy. A missing file throws ``SyncTreeError/Code/notFound``
+    /// with the operation ``SyncTreeError/openSource``.
+    func openFile(_ path: RelativePath) throws -> any FileReader
+
+    /// Writes what `reader` holds at `path`, atomically: the final name shows the old content
+    /// or the complete new one, never a partial file, and nothing is renamed into place if the
+    /// reader's file changed meanwhile. Size, mtime and permissions come from the reader.
+    /// `shouldStop` is polled during the copy; when it returns true the copy is abandoned,
+    /// its temporary file removed, and ``SyncTreeError/Code/interrupted`` thrown.
+    func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws -> CopyReport
+
+    /// Creates a directory (replacing a file or symlink when `replacing` says so).
+    /// Permissions and mtime are set later by ``finishDirectory(_:permissions:modified:)``.
+    func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws
+
+    /// Sets a directory's permissions and mtime, once its content is in place.
+    func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws
+
+    /// Creates or atomically replaces a symlink.
+    func makeSymlink(_ path: RelativePath, target: [UInt8], modified: Timestamp) throws
+
+    /// Removes a file, symlink or empty directory.
+    func remove(_ path: RelativePath, kind: EntryKind) throws
+
+    /// Sets the mtime of an entry without touching its content.
+    func setModificationTime(_ path: RelativePath, to modified: Timestamp) throws
+
+    /// Removes a temporary file left by a killed run.
+    func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws
+}
