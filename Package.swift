@@ -106,15 +106,30 @@ let package = Package(
         ),
         // Run locks: the protocol, a local file lock, an in-memory lock for tests.
         .target(name: "RunLock", swiftSettings: strict),
-        // The CLI's options, output and run orchestration.
+        // DSN parsing and opening the audit store a DSN names: shared by both executables.
+        .target(
+            name: "AuditDSN",
+            dependencies: ["AuditLog", "AuditMySQL", "MariaDB", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // One run as a library: configuration, injected parts, the runner, its Services.
+        .target(
+            name: "SyncRunner",
+            dependencies: [
+                "SyncCore", "SyncTrees", "SyncEngine", "RunLock", "AuditLog", "AuditDSN", "KubernetesClient", "KubernetesLease",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The CLI: options into a RunConfiguration, console output, prune-history.
         .target(
             name: "HASyncCommand",
             dependencies: [
-                "SyncCore", "SyncTrees", "SyncFileSystem", "SyncEngine", "RunLock", "AuditLog", "AuditMySQL", "MariaDB", "KubernetesClient",
-                "KubernetesLease",
+                "SyncCore", "SyncTrees", "SyncFileSystem", "SyncEngine", "SyncRunner", "AuditLog", "AuditDSN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -134,7 +149,7 @@ let package = Package(
         .executableTarget(
             name: "ha-sync-ui",
             dependencies: [
-                "Dashboard", "AuditLog", "AuditMySQL", "HASyncCommand",
+                "Dashboard", "AuditLog", "AuditDSN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -169,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "DashboardTests",
             dependencies: [
-                "Dashboard", "AuditLog", "AuditTestSupport", "SyncCore", "SyncTestSupport", "HASyncCommand", "ha-sync-ui",
+                "Dashboard", "AuditLog", "AuditDSN", "AuditTestSupport", "SyncCore", "SyncTestSupport", "ha-sync-ui",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict
@@ -177,10 +192,15 @@ let package = Package(
         .target(name: "MariaDBTestSupport", dependencies: ["SyncTestSupport"], path: "Tests/MariaDBTestSupport", swiftSettings: strict),
         .testTarget(
             name: "AuditMySQLTests",
-            dependencies: ["AuditMySQL", "AuditLog", "MariaDB", "AuditTestSupport", "MariaDBTestSupport", "SyncTestSupport", "HASyncCommand"],
+            dependencies: ["AuditMySQL", "AuditLog", "AuditDSN", "MariaDB", "AuditTestSupport", "MariaDBTestSupport", "SyncTestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "HASyncCommandTests", dependencies: ["HASyncCommand"], swiftSettings: strict),
+        .testTarget(name: "HASyncCommandTests", dependencies: ["HASyncCommand", "AuditDSN", "SyncRunner"], swiftSettings: strict),
+        .testTarget(
+            name: "SyncRunnerTests",
+            dependencies: ["SyncRunner", "SyncEngine", "SyncTrees", "SyncCore", "RunLock", "AuditLog", "SyncTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

@@ -149,3 +149,13 @@ public struct PruneResult: Sendable, Hashable {
         self.operations = operations
     }
 }
+
+extension AuditStore {
+    /// Deletes the runs (and their operations) that started more than `age` before the
+    /// clock's now. Returns what was deleted and the cut-off used.
+    public func pruneHistory(olderThan age: Duration, clock: some WallClock, batchSize: Int) async throws -> (result: PruneResult, cutoff: Timestamp)
+    {
+        let cutoff = clock.now.advanced(by: .zero - age)
+        return (try await pruneHistory(before: cutoff, batchSize: batchSize), cutoff)
+    }
+}

@@ -3,6 +3,7 @@ public import Logging
 public import MariaDB
 import NIOPosix
 public import SyncCore
+import Synchronization
 
 /// The audit store in MySQL (or MariaDB): `general_db` in the cluster.
 ///
@@ -19,6 +20,8 @@ public final class MySQLAuditStore: AuditStore {
     private let pool: NIOThreadPool
     private let connection: MariaDBConnection
     private let logger: Logger
+    /// Set when a call was abandoned by cancellation: the connection is no longer usable.
+    private let abandoned = Atomic<Bool>(false)
     /// The server's `max_allowed_packet`: INSERT statements stay below it.
     public let maxPacketBytes: Int
     public static let schemaVersion = 1
@@ -38,17 +41,18 @@ public final class MySQLAuditStore: AuditStore {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         do {
-            let (connection, packet) = try await pool.runIfActive { () throws -> (MariaDBConnection, Int) in
-                do {
-                    let connection = try MariaDBConnection(configuration: configuration)
-                    // DATETIME has no time zone: the audit tables hold UTC.
-                    try connection.execute("SET time_zone = '+00:00'")
-                    let packet = Int(try connection.query("SELECT @@max_allowed_packet AS packet").value("packet", row: 0) ?? "") ?? 1 << 20
-                    return (connection, packet)
-                } catch let error as MariaDBError {
-                    throw Self.auditError(error, configuration)
-                }
-            }
+            let (connection, packet) = try await pool.runAbandoningOnCancel(
+                { () throws -> (MariaDBConnection, Int) in
+                    do {
+                        let connection = try MariaDBConnection(configuration: configuration)
+                        // DATETIME has no time zone: the audit tables hold UTC.
+                        try connection.execute("SET time_zone = '+00:00'")
+                        let packet = Int(try connection.query("SELECT @@max_allowed_packet AS packet").value("packet", row: 0) ?? "") ?? 1 << 20
+                        return (connection, packet)
+                    } catch let error as MariaDBError {
+                        throw Self.auditError(error, configuration)
+                    }
+                }, discard: { connection, _ in connection.close() })
             let store = MySQLAuditStore(configuration: configuration, pool: pool, connection: connection, maxPacketBytes: packet, logger: logger)
             do {
                 if !readOnly { try await store.prepare() }
@@ -57,6 +61,10 @@ public final class MySQLAuditStore: AuditStore {
                 throw error
             }
             return store
+        } catch is CancellationError {
+            // The connect may still be blocked on its thread: do not wait for it.
+            pool.shutdownGracefully { _ in }
+            throw CancellationError()
         } catch {
             try? await pool.shutdownGracefully()
             throw error
@@ -72,12 +80,17 @@ public final class MySQLAuditStore: AuditStore {
     private func onConnection<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws -> T {
         let configuration = self.configuration
         let connection = self.connection
-        return try await pool.runIfActive {
-            do {
-                return try body(connection)
-            } catch let error as MariaDBError {
-                throw Self.auditError(error, configuration)
+        do {
+            return try await pool.runAbandoningOnCancel {
+                do {
+                    return try body(connection)
+                } catch let error as MariaDBError {
+                    throw Self.auditError(error, configuration)
+                }
             }
+        } catch is CancellationError {
+            abandoned.store(true, ordering: .relaxed)
+            throw CancellationError()
         }
     }
 
@@ -339,6 +352,12 @@ public final class MySQLAuditStore: AuditStore {
     }
 
     public func close() async {
+        guard !abandoned.load(ordering: .relaxed) else {
+            // A call was abandoned mid-way (a stop while the server hung): its thread still
+            // owns the connection, which goes when that call returns or the process exits.
+            pool.shutdownGracefully { _ in }
+            return
+        }
         _ = try? await pool.runIfActive { [connection] in connection.close() }
         try? await pool.shutdownGracefully()
     }

@@ -1,3 +1,5 @@
+public import SyncCore
+
 /// Settings of the dashboard.
 public struct DashboardConfiguration: Sendable {
     /// A pair direction whose last successful real run is older than this is shown as stale.
@@ -6,10 +8,13 @@ public struct DashboardConfiguration: Sendable {
     public var refreshSeconds: Int
     /// How many recent runs the page lists and charts.
     public var recentRuns: Int
+    /// The clock staleness is measured against.
+    public var clock: any WallClock
 
-    public init(staleAfterSeconds: Int = 3 * 3600, refreshSeconds: Int = 10, recentRuns: Int = 20) {
+    public init(staleAfterSeconds: Int = 3 * 3600, refreshSeconds: Int = 10, recentRuns: Int = 20, clock: any WallClock = SystemWallClock()) {
         self.staleAfterSeconds = staleAfterSeconds
         self.refreshSeconds = refreshSeconds
         self.recentRuns = recentRuns
+        self.clock = clock
     }
 }

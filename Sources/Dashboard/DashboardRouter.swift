@@ -42,7 +42,7 @@ public enum DashboardRouter {
         router.get("/api/pairs") { _, _ in
             try await Self.answer {
                 let statuses = try await stores.withStore { try await $0.pairStatuses() }
-                let now = Timestamp.now()
+                let now = configuration.clock.now
                 let pairs = statuses.map { status in
                     DashboardJSON.Pair(
                         pair: status.pair, direction: status.direction,

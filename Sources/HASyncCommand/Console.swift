@@ -70,12 +70,12 @@ final class Console: Sendable {
         }
     }
 
-    func emitSummary(_ report: SyncReport, options: HASyncCommand) {
+    func emitSummary(_ report: SyncReport, pair: String, direction: String, dryRun: Bool, format: OutputFormat) {
         let summary = report.summary
-        if options.output == .json {
+        if format == .json {
             var object: [String: any Sendable] = [
-                "type": "summary", "status": report.status.rawValue, "dry_run": options.dryRun,
-                "pair": options.pair, "direction": options.direction,
+                "type": "summary", "status": report.status.rawValue, "dry_run": dryRun,
+                "pair": pair, "direction": direction,
                 "created": summary.created, "updated": summary.updated, "metadata_only": summary.metadataOnly,
                 "deleted": summary.deleted, "skipped": summary.skipped, "failed": summary.failed,
                 "bytes_transferred": summary.bytesTransferred, "duration_seconds": Double(report.durationNanoseconds) / 1e9,
@@ -86,14 +86,14 @@ final class Console: Sendable {
             return
         }
         let seconds = Double(report.durationNanoseconds) / 1e9
-        let verb = options.dryRun ? "dry run" : "sync"
-        out("\(verb) \(options.pair) (\(options.direction)): \(report.status.rawValue) in \(Format.duration(seconds))")
-        let would = options.dryRun ? "would " : ""
+        let verb = dryRun ? "dry run" : "sync"
+        out("\(verb) \(pair) (\(direction)): \(report.status.rawValue) in \(Format.duration(seconds))")
+        let would = dryRun ? "would " : ""
         var counts = "  \(would)create \(summary.created), update \(summary.updated)"
         if summary.metadataOnly > 0 { counts += " (\(summary.metadataOnly) mtime only)" }
         counts += ", delete \(summary.deleted); skipped \(summary.skipped), failed \(summary.failed)"
         out(counts)
-        if !options.dryRun {
+        if !dryRun {
             let rate = seconds > 0 ? Double(summary.bytesTransferred) / seconds : 0
             out("  copied \(Format.bytes(summary.bytesTransferred)) (\(Format.bytes(Int64(rate)))/s)")
         }

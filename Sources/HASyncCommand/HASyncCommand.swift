@@ -1,6 +1,11 @@
 public import ArgumentParser
+import AuditDSN
 import Foundation
+import Logging
 import SyncCore
+import SyncFileSystem
+import SyncRunner
+import SyncTrees
 
 /// `ha-sync`: one one-way sync run of a folder pair.
 public struct HASyncCommand: AsyncParsableCommand {
@@ -102,54 +107,68 @@ public struct HASyncCommand: AsyncParsableCommand {
 
     public init() {}
 
-    public mutating func validate() throws {
-        guard (1...256).contains(workers) else { throw ValidationError("--workers must be between 1 and 256, got \(workers)") }
-        guard mtimeThreshold.isFinite && mtimeThreshold >= 0 else {
-            throw ValidationError("--mtime-threshold must be zero or more seconds, got \(mtimeThreshold)")
+    /// The run's configuration from the flags, layered over the environment (`HA_SYNC_DB_DSN`,
+    /// `KUBECONFIG`, `POD_NAME`/`HOSTNAME`), validated once.
+    func makeConfiguration(environment: [String: String]) throws -> RunConfiguration {
+        var configuration = RunConfiguration(pair: pair, source: src, destination: dest)
+        configuration.direction = direction
+        configuration.logDirectory = logDir
+        configuration.opslogRetainDays = logRetainDays
+        configuration.mtimeThresholdSeconds = mtimeThreshold
+        configuration.deleteMissing = deleteMissing
+        configuration.maxDeletePercent = maxDelete
+        configuration.workers = workers
+        configuration.dryRun = dryRun
+        configuration.copy = CopyOptions(verify: verify, fsync: fsync)
+        configuration.lock.kind = lock.kind
+        configuration.lock.ttlSeconds = lockTTL
+        configuration.lock.kubeconfig = kubeconfig ?? environment["KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.lock.namespace = leaseNamespace
+        configuration.lock.holderName = environment["POD_NAME"] ?? environment["HOSTNAME"] ?? ProcessInfo.processInfo.hostName
+        configuration.lock.inCluster = RunLocks.isInCluster()
+        do {
+            configuration.auditDSN = try AuditStores.dsn(option: dbDSN, environment: environment)
+            try configuration.validate()
+        } catch {
+            throw ValidationError("\(error)")
         }
-        guard lockTTL >= 10 else { throw ValidationError("--lock-ttl must be at least 10 seconds, got \(lockTTL)") }
-        guard logRetainDays >= 1 else { throw ValidationError("--log-retain-days must be at least 1, got \(logRetainDays)") }
-        guard (0...100).contains(maxDelete) else { throw ValidationError("--max-delete must be a percentage from 0 to 100, got \(maxDelete)") }
-        guard Self.isValidPairName(pair) else {
-            throw ValidationError("--pair '\(pair)' must be 1-52 lowercase letters, digits or '-', starting and ending with a letter or digit")
-        }
-        guard Self.isValidDirection(direction) else {
-            throw ValidationError("--direction '\(direction)' must be 1-64 letters, digits, '.', '_' or '-'")
-        }
-        guard !logDir.isEmpty else { throw ValidationError("--log-dir must not be empty") }
-        src = try Self.absolute(src, flag: "--src")
-        dest = try Self.absolute(dest, flag: "--dest")
-        if let overlap = PathOverlap.check(source: src, destination: dest) {
-            throw ValidationError(overlap)
-        }
-        try AuditStores.validateOption(dbDSN)
+        return configuration
     }
 
     public func run() async throws {
-        let status = await SyncRun(options: self).run()
-        if status != .success {
-            throw ExitCode(status.rawValue)
+        let configuration = try makeConfiguration(environment: ProcessInfo.processInfo.environment)
+        let console = Console.shared
+        var logger = Logger(label: "ha-sync") { label in
+            StderrLogHandler(label: label, format: logFormat, console: console)
         }
-    }
+        logger.logLevel = verbose ? .debug : .info
+        logger[metadataKey: "pair"] = "\(pair)"
+        logger[metadataKey: "direction"] = "\(direction)"
 
-    static func isValidPairName(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        guard (1...52).contains(bytes.count) else { return false }
-        let allowed = bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
-        return allowed && bytes.first != 0x2D && bytes.last != 0x2D
-    }
-
-    static func isValidDirection(_ label: String) -> Bool {
-        let bytes = Array(label.utf8)
-        guard (1...64).contains(bytes.count) else { return false }
-        return bytes.allSatisfy {
-            ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F
+        let live = output == .text && !noProgress && console.stderrIsTerminal && logFormat == .text
+        let reporter = ConsoleReporter(
+            console: console, format: output, pair: configuration.pair, direction: configuration.direction,
+            dryRun: configuration.dryRun, verbose: verbose, live: live, logger: logger)
+        let locks: RunLocks
+        do {
+            locks = try RunLocks.make(for: configuration, logger: logger)
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(ExitStatus.failed.rawValue)
         }
-    }
-
-    static func absolute(_ path: String, flag: String) throws -> String {
-        guard path.hasPrefix("/") else { throw ValidationError("\(flag) must be an absolute path, got '\(path)'") }
-        return PathOverlap.normalize(path)
+        let dsn = configuration.resolvedAuditDSN
+        let storeLogger = logger
+        let parts = SyncRunner<LocalTree, LocalTree>.Parts(
+            lock: locks.lock,
+            openStore: { try await AuditStores.open(dsn, logger: storeLogger) },
+            openSource: { try LocalTree(root: configuration.source) },
+            openDestination: { try LocalTree(root: configuration.destination) })
+        let runner = SyncRunner(configuration: configuration, parts: parts, reporter: reporter, logger: logger)
+        let outcome = try await RunServices.run(runner, progressInterval: live ? .milliseconds(500) : .seconds(30), logger: logger)
+        await locks.close()
+        if outcome.status != .success {
+            throw ExitCode(outcome.status.rawValue)
+        }
     }
 }
 
@@ -158,6 +177,14 @@ public enum LockKind: String, ExpressibleByArgument, Sendable, CaseIterable {
     case auto
     case file
     case kubernetes
+
+    var kind: RunConfiguration.Lock.Kind {
+        switch self {
+        case .auto: .auto
+        case .file: .file
+        case .kubernetes: .kubernetes
+        }
+    }
 }
 
 /// Output formats for `--output` and `--log-format`.

@@ -1,8 +1,10 @@
 public import ArgumentParser
+import AuditDSN
 import AuditLog
 import Foundation
 import Logging
 import SyncCore
+import SyncRunner
 
 /// `ha-sync prune-history`: deletes old runs and their operations from the audit store.
 public struct PruneHistoryCommand: AsyncParsableCommand {
@@ -36,20 +38,23 @@ public struct PruneHistoryCommand: AsyncParsableCommand {
             throw ValidationError("--older-than must be a positive number followed by s, m, h, d or w (e.g. 30d), got '\(olderThan)'")
         }
         guard (1...1_000_000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1000000") }
-        try AuditStores.validateOption(dbDSN)
     }
 
     public func run() async throws {
         let logger = Logger(label: "ha-sync") { StderrLogHandler(label: $0, format: .text, console: Console.shared) }
         let seconds = Self.parseAge(olderThan)!
-        let now = Timestamp.now()
-        let cutoff = Timestamp(seconds: now.seconds - seconds, nanoseconds: now.nanoseconds)
+        let given: DatabaseDSN?
         do {
-            let dsn = try AuditStores.resolve(flag: dbDSN, logDirectory: logDir)
-            let store = try await AuditStores.open(dsn, logger: logger)
+            given = try AuditStores.dsn(option: dbDSN, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        do {
+            let store = try await AuditStores.open(AuditStores.resolve(given, logDirectory: logDir), logger: logger)
             let result: PruneResult
+            let cutoff: Timestamp
             do {
-                result = try await store.pruneHistory(before: cutoff, batchSize: batchSize)
+                (result, cutoff) = try await store.pruneHistory(olderThan: .seconds(seconds), clock: SystemWallClock(), batchSize: batchSize)
             } catch {
                 await store.close()
                 throw error

@@ -1,7 +1,7 @@
 public import KubernetesLease
 public import Logging
 public import RunLock
-import SyncCore
+public import SyncCore
 import Synchronization
 
 /// The run lock in a cluster: a `coordination.k8s.io/v1` Lease per pair.
@@ -15,17 +15,18 @@ public struct KubernetesLeaseLock: RunLock {
     public let client: LeaseClient
     public let policy: LeasePolicy
     public let logger: Logger
-    let now: @Sendable () -> MicroTime
+    /// Decides expiry, renewal times and the renew deadline; a test moves it by hand.
+    public let clock: any WallClock
 
-    public init(client: LeaseClient, policy: LeasePolicy, logger: Logger) {
-        self.init(client: client, policy: policy, logger: logger, now: { MicroTime(Timestamp.now()) })
-    }
-
-    init(client: LeaseClient, policy: LeasePolicy, logger: Logger, now: @escaping @Sendable () -> MicroTime) {
+    public init(client: LeaseClient, policy: LeasePolicy, logger: Logger, clock: any WallClock = SystemWallClock()) {
         self.client = client
         self.policy = policy
         self.logger = logger
-        self.now = now
+        self.clock = clock
+    }
+
+    func now() -> MicroTime {
+        MicroTime(clock.now)
     }
 
     public func acquire() async throws -> LockAcquisition {
@@ -72,13 +73,10 @@ final class KubernetesLeaseHold: HeldLock {
         var heartbeat = LeaseHeartbeat(policy: policy, acquiredAt: current.withLock { $0?.spec.renewTime } ?? lock.now())
         var wakeAt = heartbeat.nextRenewal
         while !Task.isCancelled {
-            let delay = wakeAt.microseconds - lock.now().microseconds
-            if delay > 0 {
-                do {
-                    try await Task.sleep(for: .microseconds(delay))
-                } catch {
-                    return  // cancelled: the run is over
-                }
+            do {
+                try await lock.clock.sleep(until: wakeAt.timestamp, tolerance: nil)
+            } catch {
+                return  // cancelled: the run is over
             }
             do {
                 let observed = try await lock.client.get(namespace: policy.namespace, name: policy.name)

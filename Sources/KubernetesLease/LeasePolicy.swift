@@ -2,7 +2,7 @@
 public struct LeasePolicy: Sendable, Hashable {
     public var name: String
     public var namespace: String
-    /// `<pod name>/<direction>`.
+    /// This run's holder identity, unique per run (``LeaseIdentity``).
     public var identity: String
     /// `leaseDurationSeconds`, from `--lock-ttl`.
     public var durationSeconds: Int

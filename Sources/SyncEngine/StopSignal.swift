@@ -1,21 +1,72 @@
 import Synchronization
 
-/// A one-way switch that tells a run to stop writing: set on SIGTERM/SIGINT, and (later)
-/// when the run lock is lost. Workers poll it between files and between chunks of a copy.
+/// A one-way switch that tells a run to stop writing: set on SIGTERM/SIGINT, and when the
+/// run lock is lost. Workers poll it between files and between chunks of a copy; the
+/// runner's waits (for the lock, the audit store) are raced against ``wait()``.
 public final class StopSignal: Sendable {
-    private let state = Mutex<String?>(nil)
+    private struct State {
+        var reason: String?
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     /// Requests a stop; the first reason is kept.
     public func stop(reason: String) {
-        state.withLock { current in
-            if current == nil { current = reason }
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard state.reason == nil else { return [] }
+            state.reason = reason
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Why the run was asked to stop, or `nil`.
-    public var reason: String? { state.withLock { $0 } }
+    public var reason: String? { state.withLock { $0.reason } }
 
     public var isStopped: Bool { reason != nil }
+
+    /// Returns once a stop is requested, or when the calling task is cancelled, so it can be
+    /// raced against other work in a task group.
+    public func wait() async {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state in
+                    if state.reason != nil || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+
+    /// Runs `operation` unless a stop comes first: then `operation` is cancelled and `nil`
+    /// returned. `operation` must end promptly when cancelled.
+    public func unlessStopped<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T? {
+        if isStopped { return nil }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                await self.wait()
+                return nil
+            }
+            defer { group.cancelAll() }
+            let first = try await group.next()!
+            if first == nil && !isStopped {
+                return try await group.next()!  // the waiter was cancelled; the operation decides
+            }
+            return first
+        }
+    }
 }

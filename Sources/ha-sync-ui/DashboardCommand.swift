@@ -1,8 +1,8 @@
 import ArgumentParser
+import AuditDSN
 import AuditLog
 import Dashboard
 import Foundation
-import HASyncCommand
 import Hummingbird
 import Logging
 
@@ -44,13 +44,17 @@ struct DashboardCommand: AsyncParsableCommand {
         guard AuditStores.parseDuration(staleAfter).map({ $0 > 0 }) == true else {
             throw ValidationError("--stale-after must be a duration such as 3h or 90m, got '\(staleAfter)'")
         }
-        try AuditStores.validateOption(dbDSN)
     }
 
     func run() async throws {
         var logger = Logger(label: "ha-sync-ui")
         logger.logLevel = .info
-        let dsn = try AuditStores.resolve(flag: dbDSN, logDirectory: logDir)
+        let dsn: DatabaseDSN
+        do {
+            dsn = AuditStores.resolve(try AuditStores.dsn(option: dbDSN, environment: ProcessInfo.processInfo.environment), logDirectory: logDir)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         logger.info("serving the dashboard", metadata: ["address": "\(host):\(port)", "store": "\(dsn)"])
         let storeLogger = logger
         let stores = StoreProvider(logger: logger) { try await AuditStores.open(dsn, readOnly: true, logger: storeLogger) }

@@ -8,8 +8,8 @@ import SyncCore
 import SyncTestSupport
 import Testing
 
+@testable import AuditDSN
 @testable import AuditMySQL
-@testable import HASyncCommand
 
 func configuration(_ server: MariaDBServer, database: String, password: String = MariaDBServer.password) throws -> MariaDBConfiguration {
     guard case .mysql(let endpoint) = try DatabaseDSN(parsing: server.dsn(database: database, password: password)) else {

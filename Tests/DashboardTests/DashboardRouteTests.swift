@@ -1,7 +1,7 @@
+import AuditDSN
 import AuditLog
 import Dashboard
 import Foundation
-import HASyncCommand
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting

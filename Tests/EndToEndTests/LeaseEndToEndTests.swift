@@ -69,7 +69,10 @@ struct LeaseEndToEndTests {
             let first = try run(api, pod: "pod-a", extra: ["--verify"])
             #expect(try await waitUntil(timeout: 30) { api.lease(namespace: Self.namespace, name: Self.lease) != nil })
             let lease = try #require(api.lease(namespace: Self.namespace, name: Self.lease))
-            #expect(lease.spec.holderIdentity == "pod-a/dell-to-hp")
+            // Readable prefix, then a suffix unique to this run.
+            let identity = try #require(lease.spec.holderIdentity)
+            #expect(identity.hasPrefix("pod-a/dell-to-hp/"))
+            #expect(identity.split(separator: "/").last.map { $0.count == 8 && $0.allSatisfy(\.isHexDigit) } == true)
             #expect(lease.spec.leaseDurationSeconds == 10)
 
             let second = try await run(api, pod: "pod-b", direction: "hp-to-dell").wait()

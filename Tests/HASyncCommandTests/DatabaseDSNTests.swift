@@ -1,6 +1,7 @@
 import Testing
 
-@testable import HASyncCommand
+@testable import AuditDSN
+@testable import SyncRunner
 
 @Suite("Database DSN")
 struct DatabaseDSNTests {
@@ -85,12 +86,12 @@ struct PathOverlapTests {
     }
 
     @Test func pairNames() {
-        #expect(HASyncCommand.isValidPairName("media"))
-        #expect(HASyncCommand.isValidPairName("owncloud-2"))
-        #expect(!HASyncCommand.isValidPairName("-media"))
-        #expect(!HASyncCommand.isValidPairName("Media"))
-        #expect(!HASyncCommand.isValidPairName(String(repeating: "a", count: 53)))
-        #expect(HASyncCommand.isValidDirection("dell-to-hp"))
-        #expect(!HASyncCommand.isValidDirection("dell to hp"))
+        #expect(RunConfiguration.isValidPairName("media"))
+        #expect(RunConfiguration.isValidPairName("owncloud-2"))
+        #expect(!RunConfiguration.isValidPairName("-media"))
+        #expect(!RunConfiguration.isValidPairName("Media"))
+        #expect(!RunConfiguration.isValidPairName(String(repeating: "a", count: 53)))
+        #expect(RunConfiguration.isValidDirection("dell-to-hp"))
+        #expect(!RunConfiguration.isValidDirection("dell to hp"))
     }
 }

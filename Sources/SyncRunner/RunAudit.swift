@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SyncCore
 import SyncEngine
+import SyncTrees
 
 /// The audit side of one run: the store (when reachable), the opslog, the flush.
 ///
@@ -24,22 +25,34 @@ final class RunAudit: Sendable {
     }
 
     /// Opens the store, flushes opslogs left by earlier runs, and starts this run's opslog.
-    static func start(dsn: DatabaseDSN, logDirectory: String, iteration: IterationRecord, logger: Logger) async -> RunAudit {
+    /// A stop request ends the waits on the store at once; no opslog is started then.
+    static func start(
+        openStore: @escaping @Sendable () async throws -> any AuditStore,
+        logDirectory: String,
+        iteration: IterationRecord,
+        stop: StopSignal,
+        logger: Logger
+    ) async -> RunAudit {
         let flusher = OpslogFlusher(directory: logDirectory, logger: logger)
         var store: (any AuditStore)?
         var problem: String?
         do {
-            store = try await AuditStores.open(dsn, logger: logger)
+            store = try await stop.unlessStopped { try await openStore() }
         } catch {
             problem = "\(error)"
             logger.warning("audit store unavailable: \(error); the sync goes on and its opslog stays in \(logDirectory) for a later run to flush")
         }
-        if let store {
-            let (flushed, error) = await flusher.flushPending(to: store)
-            if flushed > 0 { logger.info("flushed \(flushed) opslogs left by earlier runs") }
-            if let error {
-                logger.warning("audit flush of earlier opslogs failed: \(error); they stay for a later run")
+        if let opened = store {
+            let flushed = try? await stop.unlessStopped { await flusher.flushPending(to: opened) }
+            if let (count, error) = flushed {
+                if count > 0 { logger.info("flushed \(count) opslogs left by earlier runs") }
+                if let error {
+                    logger.warning("audit flush of earlier opslogs failed: \(error); they stay for a later run")
+                }
             }
+        }
+        if stop.isStopped {
+            return RunAudit(store: store, storeProblem: problem, flusher: flusher, writer: nil, logger: logger)
         }
         var writer: OpslogWriter?
         do {
@@ -61,9 +74,13 @@ final class RunAudit: Sendable {
         case pending
     }
 
-    /// Finishes the opslog, checks dry-run idempotency, flushes, applies retention.
-    func finish(_ iteration: IterationRecord, retainDays: Int) async -> Completion {
-        defer { flusher.removeExpired(olderThanDays: retainDays, now: .now()) }
+    /// Finishes the opslog, checks dry-run idempotency, flushes, applies retention (measured
+    /// on `clock`). After a stop request the flush gets `stopGrace` at most; what it could not
+    /// store waits in the opslog for the next run.
+    func finish(_ iteration: IterationRecord, retainDays: Int, clock: any WallClock, stopped: Bool, stopGrace: Duration = .seconds(5)) async
+        -> Completion
+    {
+        defer { flusher.removeExpired(olderThanDays: retainDays, now: clock.now) }
         guard let writer else { return .pending }
         do {
             try writer.finish(iteration)
@@ -86,11 +103,38 @@ final class RunAudit: Sendable {
             }
         }
         do {
-            _ = try await flusher.flush(writer.path, to: store)
+            let flusher = self.flusher
+            let path = writer.path
+            if stopped {
+                let done = try await Self.within(stopGrace, clock: clock) { _ = try await flusher.flush(path, to: store) }
+                guard done else {
+                    logger.warning("audit flush pending: the store did not answer in time after the stop; \(path) stays for a later run")
+                    return .pending
+                }
+            } else {
+                _ = try await flusher.flush(path, to: store)
+            }
             return .recorded
         } catch {
             logger.warning("audit flush pending: \(error); \(writer.path) stays for a later run")
             return .pending
+        }
+    }
+
+    /// Runs `operation`, cancelling it after `limit` on `clock`. Returns whether it finished.
+    static func within(_ limit: Duration, clock: any WallClock, _ operation: @escaping @Sendable () async throws -> Void) async throws -> Bool {
+        let deadline = clock.now.advanced(by: limit)
+        return try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await operation()
+                return true
+            }
+            group.addTask {
+                try? await clock.sleep(until: deadline, tolerance: nil)
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
         }
     }
 

@@ -1,4 +1,3 @@
-import ArgumentParser
 public import AuditLog
 import AuditMySQL
 import Foundation
@@ -7,22 +6,20 @@ import MariaDB
 
 /// Opens the audit store a DSN names.
 public enum AuditStores {
-    /// Checks `--db-dsn` (or `$HA_SYNC_DB_DSN` when the flag is absent) for the argument
-    /// parser: a `ValidationError` naming where the DSN came from, never its password.
-    public static func validateOption(_ flag: String?) throws {
-        guard let text = flag ?? ProcessInfo.processInfo.environment["HA_SYNC_DB_DSN"], !text.isEmpty else { return }
+    /// The DSN `--db-dsn` names, else `$HA_SYNC_DB_DSN`, parsed once; `nil` when neither is set.
+    /// The error names where the DSN came from, never its password.
+    public static func dsn(option flag: String?, environment: [String: String]) throws -> DatabaseDSN? {
+        guard let text = flag ?? environment["HA_SYNC_DB_DSN"], !text.isEmpty else { return nil }
         do {
-            _ = try DatabaseDSN(parsing: text)
+            return try DatabaseDSN(parsing: text)
         } catch {
-            throw ValidationError("\(flag == nil ? "HA_SYNC_DB_DSN" : "--db-dsn"): \(error)")
+            throw AuditError("\(flag == nil ? "HA_SYNC_DB_DSN" : "--db-dsn"): \(error)")
         }
     }
 
-    /// The DSN in effect: `--db-dsn`, else `$HA_SYNC_DB_DSN`, else SQLite in the log directory.
-    public static func resolve(flag: String?, logDirectory: String) throws -> DatabaseDSN {
-        if let text = flag ?? ProcessInfo.processInfo.environment["HA_SYNC_DB_DSN"], !text.isEmpty {
-            return try DatabaseDSN(parsing: text)
-        }
+    /// The DSN in effect: the one given, else SQLite in the log directory.
+    public static func resolve(_ dsn: DatabaseDSN?, logDirectory: String) -> DatabaseDSN {
+        if let dsn { return dsn }
         let directory = logDirectory.hasPrefix("/") ? logDirectory : FileManager.default.currentDirectoryPath + "/" + logDirectory
         return .sqlite(path: (directory.hasSuffix("/") ? directory : directory + "/") + "ha-sync.db")
     }

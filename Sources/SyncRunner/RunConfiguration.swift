@@ -1,0 +1,130 @@
+public import AuditDSN
+public import SyncCore
+public import SyncEngine
+public import SyncTrees
+
+/// Everything one sync run needs to know, built once from flags and environment and
+/// validated once. Nothing below the command line sees the command's options.
+public struct RunConfiguration: Sendable {
+    /// How the run lock is taken.
+    public struct Lock: Sendable, Hashable {
+        public enum Kind: String, Sendable, Hashable, CaseIterable {
+            /// A Kubernetes Lease in a pod, else the lock file.
+            case auto
+            case file
+            case kubernetes
+        }
+
+        public var kind: Kind = .auto
+        /// Seconds before a lock whose holder stopped renewing it counts as stale.
+        public var ttlSeconds = 3600
+        /// kubeconfig for a Lease taken outside a cluster.
+        public var kubeconfig: String?
+        /// The Lease's namespace; default: the pod's, else the kubeconfig context's, else `infrastructure`.
+        public var namespace: String?
+        /// Who this run is, readable (`<pod or host>`); the Lease holder adds the direction and a per-run suffix.
+        public var holderName = "ha-sync"
+        /// Whether the process runs in a pod (a service account is mounted).
+        public var inCluster = false
+
+        public init() {}
+    }
+
+    public var pair: String
+    public var direction = "fwd"
+    /// Side A: the source in one-way mode. An absolute path.
+    public var source: String
+    /// Side B: the destination in one-way mode. An absolute path that must exist.
+    public var destination: String
+    /// Opslogs and the lock file.
+    public var logDirectory = "/var/log/ha-sync"
+    /// The audit store; `nil` means SQLite in ``logDirectory``.
+    public var auditDSN: DatabaseDSN?
+    public var lock = Lock()
+    /// Unflushed opslogs older than this are deleted.
+    public var opslogRetainDays = 10
+    /// Modification times at most this far apart count as equal.
+    public var mtimeThresholdSeconds = 2.0
+    public var deleteMissing = false
+    public var maxDeletePercent = 50
+    public var workers = 4
+    public var dryRun = false
+    public var copy = CopyOptions()
+
+    public init(pair: String, source: String, destination: String) {
+        self.pair = pair
+        self.source = source
+        self.destination = destination
+    }
+
+    /// The audit store in effect.
+    public var resolvedAuditDSN: DatabaseDSN {
+        AuditStores.resolve(auditDSN, logDirectory: logDirectory)
+    }
+
+    /// The engine's part of the configuration.
+    public var sync: SyncConfiguration {
+        SyncConfiguration(
+            reconciler: ComparisonRules(mtimeThresholdNanoseconds: Int64((mtimeThresholdSeconds * 1e9).rounded()), deleteMissing: deleteMissing),
+            deleteGuard: DeleteGuard(maxDeletePercent: maxDeletePercent),
+            workers: workers,
+            dryRun: dryRun,
+            copyOptions: copy)
+    }
+
+    /// Checks every value and normalises the two roots. The error names the flag to fix.
+    public mutating func validate() throws(ConfigurationError) {
+        guard (1...256).contains(workers) else { throw ConfigurationError("--workers must be between 1 and 256, got \(workers)") }
+        guard mtimeThresholdSeconds.isFinite && mtimeThresholdSeconds >= 0 else {
+            throw ConfigurationError("--mtime-threshold must be zero or more seconds, got \(mtimeThresholdSeconds)")
+        }
+        guard lock.ttlSeconds >= 10 else { throw ConfigurationError("--lock-ttl must be at least 10 seconds, got \(lock.ttlSeconds)") }
+        guard opslogRetainDays >= 1 else { throw ConfigurationError("--log-retain-days must be at least 1, got \(opslogRetainDays)") }
+        guard (0...100).contains(maxDeletePercent) else {
+            throw ConfigurationError("--max-delete must be a percentage from 0 to 100, got \(maxDeletePercent)")
+        }
+        guard Self.isValidPairName(pair) else {
+            throw ConfigurationError("--pair '\(pair)' must be 1-52 lowercase letters, digits or '-', starting and ending with a letter or digit")
+        }
+        guard Self.isValidDirection(direction) else {
+            throw ConfigurationError("--direction '\(direction)' must be 1-64 letters, digits, '.', '_' or '-'")
+        }
+        guard !logDirectory.isEmpty else { throw ConfigurationError("--log-dir must not be empty") }
+        source = try Self.absolute(source, flag: "--src")
+        destination = try Self.absolute(destination, flag: "--dest")
+        if let overlap = PathOverlap.check(source: source, destination: destination) {
+            throw ConfigurationError(overlap)
+        }
+    }
+
+    static func isValidPairName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...52).contains(bytes.count) else { return false }
+        let allowed = bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+        return allowed && bytes.first != 0x2D && bytes.last != 0x2D
+    }
+
+    static func isValidDirection(_ label: String) -> Bool {
+        let bytes = Array(label.utf8)
+        guard (1...64).contains(bytes.count) else { return false }
+        return bytes.allSatisfy {
+            ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F
+        }
+    }
+
+    static func absolute(_ path: String, flag: String) throws(ConfigurationError) -> String {
+        guard path.hasPrefix("/") else { throw ConfigurationError("\(flag) must be an absolute path, got '\(path)'") }
+        return PathOverlap.normalize(path)
+    }
+}
+
+/// A configuration value that cannot be used; the message names the flag.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,246 @@
+public import AuditLog
+import Foundation
+public import Logging
+public import RunLock
+public import SyncCore
+public import SyncEngine
+public import SyncTrees
+
+/// One sync run as a library: take the pair's lock, start the audit trail, walk and apply,
+/// report, flush, unlock. Everything it touches is injected, so tests drive it with trees,
+/// locks, stores and clocks in memory and no process.
+public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
+    /// What the run works with.
+    public struct Parts: Sendable {
+        public var lock: any RunLock
+        /// Opens the audit store; a failure never stops the sync (the opslog waits for a later run).
+        public var openStore: @Sendable () async throws -> any AuditStore
+        /// Opens side A (the source); a failure fails the run with the error's message.
+        public var openSource: @Sendable () throws -> Source
+        /// Opens side B (the destination).
+        public var openDestination: @Sendable () throws -> Destination
+
+        public init(
+            lock: any RunLock,
+            openStore: @escaping @Sendable () async throws -> any AuditStore,
+            openSource: @escaping @Sendable () throws -> Source,
+            openDestination: @escaping @Sendable () throws -> Destination
+        ) {
+            self.lock = lock
+            self.openStore = openStore
+            self.openSource = openSource
+            self.openDestination = openDestination
+        }
+    }
+
+    public let configuration: RunConfiguration
+    public let parts: Parts
+    public let reporter: any RunReporter
+    public let shutdown: RunShutdown
+    public let progress: SyncProgress
+    public let clock: any WallClock
+    public let logger: Logger
+
+    public init(
+        configuration: RunConfiguration,
+        parts: Parts,
+        reporter: any RunReporter,
+        shutdown: RunShutdown = RunShutdown(),
+        progress: SyncProgress = SyncProgress(),
+        clock: any WallClock = SystemWallClock(),
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.parts = parts
+        self.reporter = reporter
+        self.shutdown = shutdown
+        self.progress = progress
+        self.clock = clock
+        self.logger = logger
+    }
+
+    private var stop: StopSignal { shutdown.stop }
+
+    /// Runs once. Never throws: every failure becomes an exit status and a logged message.
+    public func run() async -> RunOutcome {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.logDirectory, withIntermediateDirectories: true)
+        } catch {
+            return failed("cannot create the log directory \(configuration.logDirectory) (set --log-dir): \(Self.reason(error))")
+        }
+        let hold: any HeldLock
+        do {
+            switch try await acquireUnlessStopped() {
+            case nil:
+                return stoppedEarly("while taking the run lock")
+            case .held(let holder)?:
+                logger.notice("pair \(configuration.pair) is locked by another run (\(holder)); nothing to do")
+                reporter.lockHeld(pair: configuration.pair, holder: holder)
+                return RunOutcome(status: .success)
+            case .acquired(let acquired)?:
+                hold = acquired
+            }
+        } catch {
+            return failed("\(error)")
+        }
+        let outcome = await runLocked(hold)
+        await hold.release()
+        return outcome
+    }
+
+    /// Takes the lock, unless a stop comes first; a lock won in that race is given back.
+    private func acquireUnlessStopped() async throws -> LockAcquisition? {
+        let lock = parts.lock
+        let stop = self.stop
+        return try await withThrowingTaskGroup(of: LockAcquisition?.self) { group in
+            group.addTask { try await lock.acquire() }
+            group.addTask {
+                await stop.wait()
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            if let first {
+                _ = try? await group.next()
+                if stop.isStopped, case .acquired(let hold) = first {
+                    await hold.release()
+                    return nil
+                }
+                return first
+            }
+            if case .acquired(let hold)?? = try? await group.next() {
+                await hold.release()
+            }
+            return nil
+        }
+    }
+
+    private func runLocked(_ hold: any HeldLock) async -> RunOutcome {
+        var iteration = IterationRecord(
+            runID: UUID().uuidString.lowercased(), pair: configuration.pair, direction: configuration.direction,
+            source: configuration.source, destination: configuration.destination, startedAt: clock.now, dryRun: configuration.dryRun)
+        let audit = await RunAudit.start(
+            openStore: parts.openStore, logDirectory: configuration.logDirectory, iteration: iteration, stop: stop, logger: logger)
+        guard !stop.isStopped else {
+            await audit.close()
+            return stoppedEarly("while opening the audit store")
+        }
+        let outcome = await sync(audit: audit, hold: hold)
+        let auditStatus: IterationRecord.Status =
+            switch outcome.report?.status {
+            case .success: .success
+            case .partialFailure: .partialFailure
+            case .failed, nil: .failed
+            }
+        iteration.finish(status: auditStatus, summary: outcome.report?.summary ?? SyncSummary(), endedAt: clock.now, errorMessage: outcome.message)
+        switch await audit.finish(iteration, retainDays: configuration.opslogRetainDays, clock: clock, stopped: stop.isStopped) {
+        case .dryRunAlreadyCurrent(let since):
+            reporter.dryRunAlreadyCurrent(since: since)
+        case .recorded, .pending:
+            break
+        }
+        await audit.close()
+        return outcome
+    }
+
+    /// Opens the trees and runs the engine beside the lock's heartbeat.
+    private func sync(audit: RunAudit, hold: any HeldLock) async -> RunOutcome {
+        let source: Source
+        let destination: Destination
+        do {
+            source = try parts.openSource()
+        } catch {
+            return failed("source directory \(configuration.source) cannot be used: \(Self.reason(error))")
+        }
+        do {
+            destination = try parts.openDestination()
+        } catch {
+            return failed("destination directory \(configuration.destination) cannot be used: \(Self.reason(error))")
+        }
+        let engine = SyncEngine(
+            source: source, destination: destination, configuration: configuration.sync,
+            observer: CompositeObserver(observers: [reporter.observer, audit.observer]),
+            progress: progress, stopSignal: stop, logger: logger)
+        logger.info(
+            "\(configuration.dryRun ? "dry run" : "sync") started",
+            metadata: [
+                "src": "\(configuration.source)", "dest": "\(configuration.destination)", "workers": "\(configuration.workers)",
+                "delete_missing": "\(configuration.deleteMissing)",
+            ])
+
+        let stop = self.stop
+        let result: Result<SyncReport, any Error> = await withTaskGroup(of: Result<SyncReport, any Error>?.self) { group in
+            group.addTask {
+                // Renews a Lease; losing it stops every write at once.
+                await hold.maintain { reason in stop.stop(reason: "lost the run lock: \(reason)") }
+                return nil
+            }
+            group.addTask {
+                do {
+                    return .success(try await engine.run())
+                } catch {
+                    return .failure(error)
+                }
+            }
+            var outcome: Result<SyncReport, any Error> = .failure(CancellationError())
+            while let next = await group.next() {
+                if let next {
+                    outcome = next
+                    group.cancelAll()
+                }
+            }
+            return outcome
+        }
+        reporter.progressEnded()
+
+        switch result {
+        case .failure(let error):
+            logger.error("run failed: \(error)")
+            reporter.runFailed("\(error)")
+            return RunOutcome(status: .failed, message: "\(error)")
+        case .success(let report):
+            reporter.finished(report)
+            var message = report.failureMessage
+            if let message {
+                logger.error("\(message)")
+            } else if report.summary.failed > 0 {
+                logger.warning("\(report.summary.failed) paths failed; the next run retries them")
+                message = "\(report.summary.failed) paths failed; see the failed operations and the run's log"
+            }
+            if report.deletesWithheld > 0 {
+                logger.warning("\(report.deletesWithheld) deletes withheld because part of the source could not be listed")
+            }
+            let status: ExitStatus =
+                if report.interruption != nil {
+                    shutdown.signalStatus ?? .failed
+                } else if report.refusal != nil {
+                    .refused
+                } else {
+                    report.status == .partialFailure ? .partialFailure : .success
+                }
+            return RunOutcome(status: status, report: report, message: message)
+        }
+    }
+
+    private func failed(_ message: String) -> RunOutcome {
+        logger.error("\(message)")
+        return RunOutcome(status: .failed, message: message)
+    }
+
+    private func stoppedEarly(_ phase: String) -> RunOutcome {
+        let message = "stopped \(phase): \(stop.reason ?? "stop requested"); nothing was synced"
+        logger.warning("\(message)")
+        return RunOutcome(status: shutdown.signalStatus ?? .failed, message: message)
+    }
+
+    /// The part of an error a user needs: the system's words for an errno, else the error.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? SyncTreeError, let code = error.errno {
+            return String(cString: strerror(code))
+        }
+        if let error = error as? CocoaError, let underlying = error.userInfo[NSUnderlyingErrorKey] as? POSIXError {
+            return String(cString: strerror(underlying.code.rawValue))
+        }
+        return "\(error)"
+    }
+}
