@@ -176,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KubernetesClientTests",
-            dependencies: ["KubernetesClient", "KubernetesLease", "KubernetesTestSupport", "SyncCore", "SyncTestSupport"],
+            dependencies: ["KubernetesClient", "KubernetesLease", "KubernetesTestSupport", "RunLock", "SyncCore", "SyncTestSupport"],
             swiftSettings: strict
         ),
         .target(name: "AuditTestSupport", dependencies: ["AuditLog"], path: "Tests/AuditTestSupport", swiftSettings: strict),

@@ -108,16 +108,21 @@ final class KubernetesLeaseHold: HeldLock {
 
     func release() async {
         let policy = lock.policy
-        guard current.withLock({ $0 }) != nil else { return }
-        current.withLock { $0 = nil }
+        let last = current.withLock { lease in
+            defer { lease = nil }
+            return lease
+        }
+        guard let last else { return }
         do {
             let observed = try await lock.client.get(namespace: policy.namespace, name: policy.name)
-            switch LeaseDecisions.release(observed: observed, policy: policy) {
+            switch LeaseDecisions.release(observed: observed, lastWritten: last.metadata.resourceVersion, policy: policy) {
             case .delete(let version):
                 try await lock.client.delete(namespace: policy.namespace, name: policy.name, resourceVersion: version)
             case .leaveAlone(let reason):
                 lock.logger.notice("not deleting the Lease: \(reason)")
             }
+        } catch let error as KubernetesError where error.code == 409 {
+            lock.logger.notice("not deleting the Lease: another run wrote it after this run's last renewal")
         } catch {
             lock.logger.warning("could not release Lease \(policy.namespace)/\(policy.name): \(error); it expires by itself")
         }

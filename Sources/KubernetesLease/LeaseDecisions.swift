@@ -64,12 +64,18 @@ public enum LeaseDecisions {
         case leaveAlone(reason: String)
     }
 
-    public static func release(observed: Lease?, policy: LeasePolicy) -> Release {
+    /// Deletes only the Lease this run last wrote: held under its identity and still at the
+    /// `resourceVersion` of its last write, which is also the delete's precondition (a write
+    /// by anyone in between makes the API server answer 409 instead of deleting).
+    public static func release(observed: Lease?, lastWritten: String?, policy: LeasePolicy) -> Release {
         guard let observed else { return .leaveAlone(reason: "Lease \(policy.name) is already gone") }
         guard observed.spec.holderIdentity == policy.identity else {
             return .leaveAlone(reason: "Lease \(policy.name) is held by \(observed.spec.holderIdentity ?? "nobody"), not by this run")
         }
-        return .delete(resourceVersion: observed.metadata.resourceVersion)
+        guard let lastWritten, observed.metadata.resourceVersion == lastWritten else {
+            return .leaveAlone(reason: "Lease \(policy.name) changed since this run last wrote it")
+        }
+        return .delete(resourceVersion: lastWritten)
     }
 }
 

@@ -90,16 +90,6 @@ extension HASyncProcess.Outcome {
     var summary: [String: Any]? { jsonLines.last { $0["type"] as? String == "summary" } }
 }
 
-/// Polls `condition` every few milliseconds until it holds or `timeout` seconds pass.
-func waitUntil(timeout: Double = 60, _ condition: () -> Bool) async throws -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(2))
-    }
-    return condition()
-}
-
 /// Names of the engine's temporary files in `directory`.
 func temporaryFiles(in directory: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix(".ha-sync-tmp.") }

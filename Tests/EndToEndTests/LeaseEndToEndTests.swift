@@ -93,6 +93,29 @@ struct LeaseEndToEndTests {
         }
     }
 
+    /// Two runs with the same pod name and direction (a run outside a pod, a reused host name):
+    /// the second must see the first's Lease as held, never as its own.
+    @Test(.timeLimit(.minutes(2)))
+    func aSecondRunWithTheSameIdentityIsHeldAndNeverDisturbsTheFirst() async throws {
+        try await withAPI { api in
+            try slowSource()
+            let first = try run(api, pod: "vm", extra: ["--verify"])
+            #expect(try await waitUntil(timeout: 30) { api.lease(namespace: Self.namespace, name: Self.lease) != nil })
+            let held = try #require(api.lease(namespace: Self.namespace, name: Self.lease))
+
+            let second = try await run(api, pod: "vm").wait(timeout: 30)
+            #expect(second.status == 0)
+            #expect(second.jsonLines.contains { $0["type"] as? String == "locked" }, "\(second.stdout)")
+            let after = try #require(api.lease(namespace: Self.namespace, name: Self.lease), "the second run must not delete the first's Lease")
+            #expect(after.spec.holderIdentity == held.spec.holderIdentity)
+
+            let outcome = try await first.wait(timeout: 90)
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            #expect(!outcome.stderr.contains("deleted by someone else"))
+            #expect(api.lease(namespace: Self.namespace, name: Self.lease) == nil, "released by its holder at the end")
+        }
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func aLeaseHandedToAnotherHolderStopsTheRunWithinOneHeartbeat() async throws {
         try await withAPI { api in

@@ -102,9 +102,14 @@ struct LeaseDecisionsTests {
     }
 
     @Test func onlyTheHolderDeletesAndOnlyWithItsVersion() {
-        #expect(LeaseDecisions.release(observed: lease(holder: "pod-a/dell-to-hp", renewedAt: t0), policy: policy) == .delete(resourceVersion: "41"))
-        if case .delete = LeaseDecisions.release(observed: lease(holder: "pod-b/x", renewedAt: t0), policy: policy) { Issue.record("not ours") }
-        if case .delete = LeaseDecisions.release(observed: nil, policy: policy) { Issue.record("nothing to delete") }
+        let ours = lease(holder: "pod-a/dell-to-hp", renewedAt: t0)
+        #expect(LeaseDecisions.release(observed: ours, lastWritten: "41", policy: policy) == .delete(resourceVersion: "41"))
+        if case .delete = LeaseDecisions.release(observed: ours, lastWritten: "40", policy: policy) { Issue.record("written since our last write") }
+        if case .delete = LeaseDecisions.release(observed: ours, lastWritten: nil, policy: policy) { Issue.record("never written by us") }
+        if case .delete = LeaseDecisions.release(observed: lease(holder: "pod-b/x", renewedAt: t0), lastWritten: "41", policy: policy) {
+            Issue.record("not ours")
+        }
+        if case .delete = LeaseDecisions.release(observed: nil, lastWritten: "41", policy: policy) { Issue.record("nothing to delete") }
     }
 }
 
