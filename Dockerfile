@@ -13,7 +13,13 @@ RUN swift build -c release --static-swift-stdlib --product ha-sync \
  && swift build -c release --static-swift-stdlib --product ha-sync-ui \
  && install -D -m 0755 .build/release/ha-sync /out/ha-sync \
  && install -D -m 0755 .build/release/ha-sync-ui /out/ha-sync-ui \
- && strip /out/ha-sync /out/ha-sync-ui
+ && for binary in ha-sync ha-sync-ui; do \
+      objcopy --only-keep-debug /out/$binary /out/$binary.debug \
+      && strip --strip-debug --strip-unneeded /out/$binary \
+      && objcopy --add-gnu-debuglink=/out/$binary.debug /out/$binary || exit 1; \
+    done
+# The debug info stays in the build stage (/out/*.debug): copy it out with
+#   docker build --target build -o type=local,dest=debug .
 
 FROM debian:bookworm-slim
 # libmariadb3: the MySQL audit store loads MariaDB Connector/C at run time.

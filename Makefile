@@ -7,9 +7,8 @@ IMAGE ?= ha-sync:dev
 
 help:
 	@echo "make demo      build ha-sync and sync two sample folders under .demo/ (embedded defaults)"
-	@echo "make test      build everything and run all tests"
+	@echo "make test      install what the tests need (or name it), build everything and run all tests"
 	@echo "make build     debug build"
-	@echo "make release   release build of ha-sync"
 	@echo "make fmt       format the sources with swift format"
 	@echo "make lint      check formatting and compiler warnings"
 	@echo "make bench     benchmark against rsync, rclone and cp (needs rsync, rclone; ~6 GiB scratch)"
@@ -24,6 +23,12 @@ build:
 release:
 	$(SWIFT) build -c release --static-swift-stdlib --product ha-sync
 	$(SWIFT) build -c release --static-swift-stdlib --product ha-sync-ui
+	@# Ship stripped binaries; keep the debug info beside them (linked by name) for crash analysis.
+	for binary in ha-sync ha-sync-ui; do \
+		objcopy --only-keep-debug .build/release/$$binary .build/release/$$binary.debug && \
+		strip --strip-debug --strip-unneeded .build/release/$$binary && \
+		objcopy --add-gnu-debuglink=.build/release/$$binary.debug .build/release/$$binary || exit 1; \
+	done
 
 # The release binaries must start and do a real sync; ldd shows no Swift runtime library.
 smoke: release
@@ -34,6 +39,9 @@ smoke: release
 	.build/release/ha-sync-ui --help > /dev/null
 	! ldd .build/release/ha-sync | grep -q libswiftCore
 	! ldd .build/release/ha-sync-ui | grep -q libswiftCore
+	@# Stripped: no DWARF sections left in what ships.
+	! readelf -S .build/release/ha-sync | grep -q '\.debug_info'
+	@ls -lh .build/release/ha-sync .build/release/ha-sync-ui | awk '{print $$5, $$9}'
 
 deploy-generate:
 	python3 deploy/generate.py
@@ -46,9 +54,13 @@ docker-push:
 	@test -n "$(IMAGE)" || (echo "usage: make docker-push IMAGE=registry/ha-sync:tag" && exit 2)
 	docker push "$(IMAGE)"
 
+# The tests find the Python tools (kubernetes-validate, websocket-client) in the venv test-setup makes.
+TEST_PATH := $(CURDIR)/.build/test-venv/bin:$(PATH)
+
 test:
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@scripts/test-setup.sh
+	PATH="$(TEST_PATH)" $(SWIFT) build --build-tests
+	PATH="$(TEST_PATH)" $(SWIFT) test --skip-build
 
 fmt:
 	$(SWIFT) format -i -r Sources Tests Package.swift

@@ -25,8 +25,13 @@ public struct HASyncCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Source directory (absolute path).", valueName: "dir"))
     var src: String
 
-    @Option(help: ArgumentHelp("Destination directory (absolute path). Must exist.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Destination directory (absolute path). Must exist unless --create-dest.", valueName: "dir"))
     var dest: String
+
+    @Flag(
+        name: .customLong("create-dest"),
+        help: "Create the destination directory if it is missing (off by default: a missing root is usually an unmounted volume).")
+    var createDest = false
 
     @Option(help: ArgumentHelp("Pair name, e.g. media; names the lock (ha-sync-<pair>). Lowercase letters, digits and '-'.", valueName: "name"))
     var pair: String
@@ -68,7 +73,7 @@ public struct HASyncCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("mtime-threshold"),
-        help: ArgumentHelp("Modification times closer than this many seconds count as equal.", valueName: "seconds"))
+        help: ArgumentHelp("Modification times at most this many seconds apart count as equal.", valueName: "seconds"))
     var mtimeThreshold: Double = 2
 
     @Flag(name: .customLong("delete-missing"), inversion: .prefixedNo, help: "Delete destination entries that are missing on the source.")
@@ -107,6 +112,26 @@ public struct HASyncCommand: AsyncParsableCommand {
 
     public init() {}
 
+    /// Accepts the specification's `--dry-run=true|false` and `--delete-missing=true|false`
+    /// beside the bare flags, by rewriting them to the forms the parser knows.
+    public static func normalizingBooleanFlags(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        for argument in arguments {
+            if argument == "--" {
+                result.append(contentsOf: arguments[arguments.firstIndex(of: "--")!...])
+                return result
+            }
+            switch argument.lowercased() {
+            case "--dry-run=true": result.append("--dry-run")
+            case "--dry-run=false": break
+            case "--delete-missing=true": result.append("--delete-missing")
+            case "--delete-missing=false": result.append("--no-delete-missing")
+            default: result.append(argument)
+            }
+        }
+        return result
+    }
+
     /// The run's configuration from the flags, layered over the environment (`HA_SYNC_DB_DSN`,
     /// `KUBECONFIG`, `POD_NAME`/`HOSTNAME`), validated once.
     func makeConfiguration(environment: [String: String]) throws -> RunConfiguration {
@@ -116,6 +141,7 @@ public struct HASyncCommand: AsyncParsableCommand {
         configuration.opslogRetainDays = logRetainDays
         configuration.mtimeThresholdSeconds = mtimeThreshold
         configuration.deleteMissing = deleteMissing
+        configuration.createDestination = createDest
         configuration.maxDeletePercent = maxDelete
         configuration.workers = workers
         configuration.dryRun = dryRun
@@ -162,7 +188,12 @@ public struct HASyncCommand: AsyncParsableCommand {
             lock: locks.lock,
             openStore: { try await AuditStores.open(dsn, logger: storeLogger) },
             openSource: { try LocalTree(root: configuration.source) },
-            openDestination: { try LocalTree(root: configuration.destination) })
+            openDestination: {
+                if configuration.createDestination {
+                    try FileManager.default.createDirectory(atPath: configuration.destination, withIntermediateDirectories: true)
+                }
+                return try LocalTree(root: configuration.destination)
+            })
         let runner = SyncRunner(configuration: configuration, parts: parts, reporter: reporter, logger: logger)
         let outcome = try await RunServices.run(runner, progressInterval: live ? .milliseconds(500) : .seconds(30), logger: logger)
         await locks.close()

@@ -18,18 +18,15 @@ enum FileIO {
         shouldStop: () -> Bool = { false },
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "read", path: path, detail: "stopped") }
-            let count = read(descriptor, buffer.baseAddress, bufferSize)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw SyncTreeError.system("read", path)
-            }
-            if count == 0 { return }
-            try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-        }
+        try readChunks(
+            path: path, shouldStop: shouldStop,
+            read: { buffer in
+                while true {
+                    let count = read(descriptor, buffer.baseAddress, buffer.count)
+                    if count >= 0 { return count }
+                    if errno != EINTR { throw SyncTreeError.system("read", path) }
+                }
+            }, body)
     }
 
     /// Reads a tree's file to the end, handing each chunk to `body`.
@@ -39,11 +36,21 @@ enum FileIO {
         shouldStop: () -> Bool,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
+        try readChunks(path: path, shouldStop: shouldStop, read: reader.read(into:), body)
+    }
+
+    /// The loop both readers share: a buffer, a stop check per chunk, 0 bytes ends it.
+    private static func readChunks(
+        path: RelativePath,
+        shouldStop: () -> Bool,
+        read: (UnsafeMutableRawBufferPointer) throws -> Int,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
         defer { buffer.deallocate() }
         while true {
             if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "read", path: path, detail: "stopped") }
-            let count = try reader.read(into: buffer)
+            let count = try read(buffer)
             if count == 0 { return }
             try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
         }

@@ -1,5 +1,5 @@
 public import AuditDSN
-public import SyncCore
+import SyncCore
 public import SyncEngine
 public import SyncTrees
 
@@ -46,6 +46,9 @@ public struct RunConfiguration: Sendable {
     /// Modification times at most this far apart count as equal.
     public var mtimeThresholdSeconds = 2.0
     public var deleteMissing = false
+    /// Create side B's root when it is missing. Off by default: a missing root is usually an
+    /// unmounted volume, and filling its mount point would hide the problem.
+    public var createDestination = false
     public var maxDeletePercent = 50
     public var workers = 4
     public var dryRun = false

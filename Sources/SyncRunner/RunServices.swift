@@ -1,6 +1,6 @@
 public import Logging
 import ServiceLifecycle
-public import SyncEngine
+import SyncEngine
 public import SyncTrees
 import Synchronization
 import UnixSignals
@@ -62,7 +62,7 @@ struct SignalService: Service {
         let shutdown = self.shutdown
         let logger = self.logger
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for await signal in signals {
                 let status: ExitStatus = signal == .sigint ? .interrupted : .terminated
                 if shutdown.signal(status, reason: "received \(signal)") {

@@ -154,6 +154,10 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
         }
         do {
             destination = try parts.openDestination()
+        } catch let error as SyncTreeError where error.code == .notFound {
+            return failed(
+                "destination directory \(configuration.destination) does not exist; ha-sync never creates a missing root on its own "
+                    + "(it may be an unmounted volume): create it with mkdir, or pass --create-dest")
         } catch {
             return failed("destination directory \(configuration.destination) cannot be used: \(Self.reason(error))")
         }

@@ -9,7 +9,7 @@ struct Main {
         if arguments.first == "prune-history" {
             await PruneHistoryCommand.main(Array(arguments.dropFirst()))
         } else {
-            await HASyncCommand.main(arguments)
+            await HASyncCommand.main(HASyncCommand.normalizingBooleanFlags(arguments))
         }
     }
 }

@@ -97,11 +97,38 @@ struct CommandLineTests {
         #expect(lines.first?.contains("source directory \(source)/nope cannot be used: No such file or directory") == true)
     }
 
-    @Test func aMissingDestinationIsNotCreated() async throws {
+    @Test func aMissingDestinationIsNotCreatedAndTheErrorSaysWhatToDo() async throws {
         let outcome = try await HASyncProcess.run(["--src", source, "--dest", destination + "/nope", "--pair", "p", "--log-dir", logs])
         #expect(outcome.status == 1)
-        #expect(outcome.stderr.contains("destination directory \(destination)/nope cannot be used"))
+        #expect(outcome.stderr.contains("destination directory \(destination)/nope does not exist"))
+        #expect(outcome.stderr.contains("mkdir") && outcome.stderr.contains("--create-dest"))
         #expect(!FileManager.default.fileExists(atPath: destination + "/nope"))
+    }
+
+    @Test func createDestMakesTheMissingRoot() async throws {
+        try TemporaryTree.write(source, "f.txt", "x")
+        let outcome = try await HASyncProcess.run(
+            ["--src", source, "--dest", destination + "/new/root", "--pair", "p", "--log-dir", logs, "--create-dest"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(FileManager.default.fileExists(atPath: destination + "/new/root/f.txt"))
+    }
+
+    /// The specification's rollout guide writes `--dry-run=true` and `--delete-missing=false`.
+    @Test func booleanFlagsAcceptTrueAndFalse() async throws {
+        try TemporaryTree.write(source, "f.txt", "x")
+        try TemporaryTree.write(destination, "only-here.txt", "keep")
+        let base = ["--src", source, "--dest", destination, "--pair", "p", "--log-dir", logs, "--output", "json"]
+        let dry = try await HASyncProcess.run(base + ["--dry-run=true", "--delete-missing=true", "--max-delete", "100"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.summary?["dry_run"] as? Bool == true)
+        #expect(dry.summary?["deleted"] as? Int == 1)
+        #expect(!FileManager.default.fileExists(atPath: destination + "/f.txt"))
+
+        let real = try await HASyncProcess.run(base + ["--dry-run=false", "--delete-missing=false"])
+        #expect(real.status == 0, "\(real.stderr)")
+        #expect(real.summary?["dry_run"] as? Bool == false)
+        #expect(FileManager.default.fileExists(atPath: destination + "/f.txt"))
+        #expect(FileManager.default.fileExists(atPath: destination + "/only-here.txt"), "--delete-missing=false deletes nothing")
     }
 
     @Test func jsonLogsAreOneObjectPerLine() async throws {

@@ -25,6 +25,13 @@ public final class MariaDBServer: @unchecked Sendable {
         self.extraArguments = extraArguments
     }
 
+    /// The user the tests run as: the server runs as that user too, so the tests work as
+    /// root (CI) and as a normal user.
+    static let osUser: String = {
+        guard let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name else { return "root" }
+        return String(cString: name)
+    }()
+
     /// Initialises a data directory and starts the server.
     public static func start(extraArguments: [String] = []) async throws -> MariaDBServer {
         for tool in ["/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db", "/usr/bin/mariadb"]
@@ -33,10 +40,15 @@ public final class MariaDBServer: @unchecked Sendable {
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ha-sync-mariadb-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A temporary directory of its own: servers bootstrapping side by side in /tmp can collide on temp-table names.
+        try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
         let server = MariaDBServer(directory: directory, port: try LoopbackPort.free(), extraArguments: extraArguments)
         let install = try run(
             "/usr/bin/mariadb-install-db",
-            ["--no-defaults", "--datadir=\(directory)/data", "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"])
+            [
+                "--no-defaults", "--datadir=\(directory)/data", "--user=\(Self.osUser)", "--auth-root-authentication-method=normal", "--skip-test-db",
+                "--tmpdir=\(directory)/tmp",
+            ])
         guard install.status == 0 else { throw ServerError("mariadb-install-db failed: \(install.output)") }
         try await server.launch()
         try server.admin(
@@ -55,8 +67,8 @@ public final class MariaDBServer: @unchecked Sendable {
         process.arguments =
             [
                 "--no-defaults", "--datadir=\(directory)/data", "--socket=\(socket)", "--port=\(port)", "--bind-address=127.0.0.1",
-                "--user=root", "--skip-name-resolve", "--pid-file=\(directory)/mysqld.pid", "--log-error=\(directory)/error.log",
-                "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M", "--skip-log-bin",
+                "--user=\(Self.osUser)", "--skip-name-resolve", "--pid-file=\(directory)/mysqld.pid", "--log-error=\(directory)/error.log",
+                "--tmpdir=\(directory)/tmp", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M", "--skip-log-bin",
             ] + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
