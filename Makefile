@@ -24,7 +24,9 @@ release:
 	$(SWIFT) build -c release --static-swift-stdlib --product ha-sync
 	$(SWIFT) build -c release --static-swift-stdlib --product ha-sync-ui
 	@# Ship stripped binaries; keep the debug info beside them (linked by name) for crash analysis.
+	@# A binary the build did not relink is already stripped: leave it and its .debug file alone.
 	for binary in ha-sync ha-sync-ui; do \
+		readelf -S .build/release/$$binary | grep -q '\.debug_info' || continue; \
 		objcopy --only-keep-debug .build/release/$$binary .build/release/$$binary.debug && \
 		strip --strip-debug --strip-unneeded .build/release/$$binary && \
 		objcopy --add-gnu-debuglink=.build/release/$$binary.debug .build/release/$$binary || exit 1; \
