@@ -116,10 +116,9 @@ public struct HASyncCommand: AsyncParsableCommand {
     /// beside the bare flags, by rewriting them to the forms the parser knows.
     public static func normalizingBooleanFlags(_ arguments: [String]) -> [String] {
         var result: [String] = []
-        for argument in arguments {
-            if argument == "--" {
-                result.append(contentsOf: arguments[arguments.firstIndex(of: "--")!...])
-                return result
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--" {  // the rest are values, never flags
+                return result + arguments[index...]
             }
             switch argument.lowercased() {
             case "--dry-run=true": result.append("--dry-run")

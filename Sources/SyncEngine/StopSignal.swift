@@ -52,8 +52,13 @@ public final class StopSignal: Sendable {
     }
 
     /// Runs `operation` unless a stop comes first: then `operation` is cancelled and `nil`
-    /// returned. `operation` must end promptly when cancelled.
-    public func unlessStopped<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T? {
+    /// returned. `operation` must end promptly when cancelled. A result that `operation`
+    /// produced anyway (it finished as the stop came) goes to `discard`, so nothing it
+    /// acquired is leaked.
+    public func unlessStopped<T: Sendable>(
+        _ operation: @escaping @Sendable () async throws -> T,
+        discard: @escaping @Sendable (T) async -> Void = { _ in }
+    ) async throws -> T? {
         if isStopped { return nil }
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await operation() }
@@ -61,12 +66,16 @@ public final class StopSignal: Sendable {
                 await self.wait()
                 return nil
             }
-            defer { group.cancelAll() }
             let first = try await group.next()!
-            if first == nil && !isStopped {
-                return try await group.next()!  // the waiter was cancelled; the operation decides
+            group.cancelAll()
+            // The other child ends promptly once cancelled; a late value is still accounted for.
+            let second = try? await group.next()
+            let result = first ?? (second ?? nil)
+            if let result, isStopped {
+                await discard(result)
+                return nil
             }
-            return first
+            return result
         }
     }
 }

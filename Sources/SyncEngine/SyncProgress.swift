@@ -13,6 +13,8 @@ public final class SyncProgress: Sendable {
         public var failed = 0
         /// Whether the walk has finished, so `planned` is final.
         public var walkFinished = false
+        /// Whether the sync itself is over (what follows is bookkeeping): no more progress to show.
+        public var ended = false
     }
 
     private let state = Mutex(Snapshot())
@@ -20,6 +22,11 @@ public final class SyncProgress: Sendable {
     public init() {}
 
     public var snapshot: Snapshot { state.withLock { $0 } }
+
+    /// Marks the sync as over, so progress displays stop.
+    public func end() {
+        update { $0.ended = true }
+    }
 
     func update(_ body: (inout Snapshot) -> Void) {
         state.withLock { body(&$0) }

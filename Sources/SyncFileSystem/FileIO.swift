@@ -18,15 +18,16 @@ enum FileIO {
         shouldStop: () -> Bool = { false },
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
-        try readChunks(
-            path: path, shouldStop: shouldStop,
-            read: { buffer in
-                while true {
-                    let count = read(descriptor, buffer.baseAddress, buffer.count)
-                    if count >= 0 { return count }
-                    if errno != EINTR { throw SyncTreeError.system("read", path) }
-                }
-            }, body)
+        try readChunks(path: path, shouldStop: shouldStop, read: { try readSome(descriptor, into: $0, path: path) }, body)
+    }
+
+    /// One `read`, retried on EINTR; 0 at the end of the file.
+    static func readSome(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, path: RelativePath) throws -> Int {
+        while true {
+            let count = read(descriptor, buffer.baseAddress, buffer.count)
+            if count >= 0 { return count }
+            if errno != EINTR { throw SyncTreeError.system("read", path) }
+        }
     }
 
     /// Reads a tree's file to the end, handing each chunk to `body`.

@@ -176,11 +176,7 @@ final class LocalFileReader: FileReader {
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        while true {
-            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-            if count >= 0 { return count }
-            if errno != EINTR { throw SyncTreeError.system("read", path) }
-        }
+        try FileIO.readSome(descriptor, into: buffer, path: path)
     }
 
     func checkUnchanged() throws {

@@ -37,7 +37,7 @@ final class RunAudit: Sendable {
         var store: (any AuditStore)?
         var problem: String?
         do {
-            store = try await stop.unlessStopped { try await openStore() }
+            store = try await stop.unlessStopped({ try await openStore() }, discard: { await $0.close() })
         } catch {
             problem = "\(error)"
             logger.warning("audit store unavailable: \(error); the sync goes on and its opslog stays in \(logDirectory) for a later run to flush")

@@ -90,7 +90,9 @@ struct ProgressService: Service {
         try? await cancelWhenGracefulShutdown {
             while true {
                 try await Task.sleep(for: interval)
-                reporter.progress(progress.snapshot, elapsed: start.duration(to: clock.now))
+                let snapshot = progress.snapshot
+                if snapshot.ended { return }  // the summary is printed; the run only flushes now
+                reporter.progress(snapshot, elapsed: start.duration(to: clock.now))
             }
         }
         reporter.progressEnded()

@@ -91,28 +91,11 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
     /// Takes the lock, unless a stop comes first; a lock won in that race is given back.
     private func acquireUnlessStopped() async throws -> LockAcquisition? {
         let lock = parts.lock
-        let stop = self.stop
-        return try await withThrowingTaskGroup(of: LockAcquisition?.self) { group in
-            group.addTask { try await lock.acquire() }
-            group.addTask {
-                await stop.wait()
-                return nil
-            }
-            let first = try await group.next()!
-            group.cancelAll()
-            if let first {
-                _ = try? await group.next()
-                if stop.isStopped, case .acquired(let hold) = first {
-                    await hold.release()
-                    return nil
-                }
-                return first
-            }
-            if case .acquired(let hold)?? = try? await group.next() {
-                await hold.release()
-            }
-            return nil
-        }
+        return try await stop.unlessStopped(
+            { try await lock.acquire() },
+            discard: { acquisition in
+                if case .acquired(let hold) = acquisition { await hold.release() }
+            })
     }
 
     private func runLocked(_ hold: any HeldLock) async -> RunOutcome {
@@ -195,6 +178,7 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             }
             return outcome
         }
+        progress.end()
         reporter.progressEnded()
 
         switch result {

@@ -24,13 +24,8 @@ struct LeaseEndToEndTests {
 
     func kubeconfig(_ api: FakeKubernetesAPI, token: String = "sync-token") throws -> String {
         let path = tree.root + "/kubeconfig-\(token)"
-        let ca = Data(api.certificateAuthorityPEM).base64EncodedString()
-        try """
-        current-context: lab
-        clusters: [{name: lab, cluster: {server: "\(api.server)", certificate-authority-data: \(ca)}}]
-        users: [{name: sync, user: {token: \(token)}}]
-        contexts: [{name: lab, context: {cluster: lab, user: sync, namespace: \(Self.namespace)}}]
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        try Kubeconfig.write(
+            to: path, server: api.server, certificateAuthorityPEM: api.certificateAuthorityPEM, token: token, namespace: Self.namespace)
         return path
     }
 

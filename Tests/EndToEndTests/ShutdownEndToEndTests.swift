@@ -26,13 +26,8 @@ struct ShutdownEndToEndTests {
 
     func kubeconfig(server: String, certificateAuthorityPEM: [UInt8]) throws -> String {
         let path = tree.root + "/kubeconfig"
-        let ca = Data(certificateAuthorityPEM).base64EncodedString()
-        try """
-        current-context: lab
-        clusters: [{name: lab, cluster: {server: "\(server)", certificate-authority-data: \(ca)}}]
-        users: [{name: sync, user: {token: sync-token}}]
-        contexts: [{name: lab, context: {cluster: lab, user: sync, namespace: infrastructure}}]
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        try Kubeconfig.write(
+            to: path, server: server, certificateAuthorityPEM: certificateAuthorityPEM, token: "sync-token", namespace: "infrastructure")
         return path
     }
 

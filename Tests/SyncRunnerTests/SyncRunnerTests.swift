@@ -9,7 +9,7 @@ import SyncTrees
 import Testing
 
 /// The runner with trees, lock and store in memory: what only end-to-end tests reached before.
-@Suite("Sync runner")
+@Suite("Sync runner", .timeLimit(.minutes(1)))
 struct SyncRunnerTests {
     let t0 = Timestamp(seconds: 1_700_000_000)
 
