@@ -180,7 +180,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "AuditTestSupport", dependencies: ["AuditLog"], path: "Tests/AuditTestSupport", swiftSettings: strict),
-        .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "AuditTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "AuditLogTests",
+            dependencies: ["AuditLog", "AuditTestSupport", .product(name: "SQLiteNIO", package: "sqlite-nio")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "DashboardTests",
             dependencies: [

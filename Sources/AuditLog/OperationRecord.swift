@@ -5,10 +5,12 @@ public struct OperationRecord: Sendable, Hashable {
     /// Position in the run's opslog, from 1: with the run id, the key that makes a flush idempotent.
     public var sequence: Int
     public var operation: Operation
-    /// The path relative to the pair's root, in the reversible escaped form of
-    /// ``SyncCore/RelativePath/escaped`` (valid UTF-8 as is; `\\`, control characters and
-    /// invalid bytes as `\xNN`).
+    /// The path relative to the pair's root, as ``SyncCore/RelativePath/storedForm`` keeps
+    /// it: the name itself, or its escaped form when ``filepathEscaped`` says so.
     public var filepath: String
+    /// Whether ``filepath`` is in the escaped form (names with control characters or bytes
+    /// that are not UTF-8; every row written before schema version 2).
+    public var filepathEscaped: Bool
     public var sizeBefore: Int64?
     public var sizeAfter: Int64?
     public var md5Before: String?
@@ -23,6 +25,7 @@ public struct OperationRecord: Sendable, Hashable {
         sequence: Int,
         operation: Operation,
         filepath: String,
+        filepathEscaped: Bool = false,
         sizeBefore: Int64? = nil,
         sizeAfter: Int64? = nil,
         md5Before: String? = nil,
@@ -36,6 +39,7 @@ public struct OperationRecord: Sendable, Hashable {
         self.sequence = sequence
         self.operation = operation
         self.filepath = filepath
+        self.filepathEscaped = filepathEscaped
         self.sizeBefore = sizeBefore
         self.sizeAfter = sizeAfter
         self.md5Before = md5Before
@@ -50,8 +54,9 @@ public struct OperationRecord: Sendable, Hashable {
     /// The record of an engine result, or `nil` for results that are not operations (skips).
     public init?(_ result: OperationResult, sequence: Int, dryRun: Bool) {
         guard let operation = result.operation else { return nil }
+        let stored = result.path.storedForm
         self.init(
-            sequence: sequence, operation: operation, filepath: result.path.escaped,
+            sequence: sequence, operation: operation, filepath: stored.text, filepathEscaped: stored.escaped,
             sizeBefore: result.sizeBefore, sizeAfter: result.sizeAfter,
             md5Before: result.md5Before, md5After: result.md5After,
             startedAt: result.startedAt, endedAt: result.endedAt,
@@ -59,7 +64,12 @@ public struct OperationRecord: Sendable, Hashable {
     }
 
     /// The part of an operation the dry-run idempotency check compares.
-    public var planKey: PlanKey { PlanKey(filepath: filepath, operation: operation, sizeBefore: sizeBefore) }
+    public var planKey: PlanKey { PlanKey(storedPath: filepath, escaped: filepathEscaped, operation: operation, sizeBefore: sizeBefore) }
+
+    /// The text a person is shown for the path.
+    public var displayPath: String {
+        RelativePath.displayText(stored: filepath, escaped: filepathEscaped)
+    }
 }
 
 /// `filepath + operation + size_before`: what makes two dry runs "the same plan".
@@ -73,4 +83,10 @@ public struct PlanKey: Sendable, Hashable {
         self.operation = operation
         self.sizeBefore = sizeBefore
     }
+    /// The key of a stored row: the path is compared in one form (the escaped one) whichever
+    /// form the row holds, so plans recorded before and after schema version 2 compare equal.
+    public init(storedPath text: String, escaped: Bool, operation: Operation, sizeBefore: Int64?) {
+        self.init(filepath: escaped ? text : RelativePath.escape(Array(text.utf8)), operation: operation, sizeBefore: sizeBefore)
+    }
+
 }

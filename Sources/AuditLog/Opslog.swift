@@ -68,6 +68,7 @@ public enum Opslog {
         line.add("seq", record.sequence)
         line.add("operation", record.operation.rawValue)
         line.add("filepath", record.filepath)
+        line.add("filepath_escaped", record.filepathEscaped)
         line.add("size_before", record.sizeBefore)
         line.add("size_after", record.sizeAfter)
         line.add("md5_before", record.md5Before)

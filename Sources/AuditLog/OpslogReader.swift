@@ -102,6 +102,8 @@ public struct OpslogFile: Sendable {
         else { return nil }
         return OperationRecord(
             sequence: Int(sequence), operation: operation, filepath: filepath,
+            // Opslogs of earlier versions have no flag: they always escaped.
+            filepathEscaped: object["filepath_escaped"]?.bool ?? true,
             sizeBefore: object["size_before"]?.integer,
             sizeAfter: object["size_after"]?.integer,
             md5Before: object["md5_before"]?.string,

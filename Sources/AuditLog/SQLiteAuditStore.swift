@@ -19,7 +19,8 @@ public final class SQLiteAuditStore: AuditStore {
     private let connection: SQLiteConnection
     /// Rows per multi-row INSERT: 500 × 13 parameters stays well under SQLite's limit.
     static let insertBatch = 500
-    public static let schemaVersion = 1
+    /// 2: `sync_operations.filepath_escaped` (names stored as they are unless they cannot be).
+    public static let schemaVersion = 2
 
     private init(path: String, connection: SQLiteConnection) {
         self.path = path
@@ -93,6 +94,7 @@ public final class SQLiteAuditStore: AuditStore {
                 dry_run INTEGER NOT NULL DEFAULT 0,
                 operation TEXT NOT NULL CHECK (operation IN ('create','update','delete')),
                 filepath TEXT NOT NULL,
+                filepath_escaped INTEGER NOT NULL DEFAULT 1,
                 size_before INTEGER,
                 size_after INTEGER,
                 md5_before TEXT,
@@ -106,10 +108,19 @@ public final class SQLiteAuditStore: AuditStore {
             """)
         try await run("CREATE INDEX IF NOT EXISTS idx_iteration ON sync_operations (iteration_id)")
         let versions = try await query("SELECT version FROM ha_sync_schema")
-        if versions.isEmpty {
-            try await run("INSERT INTO ha_sync_schema (version) VALUES (?)", [.integer(Self.schemaVersion)])
-        } else if let version = versions.first?.column("version")?.integer, version > Self.schemaVersion {
+        let version = versions.first?.column("version")?.integer
+        if let version, version > Self.schemaVersion {
             throw AuditError("the SQLite audit database \(path) has schema version \(version), newer than this ha-sync knows (\(Self.schemaVersion))")
+        }
+        // Version 1 escaped every path: its rows keep the column's default, 1.
+        let columns = try await query("SELECT name FROM pragma_table_info('sync_operations')").compactMap { $0.column("name")?.string }
+        if !columns.contains("filepath_escaped") {
+            try await run("ALTER TABLE sync_operations ADD COLUMN filepath_escaped INTEGER NOT NULL DEFAULT 1")
+        }
+        if version == nil {
+            try await run("INSERT INTO ha_sync_schema (version) VALUES (?)", [.integer(Self.schemaVersion)])
+        } else if version! < Self.schemaVersion {
+            try await run("UPDATE ha_sync_schema SET version = ?", [.integer(Self.schemaVersion)])
         }
     }
 
@@ -154,16 +165,17 @@ public final class SQLiteAuditStore: AuditStore {
     }
 
     private func insert(_ records: ArraySlice<OperationRecord>, iterationID: Int) async throws {
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         let sql =
-            "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message) VALUES "
+            "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, filepath_escaped, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message) VALUES "
             + Array(repeating: row, count: records.count).joined(separator: ", ")
         var binds: [SQLiteData] = []
-        binds.reserveCapacity(records.count * 13)
+        binds.reserveCapacity(records.count * 14)
         for record in records {
             binds += [
                 .integer(iterationID), .integer(record.sequence), .integer(record.dryRun ? 1 : 0), .text(record.operation.rawValue),
-                .text(record.filepath), Self.integer(record.sizeBefore), Self.integer(record.sizeAfter), Self.text(record.md5Before),
+                .text(record.filepath), .integer(record.filepathEscaped ? 1 : 0), Self.integer(record.sizeBefore), Self.integer(record.sizeAfter),
+                Self.text(record.md5Before),
                 Self.text(record.md5After), .text(SQLTime.format(record.startedAt)), Self.time(record.endedAt),
                 .text(record.succeeded ? "success" : "fail"), Self.text(record.errorMessage),
             ]
@@ -182,11 +194,14 @@ public final class SQLiteAuditStore: AuditStore {
             return nil
         }
         let digest = SyncMutexBox(PlanDigest())
-        try await connection.query("SELECT filepath, operation, size_before FROM sync_operations WHERE iteration_id = ?", [.integer(id)]) { row in
+        try await connection.query(
+            "SELECT filepath, filepath_escaped, operation, size_before FROM sync_operations WHERE iteration_id = ?", [.integer(id)]
+        ) { row in
             guard let filepath = row.column("filepath")?.string, let operation = row.column("operation")?.string.flatMap(Operation.init(rawValue:))
             else { return }
+            let escaped = row.column("filepath_escaped")?.integer != 0
             let size = row.column("size_before").flatMap { $0.isNull ? nil : $0.integer }.map(Int64.init)
-            digest.withLock { $0.add(PlanKey(filepath: filepath, operation: operation, sizeBefore: size)) }
+            digest.withLock { $0.add(PlanKey(storedPath: filepath, escaped: escaped, operation: operation, sizeBefore: size)) }
         }
         return DryRunFingerprint(iterationID: Int64(id), startedAt: started, digest: digest.withLock { $0 })
     }

@@ -32,6 +32,7 @@ extension StoredOperation {
         else { throw AuditError("malformed row in sync_operations") }
         let record = OperationRecord(
             sequence: Int(int64("seq") ?? 0), operation: operation, filepath: value("filepath") ?? "",
+            filepathEscaped: int64("filepath_escaped") != 0,
             sizeBefore: int64("size_before"), sizeAfter: int64("size_after"), md5Before: value("md5_before"), md5After: value("md5_after"),
             startedAt: started, endedAt: value("ended_at").flatMap(SQLTime.parse), succeeded: value("status") == "success",
             errorMessage: value("error_message"), dryRun: int64("dry_run") == 1)

@@ -24,7 +24,8 @@ public final class MySQLAuditStore: AuditStore {
     private let abandoned = Atomic<Bool>(false)
     /// The server's `max_allowed_packet`: INSERT statements stay below it.
     public let maxPacketBytes: Int
-    public static let schemaVersion = 1
+    /// 2: `sync_operations.filepath_escaped` (names stored as they are unless they cannot be).
+    public static let schemaVersion = 2
     /// Rows per page when reading many operations.
     static let pageSize = 10_000
 
@@ -144,6 +145,8 @@ public final class MySQLAuditStore: AuditStore {
             "sync_operations", "filepath_hash",
             "ALTER TABLE sync_operations ADD COLUMN filepath_hash BINARY(16) AS (UNHEX(MD5(filepath))) STORED, ADD INDEX idx_filepath_hash (filepath_hash)"
         ),
+        // Version 1 escaped every path: its rows keep the default, 1.
+        ("sync_operations", "filepath_escaped", "ALTER TABLE sync_operations ADD COLUMN filepath_escaped TINYINT(1) NOT NULL DEFAULT 1"),
     ]
 
     public func prepare() async throws {
@@ -168,6 +171,8 @@ public final class MySQLAuditStore: AuditStore {
                 try connection.execute("INSERT INTO ha_sync_schema (version) VALUES (\(Self.schemaVersion))")
             } else if let version = Int(versions.rows[0][0] ?? ""), version > Self.schemaVersion {
                 throw MariaDBError(code: 0, message: "the audit schema has version \(version), newer than this ha-sync knows (\(Self.schemaVersion))")
+            } else {
+                try connection.execute("UPDATE ha_sync_schema SET version = \(Self.schemaVersion) WHERE version < \(Self.schemaVersion)")
             }
         }
     }
@@ -204,12 +209,12 @@ public final class MySQLAuditStore: AuditStore {
             while let batch = try nextBatch() {
                 try await onConnection { connection in
                     let prefix =
-                        "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message) VALUES "
+                        "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, filepath_escaped, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message) VALUES "
                     var statement = prefix
                     var rows = 0
                     for record in batch {
                         let row =
-                            "(\(id), \(record.sequence), \(record.dryRun ? 1 : 0), '\(record.operation.rawValue)', \(try connection.literal(record.filepath)), "
+                            "(\(id), \(record.sequence), \(record.dryRun ? 1 : 0), '\(record.operation.rawValue)', \(try connection.literal(record.filepath)), \(record.filepathEscaped ? 1 : 0), "
                             + "\(Self.integer(record.sizeBefore)), \(Self.integer(record.sizeAfter)), \(try connection.literal(record.md5Before)), "
                             + "\(try connection.literal(record.md5After)), '\(SQLTime.format(record.startedAt))', \(Self.time(record.endedAt)), "
                             + "'\(record.succeeded ? "success" : "fail")', \(try connection.literal(record.errorMessage)))"
@@ -253,12 +258,12 @@ public final class MySQLAuditStore: AuditStore {
             let cursor = after
             let page = try await onConnection { connection in
                 try connection.query(
-                    "SELECT id, filepath, operation, size_before FROM sync_operations WHERE iteration_id = \(id) AND id > \(cursor) ORDER BY id LIMIT \(Self.pageSize)"
+                    "SELECT id, filepath, filepath_escaped, operation, size_before FROM sync_operations WHERE iteration_id = \(id) AND id > \(cursor) ORDER BY id LIMIT \(Self.pageSize)"
                 ).rows
             }
             for row in page {
-                guard let filepath = row[1], let operation = row[2].flatMap(Operation.init(rawValue:)) else { continue }
-                digest.add(PlanKey(filepath: filepath, operation: operation, sizeBefore: row[3].flatMap { Int64($0) }))
+                guard let filepath = row[1], let operation = row[3].flatMap(Operation.init(rawValue:)) else { continue }
+                digest.add(PlanKey(storedPath: filepath, escaped: row[2] != "0", operation: operation, sizeBefore: row[4].flatMap { Int64($0) }))
             }
             guard page.count == Self.pageSize, let last = page.last?[0].flatMap({ Int64($0) }) else { break }
             after = last

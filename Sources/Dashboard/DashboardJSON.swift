@@ -89,7 +89,7 @@ enum DashboardJSON {
             id = stored.id
             seq = record.sequence
             operation = record.operation.rawValue
-            filepath = record.filepath
+            filepath = record.displayPath
             sizeBefore = record.sizeBefore
             sizeAfter = record.sizeAfter
             md5Before = record.md5Before

@@ -2,6 +2,7 @@ import AuditLog
 import AuditTestSupport
 import Foundation
 import Logging
+import SQLiteNIO
 import SyncCore
 import Testing
 
@@ -25,7 +26,68 @@ struct AuditStoreTests {
     @Test func sqlitePairStatuses() async throws { try await Self.sqlite.pairStatusesKeepRealAndDryRunsApart() }
     @Test func sqliteQueries() async throws { try await Self.sqlite.queriesFilterAndPage() }
     @Test func sqlitePrune() async throws { try await Self.sqlite.pruningDeletesOnlyOldRuns() }
+    @Test func sqliteComparesPlansAcrossPathForms() async throws {
+        try await Self.sqlite.aPlanStoredWithEscapedPathsMatchesTheSamePlanStoredExactly()
+    }
     @Test func inMemoryStoreBehavesTheSame() async throws { try await Self.memory.runAll() }
+
+    /// The column holds the name itself; only a name that cannot be text is escaped.
+    @Test func sqliteStoresNamesExactlyInTheColumn() async throws {
+        let path = try Self.scratchDirectory() + "/audit.db"
+        let store = try await SQLiteAuditStore.open(path: path, logger: Logger(label: "test"))
+        let names = [RelativePath("quo\"te\\back.txt"), RelativePath.root.appending([0x6E, 0x0A, 0xFF])]
+        let records = AuditStoreConformance.operations(2, paths: names)
+        var pending: [OperationRecord]? = records
+        do {
+            _ = try await store.store(AuditStoreConformance.iteration(run: "exact")) {
+                defer { pending = nil }
+                return pending
+            }
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        let rows = try await Self.rawRows(path, "SELECT filepath, filepath_escaped FROM sync_operations ORDER BY seq")
+        #expect(rows.first?[0] == "quo\"te\\back.txt")
+        #expect(rows.first?[1] == "0")
+        #expect(rows.last?[0] == "n\\x0a\\xff")
+        #expect(rows.last?[1] == "1")
+    }
+
+    /// A database written by schema version 1 (every path escaped, no flag) is migrated in place.
+    @Test func sqliteVersionOneDatabaseIsMigrated() async throws {
+        let path = try Self.scratchDirectory() + "/audit.db"
+        let fresh = try await SQLiteAuditStore.open(path: path, logger: Logger(label: "test"))
+        _ = try await fresh.store(AuditStoreConformance.iteration(run: "v1")) { nil }
+        await fresh.close()
+        // Turn it back into version 1, with a row as version 1 wrote it.
+        _ = try await Self.rawRows(path, "ALTER TABLE sync_operations DROP COLUMN filepath_escaped")
+        _ = try await Self.rawRows(path, "UPDATE ha_sync_schema SET version = 1")
+        _ = try await Self.rawRows(
+            path,
+            "INSERT INTO sync_operations (iteration_id, seq, operation, filepath, started_at, status) VALUES (1, 1, 'create', 'back\\\\slash', '2026-01-01 00:00:00.000', 'success')"
+        )
+
+        let migrated = try await SQLiteAuditStore.open(path: path, logger: Logger(label: "test"))
+        let operation = try #require(try await migrated.operations(OperationQuery(iterationID: 1)).first)
+        #expect(operation.record.filepathEscaped)
+        #expect(operation.record.displayPath == "back\\slash")
+        await migrated.close()
+        #expect(try await Self.rawRows(path, "SELECT version FROM ha_sync_schema") == [["2"]])
+    }
+
+    static func rawRows(_ path: String, _ sql: String) async throws -> [[String]] {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: Logger(label: "raw"))
+        do {
+            let rows = try await connection.query(sql, [])
+            try await connection.close()
+            return rows.map { row in row.columns.map { $0.data.string ?? $0.data.integer.map(String.init) ?? $0.data.description } }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
 
     @Test func sqliteSchemaIsCreatedOnceAndVersioned() async throws {
         let path = try Self.scratchDirectory() + "/audit.db"

@@ -45,11 +45,12 @@ struct OpslogTests {
         #expect(operations.count == AuditStoreConformance.awkwardPaths.count + 1, "skips are not operations")
         #expect(operations.map(\.sequence) == Array(1...operations.count))
         for (operation, path) in zip(operations, AuditStoreConformance.awkwardPaths) {
-            #expect(RelativePath(escaped: operation.filepath) == path)
+            #expect(RelativePath.bytes(stored: operation.filepath, escaped: operation.filepathEscaped) == path.bytes)
             #expect(operation.startedAt == Timestamp(seconds: 1_800_000_000, nanoseconds: 1))
         }
         let last = try #require(operations.last)
-        #expect(last.filepath == RelativePath("bad \"\\ \u{1} name").escaped)
+        #expect(last.filepath == RelativePath("bad \"\\ \u{1} name").escaped, "a control character: the escaped form")
+        #expect(last.filepathEscaped)
         #expect(!last.succeeded)
         #expect(last.errorMessage == "write 'x': No space left on device")
         #expect(writer.digest == PlanDigest(), "real runs need no plan fingerprint")

@@ -34,6 +34,7 @@ struct MySQLAuditStoreTests {
     @Test func pairStatuses() async throws { try await Self.conformance.pairStatusesKeepRealAndDryRunsApart() }
     @Test func queries() async throws { try await Self.conformance.queriesFilterAndPage() }
     @Test func prune() async throws { try await Self.conformance.pruningDeletesOnlyOldRuns() }
+    @Test func plansAcrossPathForms() async throws { try await Self.conformance.aPlanStoredWithEscapedPathsMatchesTheSamePlanStoredExactly() }
 
     /// Column name, type, nullability and default, as the specification's DDL makes them.
     static let specification: [String: [(String, String, String, String?)]] = [
@@ -112,6 +113,7 @@ struct MySQLAuditStoreTests {
         let old = try await store.iterations(IterationQuery(limit: 10))
         #expect(old.map(\.record.pair) == ["media"])
         #expect(try await store.operations(OperationQuery(iterationID: old[0].id)).map(\.record.filepath) == ["old/file"])
+        #expect(try await store.operations(OperationQuery(iterationID: old[0].id)).map(\.record.filepathEscaped) == [true], "older rows are escaped")
         _ = try await store.store(AuditStoreConformance.iteration(run: "after-migration"), nextBatch: { nil })
         #expect(try await store.iterations(IterationQuery(limit: 10)).count == 2)
         await store.close()

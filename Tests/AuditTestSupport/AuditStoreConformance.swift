@@ -11,7 +11,8 @@ public struct AuditStoreConformance: Sendable {
         self.makeStore = makeStore
     }
 
-    /// File names that must survive the store byte for byte (in their escaped form).
+    /// File names that must survive the store byte for byte: all but the one with invalid
+    /// bytes and a newline are stored as they are.
     public static let awkwardPaths: [RelativePath] = [
         RelativePath("quote'd \"double\""),
         RelativePath("'); DROP TABLE sync_operations;--"),
@@ -37,11 +38,14 @@ public struct AuditStoreConformance: Sendable {
         return record
     }
 
-    public static func operations(_ count: Int, dryRun: Bool = false, paths: [RelativePath]? = nil) -> [OperationRecord] {
+    public static func operations(_ count: Int, dryRun: Bool = false, paths: [RelativePath]? = nil, escapeAll: Bool = false) -> [OperationRecord] {
         (0..<count).map { index in
-            OperationRecord(
+            let path = paths.map { $0[index % $0.count] } ?? RelativePath("dir/file-\(index)")
+            // escapeAll writes rows as schema version 1 did: every path escaped.
+            let stored = escapeAll ? (text: path.escaped, escaped: true) : path.storedForm
+            return OperationRecord(
                 sequence: index + 1, operation: index % 3 == 0 ? .create : index % 3 == 1 ? .update : .delete,
-                filepath: (paths.map { $0[index % $0.count] } ?? RelativePath("dir/file-\(index)")).escaped,
+                filepath: stored.text, filepathEscaped: stored.escaped,
                 sizeBefore: index % 3 == 0 ? nil : Int64(index), sizeAfter: index % 3 == 2 ? nil : Int64(index * 2),
                 md5Before: index % 3 == 1 ? "0123456789abcdef0123456789abcdef" : nil, md5After: nil,
                 startedAt: Timestamp(seconds: 1_800_000_001, nanoseconds: 5_000_000), endedAt: Timestamp(seconds: 1_800_000_002),
@@ -70,6 +74,7 @@ public struct AuditStoreConformance: Sendable {
         try await pairStatusesKeepRealAndDryRunsApart()
         try await queriesFilterAndPage()
         try await pruningDeletesOnlyOldRuns()
+        try await aPlanStoredWithEscapedPathsMatchesTheSamePlanStoredExactly()
     }
 
     public func storesAndReadsBackExactly() async throws {
@@ -92,8 +97,25 @@ public struct AuditStoreConformance: Sendable {
         }
         #expect(read.map(\.record) == records)
         for (index, operation) in read.prefix(Self.awkwardPaths.count).enumerated() {
-            #expect(RelativePath(escaped: operation.record.filepath) == Self.awkwardPaths[index])
+            let path = Self.awkwardPaths[index]
+            #expect(RelativePath.bytes(stored: operation.record.filepath, escaped: operation.record.filepathEscaped) == path.bytes)
+            let plain = !path.bytes.contains(0x0A)
+            #expect(operation.record.filepathEscaped == !plain)
+            if plain { #expect(operation.record.filepath == String(decoding: path.bytes, as: UTF8.self), "stored exactly") }
         }
+        await store.close()
+    }
+
+    /// Dry runs recorded before names were stored exactly (every path escaped) and after must
+    /// still compare equal, or every pair would record one spurious dry run after an upgrade.
+    public func aPlanStoredWithEscapedPathsMatchesTheSamePlanStoredExactly() async throws {
+        let store = try await makeStore()
+        let old = Self.operations(12, dryRun: true, paths: Self.awkwardPaths, escapeAll: true)
+        _ = try await Self.store(store, Self.iteration(run: "v1-dry", dryRun: true), old)
+        let new = Self.operations(12, dryRun: true, paths: Self.awkwardPaths)
+        #expect(old.map(\.filepath) != new.map(\.filepath), "the two forms differ as text")
+        let fingerprint = try #require(try await store.lastSuccessfulDryRun(pair: "media", direction: "dell-to-hp"))
+        #expect(fingerprint.digest == PlanDigest(new.map(\.planKey)))
         await store.close()
     }
 

@@ -1,5 +1,6 @@
 import AuditDSN
 import AuditLog
+import AuditTestSupport
 import Dashboard
 import Foundation
 import HTTPTypes
@@ -7,6 +8,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import SyncCore
 import Testing
 
 @Suite("Dashboard routes")
@@ -82,6 +84,36 @@ struct DashboardRouteTests {
             #expect(operations.first?["filepath"] as? String == DashboardSeed.hostileName)
             let missing = try await client.execute(uri: "/api/operations?iteration_id=999999", method: .get)
             #expect(missing.status == .notFound)
+        }
+    }
+
+    /// Rows written by schema version 1 hold escaped paths; people see the names themselves,
+    /// and the escaped form only where a name cannot be shown as text.
+    @Test func escapedRowsAreShownAsTheirNames() async throws {
+        let store = InMemoryAuditStore()
+        let started = Timestamp(seconds: 1_800_000_000)
+        var pending: [OperationRecord]? = [
+            OperationRecord(
+                sequence: 1, operation: .create, filepath: "quo\"te\\\\back.txt", filepathEscaped: true, startedAt: started, dryRun: false),
+            OperationRecord(sequence: 2, operation: .create, filepath: "new\\x0aline", filepathEscaped: true, startedAt: started, dryRun: false),
+            OperationRecord(sequence: 3, operation: .create, filepath: "plain\\name", filepathEscaped: false, startedAt: started, dryRun: false),
+        ]
+        guard
+            case .stored(let id) = try await store.store(
+                AuditStoreConformance.iteration(run: "escaped"),
+                nextBatch: {
+                    defer { pending = nil }
+                    return pending
+                })
+        else {
+            Issue.record("stored")
+            return
+        }
+        let stores = StoreProvider(logger: Logger(label: "test")) { store }
+        try await Self.app(stores: stores).test(.router) { client in
+            let response = try await client.execute(uri: "/api/operations?iteration_id=\(id)", method: .get)
+            let operations = try #require(try Self.json(response.body)["operations"] as? [[String: Any]])
+            #expect(operations.compactMap { $0["filepath"] as? String }.sorted() == ["new\\x0aline", "plain\\name", "quo\"te\\back.txt"])
         }
     }
 

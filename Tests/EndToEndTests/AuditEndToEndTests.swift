@@ -215,8 +215,14 @@ struct AuditEndToEndTests {
         #expect(outcome.status == 0)
         try await withStore { store in
             let run = try #require(try await store.iterations(IterationQuery(limit: 1)).first)
-            let stored = Set(try await allOperations(store, run.id).compactMap { RelativePath(escaped: $0.record.filepath) })
+            let records = try await allOperations(store, run.id).map(\.record)
+            let stored = Set(
+                records.compactMap { RelativePath.bytes(stored: $0.filepath, escaped: $0.filepathEscaped).map(RelativePath.init(unchecked:)) })
             #expect(stored == Set(names.map { RelativePath.root.appending($0) }))
+            // Names that are text are stored as they are; only the one with invalid bytes and a newline is escaped.
+            #expect(records.contains { $0.filepath == "back\\slash" && !$0.filepathEscaped })
+            #expect(records.contains { $0.filepath == "quote' \"double\"" && !$0.filepathEscaped })
+            #expect(records.filter(\.filepathEscaped).map(\.filepath) == ["inv\\xe9\\xff\\x0a"])
         }
     }
 

@@ -66,3 +66,30 @@ struct RelativePathTests {
         #expect(TemporaryName.make() != name)
     }
 }
+
+@Suite("Stored path form")
+struct StoredPathFormTests {
+    @Test(
+        arguments: [
+            // name bytes, stored text, escaped
+            (Array("plain/name.txt".utf8), "plain/name.txt", false),
+            (Array("quo\"te\\back.txt".utf8), "quo\"te\\back.txt", false),
+            (Array("emoji 🎉/ünï".utf8), "emoji 🎉/ünï", false),
+            ([0x61, 0x0A, 0x62], "a\\x0ab", true),
+            ([0x61, 0x5C, 0x09], "a\\\\\\x09", true),
+            ([0x69, 0xE9, 0xFF], "i\\xe9\\xff", true),
+            ([0x7F], "\\x7f", true),
+        ] as [([UInt8], String, Bool)])
+    func namesAreStoredAsTheyAreUnlessTheyCannotBe(bytes: [UInt8], text: String, escaped: Bool) {
+        let stored = RelativePath(unchecked: bytes).storedForm
+        #expect(stored.text == text)
+        #expect(stored.escaped == escaped)
+        #expect(RelativePath.bytes(stored: stored.text, escaped: stored.escaped) == bytes)
+    }
+
+    @Test func displayTextDecodesEscapedRowsWhereTheNameIsText() {
+        #expect(RelativePath.displayText(stored: "quo\"te\\\\back.txt", escaped: true) == "quo\"te\\back.txt")
+        #expect(RelativePath.displayText(stored: "new\\x0aline", escaped: true) == "new\\x0aline")
+        #expect(RelativePath.displayText(stored: "as\\is", escaped: false) == "as\\is")
+    }
+}
