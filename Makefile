@@ -3,7 +3,7 @@ SWIFT ?= swift
 DEMO := $(CURDIR)/.demo
 IMAGE ?= ha-sync:dev
 
-.PHONY: help build release smoke test lint fmt validate bench bench-million demo deploy-generate docker-build docker-push clean
+.PHONY: help build release smoke test lint fmt check-fresh validate bench bench-million demo deploy-generate docker-build docker-push clean
 
 help:
 	@echo "make demo      build ha-sync and sync two sample folders under .demo/ (embedded defaults)"
@@ -11,6 +11,7 @@ help:
 	@echo "make build     debug build"
 	@echo "make fmt       format the sources with swift format"
 	@echo "make lint      check formatting and compiler warnings"
+	@echo "make check-fresh  run make test in a scratch clone with an empty environment (as a new user would)"
 	@echo "make bench     benchmark against rsync, rclone and cp (needs rsync, rclone; ~6 GiB scratch)"
 	@echo "make release   release build of ha-sync and ha-sync-ui, Swift runtime linked statically (as in the image)"
 	@echo "make smoke     run the release binaries once"
@@ -69,6 +70,9 @@ fmt:
 
 lint:
 	scripts/validate.sh
+
+check-fresh:
+	scripts/check-fresh.sh
 
 bench:
 	$(SWIFT) build -c release --product ha-sync

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import SyncCore
 import SyncEngine
-import SyncTrees
 
 /// The audit side of one run: the store (when reachable), the opslog, the flush.
 ///
