@@ -3,7 +3,7 @@ SWIFT ?= swift
 DEMO := $(CURDIR)/.demo
 IMAGE ?= ha-sync:dev
 
-.PHONY: help build release smoke test lint fmt check-fresh validate bench bench-million demo deploy-generate docker-build docker-push clean
+.PHONY: help build release smoke test lint fmt check-fresh validate bench bench-nfs bench-million demo deploy-generate docker-build docker-push clean
 
 help:
 	@echo "make demo      build ha-sync and sync two sample folders under .demo/ (embedded defaults)"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint      check formatting and compiler warnings"
 	@echo "make check-fresh  run make test in a scratch clone with an empty environment (as a new user would)"
 	@echo "make bench     benchmark against rsync, rclone and cp (needs rsync, rclone; ~6 GiB scratch)"
+	@echo "make bench-nfs the same peers with both trees behind latencyfs, NFS-like latency (root, /dev/fuse)"
 	@echo "make release   release build of ha-sync and ha-sync-ui, Swift runtime linked statically (as in the image)"
 	@echo "make smoke     run the release binaries once"
 	@echo "make deploy-generate   rewrite deploy/*.yaml from deploy/settings.toml"
@@ -77,6 +78,11 @@ check-fresh:
 bench:
 	$(SWIFT) build -c release --product ha-sync
 	scripts/bench.py
+
+# On demand, as root: both trees behind latencyfs (NFS-like latency); see docs/performance.md.
+bench-nfs:
+	$(SWIFT) build -c release --product ha-sync
+	scripts/bench_nfs.py
 
 bench-million:
 	$(SWIFT) build -c release --product ha-sync
