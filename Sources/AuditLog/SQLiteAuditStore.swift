@@ -305,7 +305,10 @@ public final class SQLiteAuditStore: AuditStore {
     }
 
     public func close() async {
-        try? await connection.close()
+        // The future-based close is not cancellable: a run stopped or cancelled mid-way must
+        // still close the connection (sqlite-nio traps when an open connection is released).
+        let closing: EventLoopFuture<Void> = connection.close()
+        try? await closing.get()
     }
 
     // MARK: Helpers

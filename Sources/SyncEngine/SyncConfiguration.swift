@@ -11,13 +11,16 @@ public struct SyncConfiguration: Sendable {
     /// Compute and report the plan without changing anything.
     public var dryRun: Bool
     public var copyOptions: CopyOptions
+    /// How many listings and small-file batches may be in flight, by observed latency.
+    public var metadataConcurrency: MetadataConcurrency
 
     public init(
         reconciler: any Reconciler = ComparisonRules(),
         deleteGuard: DeleteGuard = DeleteGuard(),
         workers: Int = 4,
         dryRun: Bool = false,
-        copyOptions: CopyOptions = CopyOptions()
+        copyOptions: CopyOptions = CopyOptions(),
+        metadataConcurrency: MetadataConcurrency? = nil
     ) {
         precondition(workers > 0, "at least one worker")
         self.reconciler = reconciler
@@ -25,5 +28,6 @@ public struct SyncConfiguration: Sendable {
         self.workers = workers
         self.dryRun = dryRun
         self.copyOptions = copyOptions
+        self.metadataConcurrency = metadataConcurrency ?? MetadataConcurrency(workers: workers)
     }
 }

@@ -28,61 +28,88 @@ struct ListingOutcome: Sendable {
     var temporaryFilesRemoved = 0
     /// Whether this pass changed (or would change) something directly in this directory.
     var changed = false
+    /// How long listing both sides took, for the latency estimate.
+    var listingNanoseconds: Int64 = 0
 }
 
 extension SyncEngine {
-    /// Lists both sides of one directory and decides every name in it. Runs on the I/O pool.
+    /// What listing one side of a directory gave.
+    enum SideListing: Sendable {
+        /// The job does not descend into this side (it is being created or deleted).
+        case notListed
+        case listed(DirectoryListing)
+        /// Removed since its parent was listed.
+        case vanished
+        case failed(any Error)
+    }
+
+    /// Lists one side of a directory. Runs on the I/O pool; the two sides of a job are listed
+    /// at the same time, since on a network each side's requests wait on their own server.
+    func listSide(_ job: DirectoryJob, _ side: Side) -> SideListing {
+        let wanted = side == .a ? (job.descend == .both || job.descend == .sourceOnly) : (job.descend == .both || job.descend == .destinationOnly)
+        guard wanted else { return .notListed }
+        do {
+            return .listed(try tree(side).list(job.path))
+        } catch let error as SyncTreeError where error.code == .notFound && !job.path.isRoot && side == .a {
+            return .vanished
+        } catch {
+            return .failed(error)
+        }
+    }
+
+    /// Decides every name of a directory from its two listings. Runs on the I/O pool.
     ///
     /// Directories that must exist before their content is copied are created here, so
     /// the subdirectory jobs this returns can start at once.
-    func listAndPlan(_ job: DirectoryJob, mode: Mode) -> ListingOutcome {
+    func plan(_ job: DirectoryJob, source: SideListing, destination: SideListing, mode: Mode, listingNanoseconds: Int64) -> ListingOutcome {
         var outcome = ListingOutcome()
         var sourceEntries: [Entry] = []
         var destinationEntries: [Entry] = []
 
-        if job.descend == .both || job.descend == .sourceOnly {
-            do {
-                let listing = try source.list(job.path)
-                sourceEntries = listing.entries
-                for failure in listing.failures {
-                    outcome.results.append(failed(failure.path ?? job.path, kind: .file, error: failure))
-                    outcome.sourceFailed = true
-                }
-            } catch let error as SyncTreeError where error.code == .notFound && !job.path.isRoot {
-                // Removed since its parent was listed: nothing to sync below it this time.
-                logger.info("skipped: directory vanished from the source during the run", metadata: ["path": "\(job.path)"])
-                return outcome
-            } catch {
-                outcome.results.append(failed(job.path, kind: .directory, error: error))
+        switch source {
+        case .notListed:
+            break
+        case .listed(let listing):
+            sourceEntries = listing.entries
+            for failure in listing.failures {
+                outcome.results.append(failed(failure.path ?? job.path, kind: .file, error: failure))
                 outcome.sourceFailed = true
-                return outcome
             }
+        case .vanished:
+            // Removed since its parent was listed: nothing to sync below it this time.
+            logger.info("skipped: directory vanished from the source during the run", metadata: ["path": "\(job.path)"])
+            return outcome
+        case .failed(let error):
+            outcome.results.append(failed(job.path, kind: .directory, error: error))
+            outcome.sourceFailed = true
+            return outcome
         }
         // A directory the source is creating has nothing on the destination yet (in a dry
         // run it does not even exist there).
-        if job.descend == .both || job.descend == .destinationOnly {
-            do {
-                let listing = try destination.list(job.path)
-                destinationEntries = listing.entries
-                for failure in listing.failures {
-                    outcome.results.append(failed(failure.path ?? job.path, kind: .file, error: failure))
-                }
-                if mode == .apply {
-                    for name in listing.temporaryFiles {
-                        do {
-                            try destination.removeTemporaryFile(named: name, in: job.path)
-                            outcome.temporaryFilesRemoved += 1
-                        } catch {
-                            logger.warning(
-                                "could not remove a stale temporary file", metadata: ["path": "\(job.path.appending(name))", "error": "\(error)"])
-                        }
+        switch destination {
+        case .notListed, .vanished:
+            break
+        case .listed(let listing):
+            destinationEntries = listing.entries
+            for failure in listing.failures {
+                outcome.results.append(failed(failure.path ?? job.path, kind: .file, error: failure))
+            }
+            if mode == .apply {
+                for name in listing.temporaryFiles {
+                    do {
+                        try self.destination.removeTemporaryFile(named: name, in: job.path)
+                        outcome.temporaryFilesRemoved += 1
+                    } catch {
+                        logger.warning(
+                            "could not remove a stale temporary file", metadata: ["path": "\(job.path.appending(name))", "error": "\(error)"])
                     }
                 }
-            } catch {
-                outcome.results.append(failed(job.path, kind: .directory, error: error))
-                return outcome
             }
+        case .failed(let error):
+            outcome.results.append(failed(job.path, kind: .directory, error: error))
+            return outcome
         }
+        outcome.listingNanoseconds = listingNanoseconds
         outcome.sourceEntries = sourceEntries.count
         outcome.destinationEntries = destinationEntries.count
         outcome.destinationFiles = destinationEntries.lazy.filter { $0.kind != .directory }.count

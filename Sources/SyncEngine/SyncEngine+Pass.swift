@@ -20,8 +20,9 @@ extension SyncEngine {
     /// One walk over both trees, applying (or resolving) operations as listings come in.
     ///
     /// A single task owns all the state; children only list a directory or apply a batch on
-    /// the I/O pool and hand back values. At most `2 × workers` listings and `workers` batches are
-    /// in flight. Directories are taken depth-first and listing pauses while many batches
+    /// the I/O pool and hand back values. Listings and batches of small files in flight follow
+    /// ``MetadataConcurrency`` (twice `--workers` on a local disk, more when each request waits
+    /// on a network); batches that move much data stay at `--workers`. Directories are taken depth-first and listing pauses while many batches
     /// wait, which keeps memory to the listings in progress, not the size of the tree.
     struct Pass: Sendable {
         let engine: SyncEngine
@@ -36,7 +37,7 @@ extension SyncEngine {
 
         private enum ChildResult: Sendable {
             case listed(DirectoryJob, ListingOutcome)
-            case applied(trackerID: Int, [OperationResult])
+            case applied(trackerID: Int, large: Bool, [OperationResult])
             case finishedDirectories
         }
 
@@ -44,27 +45,44 @@ extension SyncEngine {
             var outcome = PassOutcome()
             var tracker = DirectoryTracker()
             var directories: [DirectoryJob] = []  // a stack: depth first
-            var batches = Deque<(trackerID: Int, operations: [PlannedOperation])>()
+            var batches = Deque<(trackerID: Int, operations: [PlannedOperation], bytes: Int64)>()
             let rootID = tracker.add(path: .root, parent: nil, sourceEntry: nil)
             directories.append(DirectoryJob(path: .root, descend: .both, trackerID: rootID, source: nil))
             let workers = engine.configuration.workers
+            let concurrency = engine.configuration.metadataConcurrency
+            var latency = LatencyEstimate()
             var listing = 0
             var applying = 0
+            var applyingLarge = 0
             var rootListed = false
 
             try await withThrowingTaskGroup(of: ChildResult.self) { group in
                 while true {
                     let stopped = engine.stopSignal.isStopped
-                    while !stopped && applying < workers, let batch = batches.popFirst() {
+                    // Metadata-bound work (listings, batches of small files) follows the observed
+                    // latency; batches that move a lot of data stay at --workers.
+                    let metadataLimit = concurrency.limit(observedMicrosPerRequest: latency.microsPerRequest)
+                    while !stopped && applying < metadataLimit, let next = batches.first {
+                        let large = next.bytes >= Self.batchBytes
+                        if large && applyingLarge >= workers { break }
+                        batches.removeFirst()
                         applying += 1
+                        if large { applyingLarge += 1 }
                         group.addTask { [engine, mode, pool] in
-                            .applied(trackerID: batch.trackerID, try await pool.run { engine.apply(batch.operations, mode: mode) })
+                            .applied(
+                                trackerID: next.trackerID, large: large, try await pool.run { engine.apply(next.operations, mode: mode) })
                         }
                     }
-                    while !stopped && listing < workers * 2 && batches.count < Self.backlogLimit, let job = directories.popLast() {
+                    while !stopped && listing < metadataLimit && batches.count < Self.backlogLimit, let job = directories.popLast() {
                         listing += 1
                         group.addTask { [engine, mode, pool] in
-                            .listed(job, try await pool.run { engine.listAndPlan(job, mode: mode) })
+                            let started = monotonicNanoseconds()
+                            async let source = pool.run { engine.listSide(job, .a) }
+                            async let destination = pool.run { engine.listSide(job, .b) }
+                            let (a, b) = try await (source, destination)
+                            let elapsed = monotonicNanoseconds() - started
+                            return .listed(
+                                job, try await pool.run { engine.plan(job, source: a, destination: b, mode: mode, listingNanoseconds: elapsed) })
                         }
                     }
                     guard let child = try await group.next() else { break }
@@ -72,6 +90,9 @@ extension SyncEngine {
                     switch child {
                     case .listed(let job, let listed):
                         listing -= 1
+                        // Each entry costs at least one request on the side it was listed from.
+                        // The two sides are listed side by side: the larger one sets the time.
+                        latency.add(nanoseconds: listed.listingNanoseconds, requests: max(listed.sourceEntries, listed.destinationEntries) + 1)
                         if job.path.isRoot {
                             rootListed = true
                             outcome.sourceRootEntries = listed.sourceEntries
@@ -82,8 +103,9 @@ extension SyncEngine {
                         }
                         absorb(listed, of: job, tracker: &tracker, directories: &directories, batches: &batches, into: &outcome)
                         finishedWork = job.trackerID
-                    case .applied(let trackerID, let results):
+                    case .applied(let trackerID, let large, let results):
                         applying -= 1
+                        if large { applyingLarge -= 1 }
                         engine.record(results, into: &outcome.summary, notify: false)
                         finishedWork = trackerID
                     case .finishedDirectories:
@@ -109,7 +131,7 @@ extension SyncEngine {
             of job: DirectoryJob,
             tracker: inout DirectoryTracker,
             directories: inout [DirectoryJob],
-            batches: inout Deque<(trackerID: Int, operations: [PlannedOperation])>,
+            batches: inout Deque<(trackerID: Int, operations: [PlannedOperation], bytes: Int64)>,
             into outcome: inout PassOutcome
         ) {
             engine.record(listed.results, into: &outcome.summary, notify: true)
@@ -138,7 +160,7 @@ extension SyncEngine {
                 for operation in listed.operations {
                     // A large file gets a batch of its own, so small files never wait behind it.
                     if operation.bytesToCopy >= Self.batchBytes && !current.isEmpty {
-                        batches.append((job.trackerID, current))
+                        batches.append((job.trackerID, current, currentBytes))
                         tracker.addWork(job.trackerID, count: 1)
                         current = []
                         currentBytes = 0
@@ -147,14 +169,14 @@ extension SyncEngine {
                     currentBytes += operation.bytesToCopy
                     plannedBytes += operation.bytesToCopy
                     if current.count >= Self.batchOperations || currentBytes >= Self.batchBytes {
-                        batches.append((job.trackerID, current))
+                        batches.append((job.trackerID, current, currentBytes))
                         tracker.addWork(job.trackerID, count: 1)
                         current = []
                         currentBytes = 0
                     }
                 }
                 if !current.isEmpty {
-                    batches.append((job.trackerID, current))
+                    batches.append((job.trackerID, current, currentBytes))
                     tracker.addWork(job.trackerID, count: 1)
                 }
             }

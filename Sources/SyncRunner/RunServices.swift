@@ -25,8 +25,11 @@ public enum RunServices {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
-                    .init(service: SignalService(shutdown: runner.shutdown, logger: logger)),
-                    .init(service: ProgressService(progress: runner.progress, reporter: runner.reporter, interval: progressInterval)),
+                    // Helpers never end the group: only the run does, and it must finish its audit.
+                    .init(service: SignalService(shutdown: runner.shutdown, logger: logger), successTerminationBehavior: .ignore),
+                    .init(
+                        service: ProgressService(progress: runner.progress, reporter: runner.reporter, interval: progressInterval),
+                        successTerminationBehavior: .ignore),
                     .init(service: run, successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 logger: groupLogger))
@@ -91,8 +94,10 @@ struct ProgressService: Service {
             while true {
                 try await Task.sleep(for: interval)
                 let snapshot = progress.snapshot
-                if snapshot.ended { return }  // the summary is printed; the run only flushes now
-                reporter.progress(snapshot, elapsed: start.duration(to: clock.now))
+                // Once the summary is printed the run only records itself: nothing more to show.
+                if !snapshot.ended {
+                    reporter.progress(snapshot, elapsed: start.duration(to: clock.now))
+                }
             }
         }
         reporter.progressEnded()

@@ -77,6 +77,24 @@ struct AuditStoreTests {
         #expect(try await Self.rawRows(path, "SELECT version FROM ha_sync_schema") == [["2"]])
     }
 
+    /// A run that is cancelled still closes its store: sqlite-nio traps when an open
+    /// connection is released, which would kill the process that was being stopped.
+    @Test func closingFromACancelledTaskStillCloses() async throws {
+        let path = try Self.scratchDirectory() + "/audit.db"
+        let store = try await SQLiteAuditStore.open(path: path, logger: Logger(label: "test"))
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                withUnsafeCurrentTask { $0?.cancel() }
+                await store.close()
+                return Task.isCancelled
+            }
+            #expect(await group.next() == true, "the close ran in a cancelled task")
+        }
+        // Reopening works and the store is released without a trap at the end of the test.
+        let again = try await SQLiteAuditStore.open(path: path, logger: Logger(label: "test"))
+        await again.close()
+    }
+
     static func rawRows(_ path: String, _ sql: String) async throws -> [[String]] {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: Logger(label: "raw"))
         do {

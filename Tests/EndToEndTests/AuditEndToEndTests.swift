@@ -127,7 +127,14 @@ struct AuditEndToEndTests {
         try writeSparseFile(source + "/big.bin", size: 2 << 30)
         try TemporaryTree.write(source, "a-small.txt", "first")
         let run = try HASyncProcess(arguments(["--verify", "--workers", "1"]))
-        #expect(try await waitUntil { !temporaryFiles(in: destination).isEmpty })
+        // Small files are copied beside the large one: kill once the small one is recorded in
+        // the opslog and the large one is being written.
+        let recorded = {
+            self.opslogs().contains { name in
+                ((try? String(contentsOfFile: self.logs + "/" + name, encoding: .utf8)) ?? "").contains("\"a-small.txt\"")
+            }
+        }
+        #expect(try await waitUntil { recorded() && !temporaryFiles(in: destination).isEmpty })
         run.signal(SIGKILL)
         _ = try await run.wait()
         #expect(opslogs().count == 1)
