@@ -107,7 +107,10 @@ extension SyncEngine {
         let files = outcome.deletes.filter { $0.destination?.kind != .directory }
         // Listings record a directory before its content, so the reverse is deepest first.
         let directories = outcome.deletes.filter { $0.destination?.kind == .directory }.reversed()
-        let batchSize = 256
+        // Deletes are metadata: as many in flight as the walk found worth it, in batches small
+        // enough to spread over them.
+        let inFlight = configuration.metadataConcurrency.limit(observedMicrosPerRequest: outcome.microsPerRequest)
+        let batchSize = max(16, min(256, files.count / inFlight + 1))
         let batches = stride(from: 0, to: files.count, by: batchSize).map { Array(files[$0..<min($0 + batchSize, files.count)]) }
         try await withThrowingTaskGroup(of: [OperationResult].self) { group in
             var next = 0
@@ -116,7 +119,7 @@ extension SyncEngine {
                 next += 1
                 group.addTask { try await pool.run { self.apply(batch, mode: mode) } }
             }
-            while next < batches.count && next < configuration.workers { spawn() }
+            while next < batches.count && next < inFlight { spawn() }
             while let results = try await group.next() {
                 record(results, into: &report.summary, notify: false)
                 if next < batches.count && !stopSignal.isStopped { spawn() }
@@ -128,14 +131,25 @@ extension SyncEngine {
 
         // Deleting changed the parents' mtimes: put back the source's.
         if mode == .apply {
-            try await pool.run {
-                for (path, entry) in outcome.deleteParents {
-                    do {
-                        try destination.finishDirectory(path, permissions: entry.permissions, modified: entry.modified)
-                    } catch {
-                        logger.debug("could not restore directory mtime after deletes", metadata: ["path": "\(path)", "error": "\(error)"])
+            let parents = outcome.deleteParents
+            let chunk = max(8, parents.count / inFlight + 1)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for start in stride(from: 0, to: parents.count, by: chunk) {
+                    let part = parents[start..<min(start + chunk, parents.count)]
+                    group.addTask {
+                        try await pool.run {
+                            for (path, entry) in part {
+                                do {
+                                    try destination.finishDirectory(path, permissions: entry.permissions, modified: entry.modified)
+                                } catch {
+                                    logger.debug(
+                                        "could not restore directory mtime after deletes", metadata: ["path": "\(path)", "error": "\(error)"])
+                                }
+                            }
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
         }
     }

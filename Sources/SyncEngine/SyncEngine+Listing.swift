@@ -45,11 +45,12 @@ extension SyncEngine {
 
     /// Lists one side of a directory. Runs on the I/O pool; the two sides of a job are listed
     /// at the same time, since on a network each side's requests wait on their own server.
-    func listSide(_ job: DirectoryJob, _ side: Side) -> SideListing {
+    func listSide(_ job: DirectoryJob, _ side: Side, mode: Mode) -> SideListing {
         let wanted = side == .a ? (job.descend == .both || job.descend == .sourceOnly) : (job.descend == .both || job.descend == .destinationOnly)
         guard wanted else { return .notListed }
         do {
-            return .listed(try tree(side).list(job.path))
+            // The survey only counts entries and deletes: kinds are enough.
+            return .listed(mode == .survey ? try tree(side).listKinds(job.path) : try tree(side).list(job.path))
         } catch let error as SyncTreeError where error.code == .notFound && !job.path.isRoot && side == .a {
             return .vanished
         } catch {

@@ -14,6 +14,8 @@ struct PassOutcome: Sendable {
     var destinationFiles = 0
     var plannedFileDeletes = 0
     var temporaryFilesRemoved = 0
+    /// The time per request the pass observed, so the deletes that follow size their concurrency.
+    var microsPerRequest: Double?
 }
 
 extension SyncEngine {
@@ -77,8 +79,8 @@ extension SyncEngine {
                         listing += 1
                         group.addTask { [engine, mode, pool] in
                             let started = monotonicNanoseconds()
-                            async let source = pool.run { engine.listSide(job, .a) }
-                            async let destination = pool.run { engine.listSide(job, .b) }
+                            async let source = pool.run { engine.listSide(job, .a, mode: mode) }
+                            async let destination = pool.run { engine.listSide(job, .b, mode: mode) }
                             let (a, b) = try await (source, destination)
                             let elapsed = monotonicNanoseconds() - started
                             return .listed(
@@ -123,6 +125,7 @@ extension SyncEngine {
                 }
             }
             precondition(rootListed || engine.stopSignal.isStopped, "the pass ended without listing the root")
+            outcome.microsPerRequest = latency.microsPerRequest
             return outcome
         }
 

@@ -64,6 +64,16 @@ public final class LocalTree: SyncTree {
     // MARK: Listing
 
     public func list(_ directory: RelativePath) throws -> DirectoryListing {
+        try list(directory, detailed: true)
+    }
+
+    public func listKinds(_ directory: RelativePath) throws -> DirectoryListing {
+        try list(directory, detailed: false)
+    }
+
+    /// `detailed: false` takes each entry's kind from `d_type` and stats only where the file
+    /// system does not report it (`DT_UNKNOWN`).
+    private func list(_ directory: RelativePath, detailed: Bool) throws -> DirectoryListing {
         let descriptor = try openBeneath(directory, flags: O_RDONLY | O_DIRECTORY, operation: "list directory")
         guard let stream = fdopendir(descriptor) else {
             let code = errno
@@ -91,6 +101,10 @@ public final class LocalTree: SyncTree {
                 listing.temporaryFiles.append(name)
                 continue
             }
+            if !detailed, let kind = Self.kind(ofDirectoryEntryType: record.pointee.d_type) {
+                listing.entries.append(Entry(name: name, kind: kind, modified: Timestamp(seconds: 0)))
+                continue
+            }
             var info = stat()
             guard fstatat(streamDescriptor, namePointer, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
                 let code = errno
@@ -111,6 +125,17 @@ public final class LocalTree: SyncTree {
         }
         DirectoryMerge.sort(&listing.entries)
         return listing
+    }
+
+    /// The kind `readdir` reports, or `nil` when it does not know (`DT_UNKNOWN`).
+    static func kind(ofDirectoryEntryType type: UInt8) -> EntryKind? {
+        switch Int32(type) {
+        case Int32(DT_REG): .file
+        case Int32(DT_DIR): .directory
+        case Int32(DT_LNK): .symlink
+        case Int32(DT_UNKNOWN): nil
+        default: .other
+        }
     }
 
     private func readLink(_ directory: Int32, _ name: UnsafePointer<CChar>, size: Int, path: RelativePath) throws(SyncTreeError) -> [UInt8] {

@@ -81,6 +81,11 @@ public protocol SyncTree: Sendable {
     /// Lists a directory.
     func list(_ directory: RelativePath) throws -> DirectoryListing
 
+    /// Lists a directory's names and kinds only: sizes, times and link targets may be left
+    /// empty. The delete guards' survey needs no more, and on NFS a listing's kinds come with
+    /// the directory read while every other attribute costs a round trip per name.
+    func listKinds(_ directory: RelativePath) throws -> DirectoryListing
+
     /// MD5 of a file's content, as 32 lowercase hex digits.
     func md5(of path: RelativePath) throws -> String
 
@@ -113,4 +118,11 @@ public protocol SyncTree: Sendable {
 
     /// Removes a temporary file left by a killed run.
     func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws
+}
+
+extension SyncTree {
+    /// Trees that cannot tell kinds more cheaply list in full.
+    public func listKinds(_ directory: RelativePath) throws -> DirectoryListing {
+        try list(directory)
+    }
 }

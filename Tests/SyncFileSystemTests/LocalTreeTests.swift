@@ -41,6 +41,20 @@ struct LocalTreeTests {
         #expect(FileManager.default.fileExists(atPath: outside + "/victim.txt"))
     }
 
+    /// The survey's cheap listing tells the same names and kinds as the full one.
+    @Test func listingKindsOnlyAgreesWithTheFullListing() throws {
+        try TemporaryTree.write(root, "file.txt", "x")
+        try TemporaryTree.write(root, "dir/inner.txt", "y")
+        symlink("file.txt", root + "/link")
+        mkfifo(root + "/fifo", 0o600)
+        let tree = try LocalTree(root: root)
+        let full = try tree.list(.root).entries
+        let kinds = try tree.listKinds(.root).entries
+        #expect(kinds.map(\.name) == full.map(\.name))
+        #expect(kinds.map(\.kind) == full.map(\.kind))
+        #expect(Set(kinds.map(\.kind)) == [.file, .directory, .symlink, .other])
+    }
+
     @Test func copyKeepsNanosecondMtimeAndPermissions() throws {
         let source = try scratch.directory("source")
         try TemporaryTree.write(
