@@ -1,30 +1,49 @@
 /// How many metadata-bound jobs (directory listings, batches of small files) the engine keeps
 /// in flight, decided from the latency it observes rather than from a flag.
 ///
-/// On a local disk a `stat` costs a few microseconds of CPU, and more threads only contend;
-/// on NFS with a cold attribute cache each one waits a network round trip, and the rate is
-/// set by how many wait at once. The limit therefore grows with the observed time per
-/// request, so that the CPU, not the wait, bounds the rate. `--workers` keeps meaning how
-/// many large files are copied at once.
+/// On a local disk a `stat` costs a few microseconds of CPU, and more threads only contend:
+/// there the engine keeps `--workers` batches and twice as many listings in flight, and lists
+/// a folder's two sides one after the other in one trip to the thread pool. On NFS with a
+/// cold attribute cache each request waits a network round trip, and the rate is set by how
+/// many wait at once: the limits grow with the observed time per request, so that the CPU,
+/// not the wait, bounds the rate, and the two sides are listed at the same time.
+/// `--workers` keeps meaning how many large files are copied at once.
 public struct MetadataConcurrency: Sendable, Hashable {
-    /// The floor: what the engine always allows (twice `--workers`).
-    public var floor: Int
+    public var workers: Int
     /// The ceiling, whatever the latency.
     public var ceiling: Int
     /// CPU time the engine spends per request it waits for; the wait divided by this is how
     /// many requests it takes to keep a core busy.
     public var cpuMicrosPerRequest: Double
+    /// From this time per request on, requests are waits, not work: a network file system.
+    public var remoteMicrosPerRequest: Double
 
-    public init(workers: Int, ceiling: Int = 32, cpuMicrosPerRequest: Double = 25) {
+    public init(workers: Int, ceiling: Int = 32, cpuMicrosPerRequest: Double = 25, remoteMicrosPerRequest: Double = 100) {
         precondition(workers > 0 && ceiling > 0 && cpuMicrosPerRequest > 0)
-        self.floor = 2 * workers
+        self.workers = workers
         self.ceiling = max(ceiling, 2 * workers)
         self.cpuMicrosPerRequest = cpuMicrosPerRequest
+        self.remoteMicrosPerRequest = remoteMicrosPerRequest
     }
 
-    /// The limit for an observed time per request (`nil` before anything was observed).
-    public func limit(observedMicrosPerRequest: Double?) -> Int {
-        guard let observed = observedMicrosPerRequest, observed.isFinite, observed > 0 else { return floor }
+    /// Listings in flight for an observed time per request (`nil` before anything was observed).
+    public func listings(observedMicrosPerRequest observed: Double?) -> Int {
+        scaled(observed, floor: 2 * workers)
+    }
+
+    /// Batches of small files in flight.
+    public func batches(observedMicrosPerRequest observed: Double?) -> Int {
+        scaled(observed, floor: workers)
+    }
+
+    /// Whether requests wait on a network, so a folder's two sides are worth listing at once.
+    public func isRemote(observedMicrosPerRequest observed: Double?) -> Bool {
+        guard let observed, observed.isFinite else { return false }
+        return observed >= remoteMicrosPerRequest
+    }
+
+    private func scaled(_ observed: Double?, floor: Int) -> Int {
+        guard let observed, observed.isFinite, observed >= remoteMicrosPerRequest else { return floor }
         let wanted = (observed / cpuMicrosPerRequest).rounded(.up)
         return Int(min(Double(ceiling), max(Double(floor), wanted)))
     }

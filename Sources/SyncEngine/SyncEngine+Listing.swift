@@ -30,6 +30,8 @@ struct ListingOutcome: Sendable {
     var changed = false
     /// How long listing both sides took, for the latency estimate.
     var listingNanoseconds: Int64 = 0
+    /// Whether the two sides were listed at the same time.
+    var sidesOverlapped = false
 }
 
 extension SyncEngine {
@@ -56,6 +58,15 @@ extension SyncEngine {
         } catch {
             return .failed(error)
         }
+    }
+
+    /// Lists both sides of one directory, one after the other, and decides every name in it.
+    /// Runs on the I/O pool.
+    func listAndPlan(_ job: DirectoryJob, mode: Mode) -> ListingOutcome {
+        let started = monotonicNanoseconds()
+        let source = listSide(job, .a, mode: mode)
+        let destination = listSide(job, .b, mode: mode)
+        return plan(job, source: source, destination: destination, mode: mode, listingNanoseconds: monotonicNanoseconds() - started)
     }
 
     /// Decides every name of a directory from its two listings. Runs on the I/O pool.

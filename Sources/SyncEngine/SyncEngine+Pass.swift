@@ -63,8 +63,11 @@ extension SyncEngine {
                     let stopped = engine.stopSignal.isStopped
                     // Metadata-bound work (listings, batches of small files) follows the observed
                     // latency; batches that move a lot of data stay at --workers.
-                    let metadataLimit = concurrency.limit(observedMicrosPerRequest: latency.microsPerRequest)
-                    while !stopped && applying < metadataLimit, let next = batches.first {
+                    let observed = latency.microsPerRequest
+                    let batchLimit = concurrency.batches(observedMicrosPerRequest: observed)
+                    let listingLimit = concurrency.listings(observedMicrosPerRequest: observed)
+                    let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
+                    while !stopped && applying < batchLimit, let next = batches.first {
                         let large = next.bytes >= Self.batchBytes
                         if large && applyingLarge >= workers { break }
                         batches.removeFirst()
@@ -75,16 +78,22 @@ extension SyncEngine {
                                 trackerID: next.trackerID, large: large, try await pool.run { engine.apply(next.operations, mode: mode) })
                         }
                     }
-                    while !stopped && listing < metadataLimit && batches.count < Self.backlogLimit, let job = directories.popLast() {
+                    while !stopped && listing < listingLimit && batches.count < Self.backlogLimit, let job = directories.popLast() {
                         listing += 1
                         group.addTask { [engine, mode, pool] in
+                            guard remote else {
+                                // Local: one trip to the pool; each side takes microseconds.
+                                return .listed(job, try await pool.run { engine.listAndPlan(job, mode: mode) })
+                            }
+                            // Remote: each side's requests wait on their own server, so overlap them.
                             let started = monotonicNanoseconds()
                             async let source = pool.run { engine.listSide(job, .a, mode: mode) }
                             async let destination = pool.run { engine.listSide(job, .b, mode: mode) }
                             let (a, b) = try await (source, destination)
                             let elapsed = monotonicNanoseconds() - started
-                            return .listed(
-                                job, try await pool.run { engine.plan(job, source: a, destination: b, mode: mode, listingNanoseconds: elapsed) })
+                            var listed = try await pool.run { engine.plan(job, source: a, destination: b, mode: mode, listingNanoseconds: elapsed) }
+                            listed.sidesOverlapped = true
+                            return .listed(job, listed)
                         }
                     }
                     guard let child = try await group.next() else { break }
@@ -93,8 +102,11 @@ extension SyncEngine {
                     case .listed(let job, let listed):
                         listing -= 1
                         // Each entry costs at least one request on the side it was listed from.
-                        // The two sides are listed side by side: the larger one sets the time.
-                        latency.add(nanoseconds: listed.listingNanoseconds, requests: max(listed.sourceEntries, listed.destinationEntries) + 1)
+                        // Listed side by side, the larger side sets the time; one after the other, both do.
+                        let requests =
+                            listed.sidesOverlapped
+                            ? max(listed.sourceEntries, listed.destinationEntries) + 1 : listed.sourceEntries + listed.destinationEntries + 2
+                        latency.add(nanoseconds: listed.listingNanoseconds, requests: requests)
                         if job.path.isRoot {
                             rootListed = true
                             outcome.sourceRootEntries = listed.sourceEntries
@@ -126,6 +138,8 @@ extension SyncEngine {
             }
             precondition(rootListed || engine.stopSignal.isStopped, "the pass ended without listing the root")
             outcome.microsPerRequest = latency.microsPerRequest
+            engine.logger.debug(
+                "pass finished", metadata: ["mode": "\(mode)", "micros_per_request": "\(latency.microsPerRequest.map { String(Int($0)) } ?? "-")"])
             return outcome
         }
 

@@ -5,18 +5,22 @@ import Testing
 struct MetadataConcurrencyTests {
     @Test(
         arguments: [
-            // observed µs per request, workers, expected limit
-            (nil, 4, 8),  // nothing seen yet: twice --workers
-            (5.0, 4, 8),  // local disk: the floor
-            (150.0, 4, 8),  // 150 / 25 = 6, under the floor
-            (500.0, 4, 20),  // LAN NFS, cold cache
-            (2000.0, 4, 32),  // WAN-like: the ceiling
-            (2000.0, 20, 40),  // a floor above the default ceiling wins
-            (-1.0, 4, 8),
-            (Double.infinity, 4, 8),
-        ] as [(Double?, Int, Int)])
-    func theLimitFollowsTheObservedLatency(observed: Double?, workers: Int, expected: Int) {
-        #expect(MetadataConcurrency(workers: workers).limit(observedMicrosPerRequest: observed) == expected)
+            // observed µs per request, workers, listings, small-file batches, remote
+            (nil, 4, 8, 4, false),  // nothing seen yet: the local behaviour
+            (5.0, 4, 8, 4, false),  // local disk: twice --workers listings, --workers batches
+            (99.0, 4, 8, 4, false),  // still local
+            (150.0, 4, 8, 6, true),  // slow: 150 / 25 = 6 batches, listings stay at their floor
+            (500.0, 4, 20, 20, true),  // LAN NFS, cold cache
+            (2000.0, 4, 32, 32, true),  // WAN-like: the ceiling
+            (2000.0, 20, 40, 40, true),  // a floor above the default ceiling wins
+            (-1.0, 4, 8, 4, false),
+            (Double.infinity, 4, 8, 4, false),
+        ] as [(Double?, Int, Int, Int, Bool)])
+    func theLimitsFollowTheObservedLatency(observed: Double?, workers: Int, listings: Int, batches: Int, remote: Bool) {
+        let concurrency = MetadataConcurrency(workers: workers)
+        #expect(concurrency.listings(observedMicrosPerRequest: observed) == listings)
+        #expect(concurrency.batches(observedMicrosPerRequest: observed) == batches)
+        #expect(concurrency.isRemote(observedMicrosPerRequest: observed) == remote)
     }
 
     @Test func theEstimateMovesTowardsNewSamples() {
