@@ -110,6 +110,7 @@ extension SyncEngine {
         // Deletes are metadata: as many in flight as the walk found worth it, in batches small
         // enough to spread over them.
         let inFlight = configuration.metadataConcurrency.batches(observedMicrosPerRequest: outcome.microsPerRequest)
+        let remote = configuration.metadataConcurrency.isRemote(observedMicrosPerRequest: outcome.microsPerRequest)
         let batchSize = max(16, min(256, files.count / inFlight + 1))
         let batches = stride(from: 0, to: files.count, by: batchSize).map { Array(files[$0..<min($0 + batchSize, files.count)]) }
         try await withThrowingTaskGroup(of: [OperationResult].self) { group in
@@ -117,7 +118,7 @@ extension SyncEngine {
             func spawn() {
                 let batch = batches[next]
                 next += 1
-                group.addTask { try await pool.run { self.apply(batch, mode: mode) } }
+                group.addTask { try await pool.run(wide: remote) { self.apply(batch, mode: mode) } }
             }
             while next < batches.count && next < inFlight { spawn() }
             while let results = try await group.next() {
@@ -137,7 +138,7 @@ extension SyncEngine {
                 for start in stride(from: 0, to: parents.count, by: chunk) {
                     let part = parents[start..<min(start + chunk, parents.count)]
                     group.addTask {
-                        try await pool.run {
+                        try await pool.run(wide: remote) {
                             for (path, entry) in part {
                                 do {
                                     try destination.finishDirectory(path, permissions: entry.permissions, modified: entry.modified)

@@ -75,7 +75,8 @@ extension SyncEngine {
                         if large { applyingLarge += 1 }
                         group.addTask { [engine, mode, pool] in
                             .applied(
-                                trackerID: next.trackerID, large: large, try await pool.run { engine.apply(next.operations, mode: mode) })
+                                trackerID: next.trackerID, large: large,
+                                try await pool.run(wide: remote && !large) { engine.apply(next.operations, mode: mode) })
                         }
                     }
                     while !stopped && listing < listingLimit && batches.count < Self.backlogLimit, let job = directories.popLast() {
@@ -87,11 +88,13 @@ extension SyncEngine {
                             }
                             // Remote: each side's requests wait on their own server, so overlap them.
                             let started = monotonicNanoseconds()
-                            async let source = pool.run { engine.listSide(job, .a, mode: mode) }
-                            async let destination = pool.run { engine.listSide(job, .b, mode: mode) }
+                            async let source = pool.run(wide: true) { engine.listSide(job, .a, mode: mode) }
+                            async let destination = pool.run(wide: true) { engine.listSide(job, .b, mode: mode) }
                             let (a, b) = try await (source, destination)
                             let elapsed = monotonicNanoseconds() - started
-                            var listed = try await pool.run { engine.plan(job, source: a, destination: b, mode: mode, listingNanoseconds: elapsed) }
+                            var listed = try await pool.run(wide: true) {
+                                engine.plan(job, source: a, destination: b, mode: mode, listingNanoseconds: elapsed)
+                            }
                             listed.sidesOverlapped = true
                             return .listed(job, listed)
                         }

@@ -61,9 +61,9 @@ public struct SyncEngine<Source: SyncTree, Destination: SyncTree>: Sendable {
         let started = monotonicNanoseconds()
         // Blocking file system calls run here, never on Swift's cooperative pool: a copy
         // stuck on a slow NFS server must not starve the rest of the process.
-        // Enough threads for every job the limits allow at once; idle ones cost almost nothing.
-        // (a listing takes two threads, one per side).
-        let pool = NIOThreadPoolBox(threads: max(configuration.workers * 3, configuration.metadataConcurrency.ceiling * 3))
+        // The wide pool (for remote trees) has room for every job the limits allow at once;
+        // a listing takes two threads, one per side.
+        let pool = NIOThreadPoolBox(threads: configuration.workers * 3, wideThreads: configuration.metadataConcurrency.ceiling * 3)
         do {
             let report = try await run(pool: pool, started: started)
             await pool.shutdown()

@@ -67,10 +67,15 @@ public final class ManualClock: WallClock {
         for continuation in due { continuation.resume() }
     }
 
-    /// Waits (in real time, briefly) until at least `count` tasks sleep on this clock.
-    public func waitForSleepers(_ count: Int = 1) async {
+    /// Waits (in real time) until at least `count` tasks sleep on this clock, or `timeout`
+    /// passes; returns whether they do, so a test fails instead of hanging.
+    @discardableResult
+    public func waitForSleepers(_ count: Int = 1, timeout: Duration = .seconds(30)) async -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
         while sleeperCount < count {
+            if ContinuousClock.now >= deadline { return false }
             try? await Task.sleep(for: .milliseconds(2))
         }
+        return true
     }
 }
