@@ -66,6 +66,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // A bidirectional pair's state archive in SQLite (the protocol and the in-memory one are in SyncCore).
+        .target(
+            name: "StateArchiveSQLite",
+            dependencies: [
+                "SyncCore",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The audit trail: records, the opslog, the AuditStore protocol, the SQLite store, the flusher.
         .target(
             name: "AuditLog",
@@ -117,6 +127,7 @@ let package = Package(
             name: "SyncRunner",
             dependencies: [
                 "SyncCore", "SyncTrees", "SyncEngine", "RunLock", "AuditLog", "AuditDSN", "KubernetesClient", "KubernetesLease",
+                "StateArchiveSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -160,7 +171,9 @@ let package = Package(
         .target(name: "SyncTestSupport", dependencies: ["SyncCore"], path: "Tests/SyncTestSupport", swiftSettings: strict),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),
         .testTarget(name: "SyncFileSystemTests", dependencies: ["SyncFileSystem", "SyncTrees", "SyncTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncTrees", "SyncFileSystem", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncTrees", "SyncFileSystem", "SyncTestSupport", "StateArchiveSQLite"],
+            swiftSettings: strict),
         .testTarget(name: "RunLockTests", dependencies: ["RunLock"], swiftSettings: strict),
         .testTarget(name: "KubernetesLeaseTests", dependencies: ["KubernetesLease", "SyncCore"], swiftSettings: strict),
         .target(

@@ -37,6 +37,10 @@ public enum UpdateReason: String, Hashable, Sendable, Codable {
     case symlinkTargetDiffers = "symlink target differs"
     /// The entry changed kind (file, symlink or directory) and the source's is not older.
     case kindChanged = "kind changed"
+    /// Bidirectional: changed on the other side since the last sync, unchanged here.
+    case changedOnOtherSide = "changed on the other side"
+    /// Bidirectional: changed on both sides; the other version was kept as a conflict copy.
+    case conflict = "conflict"
 }
 
 /// Why an entry is left alone.
@@ -55,6 +59,13 @@ public enum SkipReason: String, Hashable, Sendable, Codable {
     /// The source entry disappeared between the listing and the copy (not an error: a live
     /// share changes while it is synced; the next run sees the new state).
     case vanished = "vanished from source"
+    /// Bidirectional: the entry changed on the side it was about to be replaced or deleted on,
+    /// after it was listed; the next run looks at it again.
+    case changedDuringRun = "changed during the run"
+    /// Bidirectional: a folder deleted on the other side still holds something here.
+    case notEmpty = "folder not empty"
+    /// Bidirectional: part of the folder could not be listed on one side; nothing below it is changed.
+    case unlisted = "not listed"
 }
 
 /// The operations recorded in the audit trail.

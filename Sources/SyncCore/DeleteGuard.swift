@@ -14,6 +14,30 @@ public struct DeleteGuard: Sendable, Hashable {
         case refuseEmptySource(destinationEntries: Int)
         /// The run would delete more than the allowed share of the destination's files.
         case refuseTooMany(deletes: Int, destinationFiles: Int, maxPercent: Int)
+        /// Bidirectional: one side's root is empty while the archive says it held entries.
+        case refuseEmptySide(root: String, archivedEntries: Int)
+        /// Bidirectional: the run would delete more than the allowed share of the archived files on one side.
+        case refuseTooManyOnSide(root: String, deletes: Int, archivedFiles: Int, maxPercent: Int)
+    }
+
+    /// The bidirectional form: each side is measured against the archive (what both sides held
+    /// after the last sync), and deletes on either side count; new files count for nothing.
+    /// - Parameters:
+    ///   - rootEntries: entries in each side's root now, with the side's root for the message.
+    ///   - plannedFileDeletes: files and symlinks the run would delete on each side.
+    public func checkBidirectional(
+        sides: [(root: String, rootEntries: Int, plannedFileDeletes: Int)],
+        archivedRootEntries: Int,
+        archivedFiles: Int
+    ) -> Verdict {
+        for side in sides where side.rootEntries == 0 && archivedRootEntries > 0 {
+            return .refuseEmptySide(root: side.root, archivedEntries: archivedRootEntries)
+        }
+        guard maxDeletePercent < 100 else { return .allow }
+        for side in sides where side.plannedFileDeletes > 0 && side.plannedFileDeletes * 100 > maxDeletePercent * max(archivedFiles, 1) {
+            return .refuseTooManyOnSide(root: side.root, deletes: side.plannedFileDeletes, archivedFiles: archivedFiles, maxPercent: maxDeletePercent)
+        }
+        return .allow
     }
 
     /// Decides whether the planned deletes may go ahead.
@@ -43,6 +67,14 @@ extension DeleteGuard.Verdict {
             let percent = files == 0 ? 100 : deletes * 100 / files
             return "refusing to delete: the run would delete \(deletes) of \(files) files on the destination (\(percent)%), "
                 + "more than --max-delete \(maxPercent)%; nothing was changed. Check the source, then rerun with --max-delete \(min(100, percent + 1)) or higher."
+        case .refuseEmptySide(let root, let count):
+            return "refusing to sync: \(root) is empty but held \(count) entries at the last sync (is it mounted?); "
+                + "nothing was changed on either side. The next run proceeds once the files are back."
+        case .refuseTooManyOnSide(let root, let deletes, let files, let maxPercent):
+            let percent = files == 0 ? 100 : deletes * 100 / files
+            return "refusing to delete: the run would delete \(deletes) of the pair's \(files) files in \(root) (\(percent)%), "
+                + "more than --max-delete \(maxPercent)%; nothing was changed on either side. Check the other side, "
+                + "then rerun with --max-delete \(min(100, percent + 1)) or higher."
         }
     }
 }

@@ -20,6 +20,11 @@ public struct OperationResult: Sendable, Hashable {
     public var errorMessage: String?
     /// File bytes written to the destination (0 for metadata-only operations and dry runs).
     public var bytesTransferred: Int64
+    /// The side the operation changed: always B (`nil`) in one-way mode.
+    public var side: Side?
+    /// A conflict: both sides changed the path. The record's side is the one whose version
+    /// moved to a conflict copy; sizes and MD5s are the two versions (before: the kept copy's).
+    public var isConflict: Bool
 
     public init(
         path: RelativePath,
@@ -33,7 +38,9 @@ public struct OperationResult: Sendable, Hashable {
         endedAt: Timestamp,
         status: Status = .success,
         errorMessage: String? = nil,
-        bytesTransferred: Int64 = 0
+        bytesTransferred: Int64 = 0,
+        side: Side? = nil,
+        isConflict: Bool = false
     ) {
         self.path = path
         self.action = action
@@ -47,6 +54,8 @@ public struct OperationResult: Sendable, Hashable {
         self.status = status
         self.errorMessage = errorMessage
         self.bytesTransferred = bytesTransferred
+        self.side = side
+        self.isConflict = isConflict
     }
 
     public var operation: Operation? { action.operation }

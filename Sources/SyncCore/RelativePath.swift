@@ -45,6 +45,12 @@ public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConverti
         return RelativePath(unchecked: Array(bytes[..<slash]))
     }
 
+    /// Whether this path lies strictly below `ancestor`.
+    public func isDescendant(of ancestor: RelativePath) -> Bool {
+        if ancestor.isRoot { return !isRoot }
+        return bytes.count > ancestor.bytes.count && bytes.starts(with: ancestor.bytes) && bytes[ancestor.bytes.count] == UInt8(ascii: "/")
+    }
+
     /// Number of components; 0 for the root.
     public var depth: Int {
         bytes.isEmpty ? 0 : bytes.reduce(1) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 }

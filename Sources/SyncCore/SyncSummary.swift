@@ -7,6 +7,8 @@ public struct SyncSummary: Sendable, Hashable, Codable {
     public var deleted = 0
     public var skipped = 0
     public var failed = 0
+    /// Paths changed on both sides with different content (bidirectional runs); each kept a conflict copy.
+    public var conflicts = 0
     public var bytesTransferred: Int64 = 0
 
     public init() {}
@@ -18,6 +20,10 @@ public struct SyncSummary: Sendable, Hashable, Codable {
             return
         }
         bytesTransferred += result.bytesTransferred
+        if result.isConflict {
+            conflicts += 1
+            return
+        }
         switch result.action {
         case .create: created += 1
         case .update: updated += 1

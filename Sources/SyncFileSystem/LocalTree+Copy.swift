@@ -104,6 +104,14 @@ extension LocalTree {
                 if shouldStop() {
                     throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped before rename")
                 }
+                if options.expectedTarget != .unchecked {
+                    // Right before the rename: a file saved meanwhile is never replaced.
+                    let current = Self.entry(in: directory, name: finalName, path: path)
+                    guard options.expectedTarget.matches(current) else {
+                        throw SyncTreeError(
+                            code: .targetChanged, operation: "rename into place", path: path, detail: "changed since it was listed; left alone")
+                    }
+                }
                 guard renameat(directory, temporaryName, directory, finalName) == 0 else {
                     throw SyncTreeError.system("rename into place", path)
                 }

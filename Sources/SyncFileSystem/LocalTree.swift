@@ -230,6 +230,52 @@ public final class LocalTree: SyncTree {
         }
     }
 
+    public func entry(at path: RelativePath) throws -> Entry? {
+        if path.isRoot {
+            var info = stat()
+            guard fstat(rootDescriptor, &info) == 0 else { throw SyncTreeError.system("stat", path) }
+            return Entry(name: [], info: info)
+        }
+        do {
+            return try withParent(of: path, operation: "stat") { directory, name in
+                Self.entry(in: directory, name: name, path: path)
+            }
+        } catch let error as SyncTreeError where error.code == .notFound || error.code == .notADirectory {
+            return nil
+        }
+    }
+
+    /// `fstatat` of one name, `nil` if there is nothing there (or it cannot be read).
+    static func entry(in directory: Int32, name: UnsafePointer<CChar>, path: RelativePath) -> Entry? {
+        var info = stat()
+        guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+        return Entry(name: path.lastComponent, info: info)
+    }
+
+    public func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws {
+        precondition(path.parent == newPath.parent, "renames stay within one directory")
+        try withParent(of: path, operation: "rename") { directory, name in
+            guard ExpectedTarget.unchanged(expected).matches(Self.entry(in: directory, name: name, path: path)) else {
+                throw SyncTreeError(code: .targetChanged, operation: "rename", path: path, detail: "changed since it was listed; left alone")
+            }
+            try RelativePath(unchecked: newPath.lastComponent).withCString { newName in
+                // link + unlink never replaces an existing name (rename would), and works on NFS,
+                // where renameat2's RENAME_NOREPLACE does not. Folders are never renamed this way.
+                if linkat(directory, name, directory, newName, 0) == 0 {
+                    unlinkat(directory, name, 0)
+                    return
+                }
+                let code = errno
+                if code == EEXIST { throw SyncTreeError.system("rename", newPath, errno: code) }
+                // No hard links here (some file systems): check, then rename.
+                guard Self.entry(in: directory, name: newName, path: newPath) == nil else {
+                    throw SyncTreeError.system("rename", newPath, errno: EEXIST)
+                }
+                guard renameat(directory, name, directory, newName) == 0 else { throw SyncTreeError.system("rename", path) }
+            }
+        }
+    }
+
     public func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws {
         precondition(TemporaryName.matches(name), "only the engine's temporary files are removed this way")
         try remove(directory.appending(name), kind: .file)

@@ -185,6 +185,10 @@ public final class InMemoryTree: SyncTree {
         if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped before rename") }
         try state.withLock { state in
             try state.check(.write, path, operation: "create temporary file")
+            guard options.expectedTarget.matches(state.nodes[path]?.entry(name: path.lastComponent)) else {
+                throw SyncTreeError(
+                    code: .targetChanged, operation: "rename into place", path: path, detail: "changed since it was listed; left alone")
+            }
             guard path.parent.isRoot || state.nodes[path.parent]?.kind == .directory else {
                 throw SyncTreeError(code: .notFound, operation: "open destination directory", path: path)
             }
@@ -241,6 +245,23 @@ public final class InMemoryTree: SyncTree {
     public func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws {
         precondition(TemporaryName.matches(name), "only the engine's temporary files are removed this way")
         try remove(directory.appending(name), kind: .file)
+    }
+
+    public func entry(at path: RelativePath) throws -> Entry? {
+        state.withLock { $0.nodes[path]?.entry(name: path.lastComponent) }
+    }
+
+    public func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws {
+        try state.withLock { state in
+            try state.check(.write, newPath, operation: "rename")
+            guard let node = state.nodes[path], ExpectedTarget.unchanged(expected).matches(node.entry(name: path.lastComponent)) else {
+                throw SyncTreeError(code: .targetChanged, operation: "rename", path: path, detail: "changed since it was listed; left alone")
+            }
+            guard state.nodes[newPath] == nil else { throw SyncTreeError(code: .alreadyExists, operation: "rename", path: newPath) }
+            guard node.kind != .directory else { throw SyncTreeError(code: .unsupported, operation: "rename", path: path) }
+            state.nodes[path] = nil
+            state.nodes[newPath] = node
+        }
     }
 
     private func update(_ path: RelativePath, operation: String, _ change: (inout Node) -> Void) throws {

@@ -6,10 +6,36 @@ public struct CopyOptions: Sendable, Hashable {
     public var verify: Bool
     /// `fsync` each file before it is renamed into place.
     public var fsync: Bool
+    /// What must be at the final name just before the rename; anything else fails the copy
+    /// with ``SyncTreeError/Code/targetChanged`` and leaves the target alone.
+    public var expectedTarget: ExpectedTarget
 
-    public init(verify: Bool = false, fsync: Bool = false) {
+    public init(verify: Bool = false, fsync: Bool = false, expectedTarget: ExpectedTarget = .unchecked) {
         self.verify = verify
         self.fsync = fsync
+        self.expectedTarget = expectedTarget
+    }
+}
+
+/// What a write expects to replace. A bidirectional run writes onto a side that people also
+/// write to: re-checking the target right before the rename keeps a file saved meanwhile.
+public enum ExpectedTarget: Sendable, Hashable {
+    /// Replace whatever is there (one-way mode: the destination belongs to the sync).
+    case unchecked
+    /// Nothing may be at the name.
+    case absent
+    /// The entry listed earlier, unchanged: same kind, size and mtime.
+    case unchanged(Entry)
+
+    /// Whether `current` (what the name holds now) is what was expected.
+    public func matches(_ current: Entry?) -> Bool {
+        switch self {
+        case .unchecked: return true
+        case .absent: return current == nil
+        case .unchanged(let expected):
+            guard let current else { return false }
+            return current.kind == expected.kind && current.size == expected.size && current.modified == expected.modified
+        }
     }
 }
 
@@ -118,6 +144,15 @@ public protocol SyncTree: Sendable {
 
     /// Removes a temporary file left by a killed run.
     func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws
+
+    /// The entry at `path` now (never following a symlink), `nil` if there is none.
+    /// Symlink targets may be left out.
+    func entry(at path: RelativePath) throws -> Entry?
+
+    /// Renames an entry within its directory tree, failing with
+    /// ``SyncTreeError/Code/alreadyExists`` rather than replacing anything at `newPath`, and
+    /// with ``SyncTreeError/Code/targetChanged`` if `path` no longer holds `expected`.
+    func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws
 }
 
 extension SyncTree {

@@ -18,6 +18,8 @@ public struct SyncTreeError: Error, Sendable, Hashable, CustomStringConvertible 
         case notEmpty
         case symlinkInPath
         case sourceChanged
+        /// The entry a write was about to replace changed since it was listed.
+        case targetChanged
         case verificationFailed
         case interrupted
         case unsupported

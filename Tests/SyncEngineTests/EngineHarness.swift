@@ -129,4 +129,8 @@ final class VanishingTree: SyncTree {
     func remove(_ path: RelativePath, kind: EntryKind) throws { try inner.remove(path, kind: kind) }
     func setModificationTime(_ path: RelativePath, to modified: Timestamp) throws { try inner.setModificationTime(path, to: modified) }
     func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws { try inner.removeTemporaryFile(named: name, in: directory) }
+    func entry(at path: RelativePath) throws -> Entry? { try inner.entry(at: path) }
+    func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws {
+        try inner.rename(path, to: newPath, expected: expected)
+    }
 }

@@ -1,0 +1,338 @@
+import SyncCore
+import SyncTrees
+
+extension BidirectionalEngine {
+    /// Applies (or in a dry run, resolves) a batch of one folder's operations. Runs on the I/O
+    /// pool. Returns the results and the archive updates of what really happened.
+    func apply(_ batch: [BidirectionalOperation], mode: WalkMode) -> ([OperationResult], [ArchiveUpdate]) {
+        var results: [OperationResult] = []
+        var updates: [ArchiveUpdate] = []
+        for operation in batch {
+            if stopSignal.isStopped { break }
+            let produced = applyOne(operation, mode: mode, updates: &updates)
+            for result in produced {
+                // Reported at once: the opslog must hold every finished operation even if the
+                // process is killed a moment later.
+                observer.operationFinished(result)
+            }
+            results += produced
+        }
+        return (results, updates)
+    }
+
+    private func applyOne(_ operation: BidirectionalOperation, mode: WalkMode, updates: inout [ArchiveUpdate]) -> [OperationResult] {
+        let started = Timestamp.now()
+        switch operation.decision {
+        case .copy(let target):
+            return [copy(operation, to: target, reason: operation.archived == nil ? nil : .changedOnOtherSide, mode: mode, updates: &updates)]
+        case .compareThenCopy(let target):
+            let origin = target.other
+            do {
+                let (originDigest, targetDigest) = try (tree(origin).md5(of: operation.path), tree(target).md5(of: operation.path))
+                guard originDigest == targetDigest else {
+                    var result = copy(operation, to: target, reason: .contentDiffers, mode: mode, updates: &updates)
+                    result.md5Before = targetDigest
+                    if result.md5After == nil { result.md5After = originDigest }
+                    return [result]
+                }
+                // Same bytes: only the mtime moved (a touch, or a restore of the same content).
+                let source = operation.entry(origin)!
+                var result = OperationResult(
+                    path: operation.path, action: .setModificationTime, kind: .file, sizeBefore: source.size, sizeAfter: source.size,
+                    md5Before: targetDigest, md5After: originDigest, startedAt: started, endedAt: started, side: target)
+                if mode == .apply {
+                    try checkUnchanged(operation, on: target)
+                    try tree(target).setModificationTime(operation.path, to: source.modified)
+                    updates.append(.put(operation.path, source))
+                }
+                result.endedAt = Timestamp.now()
+                return [result]
+            } catch {
+                return [failure(operation, error, side: target, started: started)]
+            }
+        case .compareBoth(let newer):
+            do {
+                let (aDigest, bDigest) = try (a.md5(of: operation.path), b.md5(of: operation.path))
+                guard aDigest == bDigest else {
+                    return conflict(operation, winner: newer ?? .a, digests: (aDigest, bDigest), mode: mode, updates: &updates)
+                }
+                // Created or changed the same way on both sides: settle the mtime on the newer one.
+                let winner = newer ?? .a
+                let kept = operation.entry(winner)!
+                let older = operation.entry(winner.other)!
+                guard kept.modified != older.modified else {
+                    if mode == .apply { updates.append(.put(operation.path, kept)) }
+                    return []
+                }
+                var result = OperationResult(
+                    path: operation.path, action: .setModificationTime, kind: .file, sizeBefore: older.size, sizeAfter: kept.size,
+                    md5Before: aDigest, md5After: bDigest, startedAt: started, endedAt: started, side: winner.other)
+                if mode == .apply {
+                    try checkUnchanged(operation, on: winner.other)
+                    try tree(winner.other).setModificationTime(operation.path, to: kept.modified)
+                    updates.append(.put(operation.path, kept))
+                }
+                result.endedAt = Timestamp.now()
+                return [result]
+            } catch {
+                return [failure(operation, error, side: nil, started: started)]
+            }
+        case .conflict(let winner, _):
+            var digests: (String?, String?) = (nil, nil)
+            if operation.a?.kind == .file && operation.b?.kind == .file {
+                digests = ((try? a.md5(of: operation.path)), (try? b.md5(of: operation.path)))
+            }
+            return conflict(operation, winner: winner, digests: digests, mode: mode, updates: &updates)
+        case .delete(let side):
+            var result = OperationResult(
+                path: operation.path, action: .delete, kind: operation.entry(side)?.kind ?? .file, sizeBefore: operation.entry(side)?.size,
+                startedAt: started, endedAt: started, side: side)
+            guard mode == .apply else { return [result] }
+            do {
+                try checkUnchanged(operation, on: side)
+                try tree(side).remove(operation.path, kind: operation.entry(side)!.kind)
+                updates.append(.remove(operation.path))
+            } catch let error as SyncTreeError where error.code == .targetChanged {
+                result.action = .skip(.changedDuringRun)
+            } catch let error as SyncTreeError where error.code == .notFound {
+                updates.append(.remove(operation.path))  // already gone: the goal
+            } catch {
+                return [failure(operation, error, side: side, started: started)]
+            }
+            result.endedAt = Timestamp.now()
+            return [result]
+        case .directoryDeleted(let side):
+            var result = OperationResult(
+                path: operation.path, action: .delete, kind: .directory, startedAt: started, endedAt: started, side: side)
+            guard mode == .apply else { return [result] }
+            do {
+                try tree(side).remove(operation.path, kind: .directory)
+                updates.append(.removeTree(operation.path))
+            } catch let error as SyncTreeError where error.code == .notEmpty {
+                // Something in it survived (changed here, or new): the folder stays on both sides.
+                result.action = .skip(.notEmpty)
+            } catch let error as SyncTreeError where error.code == .notFound {
+                updates.append(.removeTree(operation.path))
+            } catch {
+                return [failure(operation, error, side: side, started: started)]
+            }
+            result.endedAt = Timestamp.now()
+            return [result]
+        case .inSync, .forget, .bothDirectories, .skip:
+            return []
+        }
+    }
+
+    /// Copies the other side's entry onto `target`: a file through an atomic write that checks
+    /// the target right before the rename, or a symlink.
+    private func copy(
+        _ operation: BidirectionalOperation, to target: Side, reason: UpdateReason?, mode: WalkMode, updates: inout [ArchiveUpdate]
+    ) -> OperationResult {
+        let started = Timestamp.now()
+        let origin = target.other
+        let source = operation.entry(origin)!
+        let existing = operation.entry(target)
+        var result = OperationResult(
+            path: operation.path, action: existing == nil ? .create : .update(reason ?? .changedOnOtherSide), kind: source.kind,
+            sizeBefore: existing?.size, sizeAfter: source.size, startedAt: started, endedAt: started, side: target)
+        guard mode == .apply else { return result }
+        do {
+            let written = try write(source, at: operation.path, from: origin, to: target, expecting: existing, result: &result)
+            updates.append(.put(operation.path, written))
+        } catch let error as SyncTreeError where error.code == .targetChanged {
+            logger.info("left alone: changed during the run", metadata: ["path": "\(operation.path)", "side": "\(tree(target).displayName)"])
+            result.action = .skip(.changedDuringRun)
+        } catch let error as SyncTreeError where error.code == .notFound && error.operation == SyncTreeError.openSource {
+            result.action = .skip(.vanished)
+        } catch let error as SyncTreeError where error.code == .sourceChanged {
+            result.action = .skip(.changedDuringRun)
+        } catch {
+            return failure(operation, error, side: target, started: started)
+        }
+        result.endedAt = Timestamp.now()
+        return result
+    }
+
+    /// Writes `source` (read from `origin` at `sourcePath`) at `path` on `target`; returns the
+    /// entry written. Creates missing parent folders (a folder deleted on the target side that
+    /// keeps a changed file).
+    private func write(
+        _ source: Entry, at path: RelativePath, from origin: Side, to target: Side, expecting existing: Entry?,
+        sourcePath: RelativePath? = nil, result: inout OperationResult
+    ) throws -> Entry {
+        let readPath = sourcePath ?? path
+        do {
+            return try writeOnce(source, at: path, readPath: readPath, from: origin, to: target, expecting: existing, result: &result)
+        } catch let error as SyncTreeError where error.code == .notFound && error.operation != SyncTreeError.openSource {
+            try makeParents(of: path, on: target, copying: origin)
+            return try writeOnce(source, at: path, readPath: readPath, from: origin, to: target, expecting: existing, result: &result)
+        }
+    }
+
+    private func writeOnce(
+        _ source: Entry, at path: RelativePath, readPath: RelativePath, from origin: Side, to target: Side, expecting existing: Entry?,
+        result: inout OperationResult
+    ) throws -> Entry {
+        var written = source
+        written.name = path.lastComponent
+        if source.kind == .symlink {
+            guard ExpectedTarget(existing).matches(try tree(target).entry(at: path)) else {
+                throw SyncTreeError(code: .targetChanged, operation: "replace symlink", path: path)
+            }
+            try tree(target).makeSymlink(path, target: source.symlinkTarget ?? [], modified: source.modified)
+            return written
+        }
+        let reader = try tree(origin).openFile(readPath)
+        var options = configuration.copyOptions
+        options.expectedTarget = ExpectedTarget(existing)
+        let report = try tree(target).receiveFile(path, from: reader, options: options, shouldStop: { [stopSignal] in stopSignal.isStopped })
+        result.bytesTransferred += report.bytesCopied
+        result.sizeAfter = report.size
+        if let digest = report.md5 { result.md5After = digest }
+        written.size = report.size
+        written.modified = report.modified
+        written.permissions = reader.attributes.permissions
+        return written
+    }
+
+    /// Creates the missing folders above `path` on `side`, with the other side's permissions.
+    private func makeParents(of path: RelativePath, on side: Side, copying origin: Side) throws {
+        var missing: [RelativePath] = []
+        var current = path.parent
+        while !current.isRoot, try tree(side).entry(at: current) == nil {
+            missing.append(current)
+            current = current.parent
+        }
+        for folder in missing.reversed() {
+            try tree(side).makeDirectory(folder, replacing: nil)
+            if let model = try tree(origin).entry(at: folder) {
+                try? tree(side).finishDirectory(folder, permissions: model.permissions, modified: model.modified)
+            }
+        }
+    }
+
+    /// A conflict: the winner's version keeps the name on both sides, the loser's is kept as a
+    /// conflict copy on both sides. The loser's file is renamed (never rewritten) on its side.
+    private func conflict(
+        _ operation: BidirectionalOperation, winner: Side, digests: (String?, String?), mode: WalkMode, updates: inout [ArchiveUpdate]
+    ) -> [OperationResult] {
+        let started = Timestamp.now()
+        let loser = winner.other
+        let kept = operation.entry(winner)!
+        let moved = operation.entry(loser)!
+        let copyPath = operation.path.parent.appending(operation.conflictName!)
+        let loserDigest = loser == .a ? digests.0 : digests.1
+        let winnerDigest = winner == .a ? digests.0 : digests.1
+        var record = OperationResult(
+            path: operation.path, action: .update(.conflict), kind: kept.kind, sizeBefore: moved.size, sizeAfter: kept.size,
+            md5Before: loserDigest, md5After: winnerDigest, startedAt: started, endedAt: started, side: loser, isConflict: true)
+        var copyRecord = OperationResult(
+            path: copyPath, action: .create, kind: moved.kind, sizeAfter: moved.size, md5After: loserDigest, startedAt: started,
+            endedAt: started, side: winner)
+        logger.notice(
+            "conflict: changed on both sides; keeping both",
+            metadata: [
+                "path": "\(operation.path)", "kept": "\(tree(winner).displayName)", "copy": "\(copyPath)",
+            ])
+        guard mode == .apply else { return [record, copyRecord] }
+        // 1. The loser's version steps aside on its own side (a rename: nothing is rewritten).
+        do {
+            try tree(loser).rename(operation.path, to: copyPath, expected: moved)
+        } catch let error as SyncTreeError where error.code == .targetChanged || error.code == .notFound {
+            record.action = .skip(.changedDuringRun)
+            record.isConflict = false
+            return [record]
+        } catch {
+            return [failure(operation, error, side: loser, started: started)]
+        }
+        var movedEntry = moved
+        movedEntry.name = copyPath.lastComponent
+        // 2. The winner's version takes the name there.
+        do {
+            let written = try write(kept, at: operation.path, from: winner, to: loser, expecting: nil, result: &record)
+            updates.append(.put(operation.path, written))
+        } catch {
+            record.status = .failed
+            record.errorMessage = (error as? SyncTreeError)?.message ?? "\(error)"
+        }
+        // 3. The loser's version is copied beside it on the winner's side.
+        do {
+            let written = try write(movedEntry, at: copyPath, from: loser, to: winner, expecting: nil, result: &copyRecord)
+            updates.append(.put(copyPath, written))
+        } catch {
+            copyRecord.status = .failed
+            copyRecord.errorMessage = (error as? SyncTreeError)?.message ?? "\(error)"
+        }
+        record.endedAt = Timestamp.now()
+        copyRecord.endedAt = Timestamp.now()
+        return [record, copyRecord]
+    }
+
+    /// Throws ``SyncTreeError/Code/targetChanged`` unless `side` still holds what was listed.
+    private func checkUnchanged(_ operation: BidirectionalOperation, on side: Side) throws {
+        let listed = operation.entry(side)
+        guard ExpectedTarget(listed).matches(try tree(side).entry(at: operation.path)) else {
+            throw SyncTreeError(code: .targetChanged, operation: "check", path: operation.path, detail: "changed since it was listed; left alone")
+        }
+    }
+
+    private func failure(_ operation: BidirectionalOperation, _ error: any Error, side: Side?, started: Timestamp) -> OperationResult {
+        if let error = error as? SyncTreeError, error.code == .targetChanged {
+            return OperationResult(
+                path: operation.path, action: .skip(.changedDuringRun), kind: operation.a?.kind ?? operation.b?.kind ?? .file, startedAt: started,
+                endedAt: Timestamp.now(), side: side)
+        }
+        return OperationResult(
+            path: operation.path, action: .update(.changedOnOtherSide), kind: operation.a?.kind ?? operation.b?.kind ?? .file,
+            startedAt: started, endedAt: Timestamp.now(), status: .failed, errorMessage: (error as? SyncTreeError)?.message ?? "\(error)",
+            side: side)
+    }
+
+    /// The last phase: deletes on either side, after every copy; files first, then folders
+    /// deepest first (a folder whose content survived stays).
+    func runDeletes(_ outcome: BidirectionalOutcome, mode: WalkMode, pool: NIOThreadPoolBox, summary: inout SyncSummary) async throws {
+        let inFlight = configuration.metadataConcurrency.batches(observedMicrosPerRequest: outcome.microsPerRequest)
+        let remote = configuration.metadataConcurrency.isRemote(observedMicrosPerRequest: outcome.microsPerRequest)
+        let files = outcome.deletes
+        let batchSize = max(16, min(256, files.count / max(inFlight, 1) + 1))
+        let batches = stride(from: 0, to: files.count, by: batchSize).map { Array(files[$0..<min($0 + batchSize, files.count)]) }
+        try await withThrowingTaskGroup(of: ([OperationResult], [ArchiveUpdate]).self) { group in
+            var next = 0
+            func spawn() {
+                let batch = batches[next]
+                next += 1
+                group.addTask { try await pool.run(wide: remote) { self.apply(batch, mode: mode) } }
+            }
+            while next < batches.count && next < inFlight { spawn() }
+            while let (results, updates) = try await group.next() {
+                count(results, into: &summary, notify: false)
+                if mode == .apply && !updates.isEmpty { try await archive.record(updates) }
+                if next < batches.count && !stopSignal.isStopped { spawn() }
+            }
+        }
+        guard !stopSignal.isStopped else { return }
+        let folders = outcome.directoryDeletes.sorted { $0.path.depth > $1.path.depth }
+        let (results, updates) = try await pool.run { self.apply(folders, mode: mode) }
+        count(results.filter { $0.action != .skip(.notEmpty) }, into: &summary, notify: false)
+        if mode == .apply && !updates.isEmpty { try await archive.record(updates) }
+    }
+
+    /// Sets the permissions and mtime of folders this run created, deepest first, now that
+    /// their content is in.
+    func finishCreatedDirectories(_ created: [(side: Side, path: RelativePath, entry: Entry)], pool: NIOThreadPoolBox) async {
+        guard !created.isEmpty else { return }
+        let ordered = created.sorted { $0.path.depth > $1.path.depth }
+        _ = try? await pool.run {
+            for folder in ordered {
+                try? self.tree(folder.side).finishDirectory(folder.path, permissions: folder.entry.permissions, modified: folder.entry.modified)
+            }
+        }
+    }
+}
+
+extension ExpectedTarget {
+    /// What a write onto a side expects there: the entry listed, or nothing.
+    init(_ listed: Entry?) {
+        self = listed.map { .unchanged($0) } ?? .absent
+    }
+}

@@ -1,0 +1,169 @@
+import DequeModule
+import SyncCore
+import SyncTrees
+
+/// One walk over both sides and the archive: a survey, a dry run or the real run.
+///
+/// One task owns the state; children list and plan a folder, or apply a batch, on the I/O pool
+/// and hand back values. Concurrency follows ``MetadataConcurrency`` as in the one-way pass;
+/// folders are taken depth-first and listing pauses while many batches wait, so memory holds
+/// the listings in progress, not the tree.
+struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
+    let engine: BidirectionalEngine<A, B>
+    let mode: WalkMode
+    let pool: NIOThreadPoolBox
+
+    static var batchOperations: Int { 64 }
+    static var batchBytes: Int64 { 8 << 20 }
+    static var backlogLimit: Int { 256 }
+
+    private enum Child: Sendable {
+        case planned(BidirectionalJob, BidirectionalListing, BidirectionalPlan)
+        case applied(large: Bool, [OperationResult], [ArchiveUpdate])
+    }
+
+    func run() async throws -> BidirectionalOutcome {
+        var outcome = BidirectionalOutcome()
+        var directories: [BidirectionalJob] = [BidirectionalJob(path: .root, present: [true, true], archived: true)]
+        var batches = Deque<(operations: [BidirectionalOperation], bytes: Int64)>()
+        let workers = engine.configuration.workers
+        let concurrency = engine.configuration.metadataConcurrency
+        var latency = LatencyEstimate()
+        var listing = 0
+        var applying = 0
+        var applyingLarge = 0
+
+        try await withThrowingTaskGroup(of: Child.self) { group in
+            while true {
+                let stopped = engine.stopSignal.isStopped
+                let observed = latency.microsPerRequest
+                let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
+                while !stopped && applying < concurrency.batches(observedMicrosPerRequest: observed), let next = batches.first {
+                    let large = next.bytes >= Self.batchBytes
+                    if large && applyingLarge >= workers { break }
+                    batches.removeFirst()
+                    applying += 1
+                    if large { applyingLarge += 1 }
+                    group.addTask { [engine, mode, pool] in
+                        let (results, updates) = try await pool.run(wide: remote && !large) { engine.apply(next.operations, mode: mode) }
+                        return .applied(large: large, results, updates)
+                    }
+                }
+                while !stopped && listing < concurrency.listings(observedMicrosPerRequest: observed) && batches.count < Self.backlogLimit,
+                    let job = directories.popLast()
+                {
+                    listing += 1
+                    group.addTask { [engine, mode, pool] in
+                        let listed = try await engine.list(job, mode: mode, pool: pool, remote: remote)
+                        let plan = try await pool.run(wide: remote) { engine.plan(job, listed, mode: mode) }
+                        return .planned(job, listed, plan)
+                    }
+                }
+                guard let child = try await group.next() else { break }
+                switch child {
+                case .planned(let job, let listed, var plan):
+                    listing -= 1
+                    let requests =
+                        listed.overlapped
+                        ? max(listed.entries[0].count, listed.entries[1].count) + 1 : listed.entries[0].count + listed.entries[1].count + 2
+                    latency.add(nanoseconds: listed.nanoseconds, requests: requests)
+                    if job.path.isRoot {
+                        if let failure = listed.failure {
+                            throw RootUnavailable(
+                                message:
+                                    "cannot list \(engine.tree(failure.side).displayName): \((failure.error as? SyncTreeError)?.message ?? "\(failure.error)")"
+                            )
+                        }
+                        outcome.rootEntries = [listed.entries[0].count, listed.entries[1].count]
+                        outcome.archivedRootEntries = listed.archived.count
+                    }
+                    if mode == .apply {
+                        outcome.temporaryFilesRemoved += await removeTemporaryFiles(listed, in: job.path)
+                    }
+                    absorb(&plan, into: &outcome)
+                    if mode == .apply && !plan.archiveUpdates.isEmpty { try await engine.archive.record(plan.archiveUpdates) }
+                    for subdirectory in plan.subdirectories.reversed() { directories.append(subdirectory) }
+                    var current: [BidirectionalOperation] = []
+                    var currentBytes: Int64 = 0
+                    var plannedBytes: Int64 = 0
+                    for operation in plan.operations {
+                        if operation.bytes >= Self.batchBytes && !current.isEmpty {
+                            batches.append((current, currentBytes))
+                            current = []
+                            currentBytes = 0
+                        }
+                        current.append(operation)
+                        currentBytes += operation.bytes
+                        plannedBytes += operation.bytes
+                        if current.count >= Self.batchOperations || currentBytes >= Self.batchBytes {
+                            batches.append((current, currentBytes))
+                            current = []
+                            currentBytes = 0
+                        }
+                    }
+                    if !current.isEmpty { batches.append((current, currentBytes)) }
+                    let planned = plan.operations.count + plan.deletes.count + plan.results.count
+                    engine.progress.update {
+                        $0.scanned += listed.entries[0].count + listed.entries[1].count
+                        $0.planned += planned
+                        $0.plannedBytes += plannedBytes
+                    }
+                case .applied(let large, let results, let updates):
+                    applying -= 1
+                    if large { applyingLarge -= 1 }
+                    engine.count(results, into: &outcome.summary, notify: false)
+                    if mode == .apply && !updates.isEmpty { try await engine.archive.record(updates) }
+                }
+            }
+        }
+        outcome.microsPerRequest = latency.microsPerRequest
+        return outcome
+    }
+
+    private func absorb(_ plan: inout BidirectionalPlan, into outcome: inout BidirectionalOutcome) {
+        engine.count(plan.results, into: &outcome.summary, notify: true)
+        outcome.summary.skipped += plan.skipped
+        for (path, reason) in plan.notableSkips { engine.observer.skipped(path, reason: reason) }
+        outcome.plannedFileDeletes[0] += plan.plannedFileDeletes[0]
+        outcome.plannedFileDeletes[1] += plan.plannedFileDeletes[1]
+        outcome.deletes.append(contentsOf: plan.deletes)
+        outcome.directoryDeletes.append(contentsOf: plan.directoryDeletes)
+        outcome.createdDirectories.append(contentsOf: plan.createdDirectories)
+        outcome.listingFailed = outcome.listingFailed || plan.listingFailed
+    }
+
+    /// Removes what killed runs left: the engine's temporary files, on both sides.
+    private func removeTemporaryFiles(_ listed: BidirectionalListing, in directory: RelativePath) async -> Int {
+        let names = listed.temporaryFiles
+        guard !names[0].isEmpty || !names[1].isEmpty else { return 0 }
+        let engine = self.engine
+        return
+            (try? await pool.run {
+                var removed = 0
+                for (index, side) in [Side.a, .b].enumerated() {
+                    for name in names[index] where (try? engine.tree(side).removeTemporaryFile(named: name, in: directory)) != nil {
+                        removed += 1
+                    }
+                }
+                return removed
+            }) ?? 0
+    }
+}
+
+extension BidirectionalEngine {
+    /// Counts results in the summary and the progress; `notify` also reports them.
+    func count(_ results: [OperationResult], into summary: inout SyncSummary, notify: Bool) {
+        guard !results.isEmpty else { return }
+        for result in results {
+            summary.record(result)
+            if notify { observer.operationFinished(result) }
+        }
+        let failures = results.lazy.filter { $0.status == .failed }.count
+        let bytes = results.reduce(Int64(0)) { $0 + ($1.status == .success ? $1.bytesTransferred : 0) }
+        progress.update {
+            $0.done += results.count
+            $0.failed += failures
+            $0.doneBytes += bytes
+        }
+    }
+}
