@@ -123,69 +123,81 @@ def manifests(settings):
             files[f"volume-{server}-{pair['name']}.yaml"] = volume(
                 f"{server}-{pair['name']}", servers[server]["address"], pair["path"], pair["size"], "data", pair["name"])
 
+    def cron_job(pair, job_name, file_name, schedule, args, mounts):
+        """One CronJob of a pair; `mounts` are the server names whose folders it sees."""
+        files[file_name] = {
+            "apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": {"name": job_name, "namespace": ns, "labels": labels("sync", pair["name"])},
+            "spec": {
+                "schedule": schedule,
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 300,
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {"spec": {
+                    "backoffLimit": 0,
+                    "template": {
+                        "metadata": {"labels": labels("sync", pair["name"])},
+                        "spec": {
+                            "serviceAccountName": APP,
+                            "restartPolicy": "Never",
+                            "terminationGracePeriodSeconds": job["termination_grace_seconds"],
+                            "securityContext": {
+                                "runAsNonRoot": True, "runAsUser": job["run_as_user"], "runAsGroup": job["run_as_user"],
+                                "fsGroup": job["run_as_user"], "seccompProfile": {"type": "RuntimeDefault"},
+                            },
+                            "containers": [{
+                                "name": "ha-sync",
+                                "image": settings["image"],
+                                "imagePullPolicy": "IfNotPresent",
+                                "args": args,
+                                "env": [
+                                    {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                                    # From the environment, not an argument: arguments show in process lists.
+                                    {"name": "HA_SYNC_DB_DSN", "valueFrom": {"secretKeyRef": {"name": "ha-sync-db-secret", "key": "HA_SYNC_DB_DSN"}}},
+                                ],
+                                "securityContext": {
+                                    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+                                },
+                                "resources": {
+                                    "requests": {"cpu": job["cpu_request"], "memory": job["memory_request"]},
+                                    "limits": {"cpu": job["cpu_limit"], "memory": job["memory_limit"]},
+                                },
+                                "volumeMounts": [{"name": server, "mountPath": f"/mnt/{server}"} for server in mounts]
+                                + [{"name": "logs", "mountPath": "/var/log/ha-sync"}],
+                            }],
+                            "volumes": [
+                                {"name": server, "persistentVolumeClaim": {"claimName": f"pvc-{server}-{pair['name']}"}} for server in mounts
+                            ] + [{"name": "logs", "persistentVolumeClaim": {"claimName": "pvc-ha-sync-logs"}}],
+                        },
+                    },
+                }},
+            },
+        }
+
+    common = ["--log-dir=/var/log/ha-sync", "--log-format=json", f"--lock-ttl={job['lock_ttl_seconds']}", "--lock=kubernetes"]
     for pair in settings["pairs"]:
-        for source, destination in ((names[0], names[1]), (names[1], names[0])):
-            direction = f"{source}-to-{destination}"
+        mode = pair.get("mode", "one-way")
+        if mode not in ("one-way", "bidirectional"):
+            sys.exit(f"pair {pair['name']}: mode must be \"one-way\" or \"bidirectional\", not {mode!r}")
+        if mode == "bidirectional":
+            # One job syncs both ways against the pair's state archive on the logs volume.
             args = [
-                f"--src=/mnt/{source}", f"--dest=/mnt/{destination}", f"--pair={pair['name']}", f"--direction={direction}",
-                "--log-dir=/var/log/ha-sync", "--log-format=json", f"--lock-ttl={job['lock_ttl_seconds']}", "--lock=kubernetes",
-            ]
+                f"--src=/mnt/{names[0]}", f"--dest=/mnt/{names[1]}", f"--pair={pair['name']}", "--bidirectional",
+                f"--side-names={names[0]},{names[1]}",
+            ] + common
             if settings.get("dry_run", True):
                 args.append("--dry-run")
-            files[f"cron-{pair['name']}-{direction}.yaml"] = {
-                "apiVersion": "batch/v1", "kind": "CronJob",
-                "metadata": {"name": f"ha-sync-{pair['name']}-{direction}", "namespace": ns, "labels": labels("sync", pair["name"])},
-                "spec": {
-                    "schedule": settings["schedules"][direction],
-                    "concurrencyPolicy": "Forbid",
-                    "startingDeadlineSeconds": 300,
-                    "successfulJobsHistoryLimit": 3,
-                    "failedJobsHistoryLimit": 3,
-                    "jobTemplate": {"spec": {
-                        "backoffLimit": 0,
-                        "template": {
-                            "metadata": {"labels": labels("sync", pair["name"])},
-                            "spec": {
-                                "serviceAccountName": APP,
-                                "restartPolicy": "Never",
-                                "terminationGracePeriodSeconds": job["termination_grace_seconds"],
-                                "securityContext": {
-                                    "runAsNonRoot": True, "runAsUser": job["run_as_user"], "runAsGroup": job["run_as_user"],
-                                    "fsGroup": job["run_as_user"], "seccompProfile": {"type": "RuntimeDefault"},
-                                },
-                                "containers": [{
-                                    "name": "ha-sync",
-                                    "image": settings["image"],
-                                    "imagePullPolicy": "IfNotPresent",
-                                    "args": args,
-                                    "env": [
-                                        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                                        # From the environment, not an argument: arguments show in process lists.
-                                        {"name": "HA_SYNC_DB_DSN", "valueFrom": {"secretKeyRef": {"name": "ha-sync-db-secret", "key": "HA_SYNC_DB_DSN"}}},
-                                    ],
-                                    "securityContext": {
-                                        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
-                                    },
-                                    "resources": {
-                                        "requests": {"cpu": job["cpu_request"], "memory": job["memory_request"]},
-                                        "limits": {"cpu": job["cpu_limit"], "memory": job["memory_limit"]},
-                                    },
-                                    "volumeMounts": [
-                                        {"name": source, "mountPath": f"/mnt/{source}"},
-                                        {"name": destination, "mountPath": f"/mnt/{destination}"},
-                                        {"name": "logs", "mountPath": "/var/log/ha-sync"},
-                                    ],
-                                }],
-                                "volumes": [
-                                    {"name": source, "persistentVolumeClaim": {"claimName": f"pvc-{source}-{pair['name']}"}},
-                                    {"name": destination, "persistentVolumeClaim": {"claimName": f"pvc-{destination}-{pair['name']}"}},
-                                    {"name": "logs", "persistentVolumeClaim": {"claimName": "pvc-ha-sync-logs"}},
-                                ],
-                            },
-                        },
-                    }},
-                },
-            }
+            cron_job(pair, f"ha-sync-{pair['name']}", f"cron-{pair['name']}.yaml", settings["schedules"]["bidirectional"], args, names)
+            continue
+        for source, destination in ((names[0], names[1]), (names[1], names[0])):
+            direction = f"{source}-to-{destination}"
+            args = [f"--src=/mnt/{source}", f"--dest=/mnt/{destination}", f"--pair={pair['name']}", f"--direction={direction}"] + common
+            if settings.get("dry_run", True):
+                args.append("--dry-run")
+            cron_job(
+                pair, f"ha-sync-{pair['name']}-{direction}", f"cron-{pair['name']}-{direction}.yaml", settings["schedules"][direction], args,
+                [source, destination])
 
     dashboard = settings["dashboard"]
     files["ui.yaml"] = [

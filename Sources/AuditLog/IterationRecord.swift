@@ -24,6 +24,8 @@ public struct IterationRecord: Sendable, Hashable {
     public var filesDeleted = 0
     public var filesSkipped = 0
     public var filesFailed = 0
+    /// Paths changed on both sides that kept a conflict copy (bidirectional runs).
+    public var conflicts = 0
     public var bytesTransferred: Int64 = 0
     public var errorMessage: String?
 
@@ -57,6 +59,7 @@ public struct IterationRecord: Sendable, Hashable {
         filesDeleted = summary.deleted
         filesSkipped = summary.skipped
         filesFailed = summary.failed
+        conflicts = summary.conflicts
         bytesTransferred = summary.bytesTransferred
     }
 }

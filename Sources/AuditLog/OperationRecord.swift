@@ -20,6 +20,11 @@ public struct OperationRecord: Sendable, Hashable {
     public var succeeded: Bool
     public var errorMessage: String?
     public var dryRun: Bool
+    /// Bidirectional runs: the way the change travelled, `a-to-b` (it changed B) or `b-to-a`.
+    public var direction: String?
+    /// Bidirectional runs: both sides changed this path; the record's sizes and MD5s are the
+    /// version kept as a conflict copy (before) and the one that kept the name (after).
+    public var conflict: Bool
 
     public init(
         sequence: Int,
@@ -34,7 +39,9 @@ public struct OperationRecord: Sendable, Hashable {
         endedAt: Timestamp? = nil,
         succeeded: Bool = true,
         errorMessage: String? = nil,
-        dryRun: Bool
+        dryRun: Bool,
+        direction: String? = nil,
+        conflict: Bool = false
     ) {
         self.sequence = sequence
         self.operation = operation
@@ -49,6 +56,8 @@ public struct OperationRecord: Sendable, Hashable {
         self.succeeded = succeeded
         self.errorMessage = errorMessage
         self.dryRun = dryRun
+        self.direction = direction
+        self.conflict = conflict
     }
 
     /// The record of an engine result, or `nil` for results that are not operations (skips).
@@ -60,7 +69,8 @@ public struct OperationRecord: Sendable, Hashable {
             sizeBefore: result.sizeBefore, sizeAfter: result.sizeAfter,
             md5Before: result.md5Before, md5After: result.md5After,
             startedAt: result.startedAt, endedAt: result.endedAt,
-            succeeded: result.status == .success, errorMessage: result.errorMessage, dryRun: dryRun)
+            succeeded: result.status == .success, errorMessage: result.errorMessage, dryRun: dryRun,
+            direction: result.side?.travel, conflict: result.isConflict)
     }
 
     /// The part of an operation the dry-run idempotency check compares.

@@ -78,6 +78,8 @@ public enum Opslog {
         line.add("status", record.succeeded ? "success" : "fail")
         line.add("error_message", record.errorMessage)
         line.add("dry_run", record.dryRun)
+        if let direction = record.direction { line.add("direction", direction) }
+        if record.conflict { line.add("conflict", true) }
         return line.finish()
     }
 
@@ -91,6 +93,7 @@ public enum Opslog {
         line.add("files_deleted", iteration.filesDeleted)
         line.add("files_skipped", iteration.filesSkipped)
         line.add("files_failed", iteration.filesFailed)
+        line.add("files_conflicted", iteration.conflicts)
         line.add("total_bytes_transferred", iteration.bytesTransferred)
         line.add("error_message", iteration.errorMessage)
         line.add("operations", operations)

@@ -42,6 +42,7 @@ public struct OpslogFile: Sendable {
             iteration.filesDeleted = Int(footer["files_deleted"]?.integer ?? 0)
             iteration.filesSkipped = Int(footer["files_skipped"]?.integer ?? 0)
             iteration.filesFailed = Int(footer["files_failed"]?.integer ?? 0)
+            iteration.conflicts = Int(footer["files_conflicted"]?.integer ?? 0)
             iteration.bytesTransferred = footer["total_bytes_transferred"]?.integer ?? 0
             iteration.errorMessage = footer["error_message"]?.string
             operationCount = Int(footer["operations"]?.integer ?? 0)
@@ -112,7 +113,9 @@ public struct OpslogFile: Sendable {
             endedAt: object["ended_at_ns"]?.integer.map { Timestamp(nanoseconds: $0) },
             succeeded: object["status"]?.string != "fail",
             errorMessage: object["error_message"]?.string,
-            dryRun: object["dry_run"]?.bool ?? false)
+            dryRun: object["dry_run"]?.bool ?? false,
+            direction: object["direction"]?.string,
+            conflict: object["conflict"]?.bool ?? false)
     }
 }
 

@@ -20,7 +20,8 @@ public final class SQLiteAuditStore: AuditStore {
     /// Rows per multi-row INSERT: 500 × 13 parameters stays well under SQLite's limit.
     static let insertBatch = 500
     /// 2: `sync_operations.filepath_escaped` (names stored as they are unless they cannot be).
-    public static let schemaVersion = 2
+    /// 3: bidirectional runs: `sync_operations.direction` and `.conflict`, `sync_iterations.files_conflicted`.
+    public static let schemaVersion = 3
 
     private init(path: String, connection: SQLiteConnection) {
         self.path = path
@@ -78,6 +79,7 @@ public final class SQLiteAuditStore: AuditStore {
                 files_deleted INTEGER DEFAULT 0,
                 files_skipped INTEGER DEFAULT 0,
                 files_failed INTEGER DEFAULT 0,
+                files_conflicted INTEGER DEFAULT 0,
                 total_bytes_transferred INTEGER DEFAULT 0,
                 error_message TEXT
             )
@@ -103,6 +105,8 @@ public final class SQLiteAuditStore: AuditStore {
                 ended_at TEXT,
                 status TEXT NOT NULL CHECK (status IN ('success','fail')),
                 error_message TEXT,
+                direction TEXT,
+                conflict INTEGER NOT NULL DEFAULT 0,
                 UNIQUE (iteration_id, seq)
             )
             """)
@@ -116,6 +120,16 @@ public final class SQLiteAuditStore: AuditStore {
         let columns = try await query("SELECT name FROM pragma_table_info('sync_operations')").compactMap { $0.column("name")?.string }
         if !columns.contains("filepath_escaped") {
             try await run("ALTER TABLE sync_operations ADD COLUMN filepath_escaped INTEGER NOT NULL DEFAULT 1")
+        }
+        if !columns.contains("direction") {
+            try await run("ALTER TABLE sync_operations ADD COLUMN direction TEXT")
+        }
+        if !columns.contains("conflict") {
+            try await run("ALTER TABLE sync_operations ADD COLUMN conflict INTEGER NOT NULL DEFAULT 0")
+        }
+        let iterationColumns = try await query("SELECT name FROM pragma_table_info('sync_iterations')").compactMap { $0.column("name")?.string }
+        if !iterationColumns.contains("files_conflicted") {
+            try await run("ALTER TABLE sync_iterations ADD COLUMN files_conflicted INTEGER DEFAULT 0")
         }
         if version == nil {
             try await run("INSERT INTO ha_sync_schema (version) VALUES (?)", [.integer(Self.schemaVersion)])
@@ -140,8 +154,9 @@ public final class SQLiteAuditStore: AuditStore {
             let inserted = try await query(
                 """
                 INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
-                    files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                    files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
+                    files_conflicted)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """,
                 [
                     .text(iteration.runID), .text(iteration.pair), .text(iteration.direction), .text(iteration.source),
@@ -149,6 +164,7 @@ public final class SQLiteAuditStore: AuditStore {
                     .text(iteration.status.rawValue), .integer(iteration.dryRun ? 1 : 0), .integer(iteration.filesCreated),
                     .integer(iteration.filesUpdated), .integer(iteration.filesDeleted), .integer(iteration.filesSkipped),
                     .integer(iteration.filesFailed), .integer(Int(iteration.bytesTransferred)), Self.text(iteration.errorMessage),
+                    .integer(iteration.conflicts),
                 ])
             guard let id = inserted.first?.column("id")?.integer else { throw AuditError("the SQLite store returned no id for the new run") }
             while let batch = try nextBatch() {
@@ -165,19 +181,20 @@ public final class SQLiteAuditStore: AuditStore {
     }
 
     private func insert(_ records: ArraySlice<OperationRecord>, iterationID: Int) async throws {
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         let sql =
-            "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, filepath_escaped, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message) VALUES "
+            "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, filepath_escaped, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message, direction, conflict) VALUES "
             + Array(repeating: row, count: records.count).joined(separator: ", ")
         var binds: [SQLiteData] = []
-        binds.reserveCapacity(records.count * 14)
+        binds.reserveCapacity(records.count * 16)
         for record in records {
             binds += [
                 .integer(iterationID), .integer(record.sequence), .integer(record.dryRun ? 1 : 0), .text(record.operation.rawValue),
                 .text(record.filepath), .integer(record.filepathEscaped ? 1 : 0), Self.integer(record.sizeBefore), Self.integer(record.sizeAfter),
                 Self.text(record.md5Before),
                 Self.text(record.md5After), .text(SQLTime.format(record.startedAt)), Self.time(record.endedAt),
-                .text(record.succeeded ? "success" : "fail"), Self.text(record.errorMessage),
+                .text(record.succeeded ? "success" : "fail"), Self.text(record.errorMessage), Self.text(record.direction),
+                .integer(record.conflict ? 1 : 0),
             ]
         }
         try await run(sql, binds)

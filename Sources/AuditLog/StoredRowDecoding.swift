@@ -18,6 +18,7 @@ extension StoredIteration {
         record.filesDeleted = int("files_deleted")
         record.filesSkipped = int("files_skipped")
         record.filesFailed = int("files_failed")
+        record.conflicts = int("files_conflicted")
         record.bytesTransferred = value("total_bytes_transferred").flatMap { Int64($0) } ?? 0
         record.errorMessage = value("error_message")
         self.init(id: id, record: record)
@@ -35,7 +36,8 @@ extension StoredOperation {
             filepathEscaped: int64("filepath_escaped") != 0,
             sizeBefore: int64("size_before"), sizeAfter: int64("size_after"), md5Before: value("md5_before"), md5After: value("md5_after"),
             startedAt: started, endedAt: value("ended_at").flatMap(SQLTime.parse), succeeded: value("status") == "success",
-            errorMessage: value("error_message"), dryRun: int64("dry_run") == 1)
+            errorMessage: value("error_message"), dryRun: int64("dry_run") == 1, direction: value("direction"),
+            conflict: int64("conflict") == 1)
         self.init(id: id, iterationID: iterationID, record: record)
     }
 }

@@ -25,7 +25,8 @@ public final class MySQLAuditStore: AuditStore {
     /// The server's `max_allowed_packet`: INSERT statements stay below it.
     public let maxPacketBytes: Int
     /// 2: `sync_operations.filepath_escaped` (names stored as they are unless they cannot be).
-    public static let schemaVersion = 2
+    /// 3: bidirectional runs: `sync_operations.direction` and `.conflict`, `sync_iterations.files_conflicted`.
+    public static let schemaVersion = 3
     /// Rows per page when reading many operations.
     static let pageSize = 10_000
 
@@ -147,6 +148,9 @@ public final class MySQLAuditStore: AuditStore {
         ),
         // Version 1 escaped every path: its rows keep the default, 1.
         ("sync_operations", "filepath_escaped", "ALTER TABLE sync_operations ADD COLUMN filepath_escaped TINYINT(1) NOT NULL DEFAULT 1"),
+        ("sync_operations", "direction", "ALTER TABLE sync_operations ADD COLUMN direction VARCHAR(8) NULL"),
+        ("sync_operations", "conflict", "ALTER TABLE sync_operations ADD COLUMN conflict TINYINT(1) NOT NULL DEFAULT 0"),
+        ("sync_iterations", "files_conflicted", "ALTER TABLE sync_iterations ADD COLUMN files_conflicted INT DEFAULT 0"),
     ]
 
     public func prepare() async throws {
@@ -192,12 +196,13 @@ public final class MySQLAuditStore: AuditStore {
                 try connection.execute(
                     """
                     INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
-                        files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message)
+                        files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
+                        files_conflicted)
                     VALUES (\(try connection.literal(iteration.runID)), \(try connection.literal(iteration.pair)), \(try connection.literal(iteration.direction)),
                         \(try connection.literal(iteration.source)), \(try connection.literal(iteration.destination)),
                         '\(SQLTime.format(iteration.startedAt))', \(Self.time(iteration.endedAt)), '\(iteration.status.rawValue)', \(iteration.dryRun ? 1 : 0),
                         \(iteration.filesCreated), \(iteration.filesUpdated), \(iteration.filesDeleted), \(iteration.filesSkipped), \(iteration.filesFailed),
-                        \(iteration.bytesTransferred), \(try connection.literal(iteration.errorMessage)))
+                        \(iteration.bytesTransferred), \(try connection.literal(iteration.errorMessage)), \(iteration.conflicts))
                     """)
                 return Int64(connection.lastInsertID)
             }
@@ -209,7 +214,7 @@ public final class MySQLAuditStore: AuditStore {
             while let batch = try nextBatch() {
                 try await onConnection { connection in
                     let prefix =
-                        "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, filepath_escaped, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message) VALUES "
+                        "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, filepath_escaped, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message, direction, conflict) VALUES "
                     var statement = prefix
                     var rows = 0
                     for record in batch {
@@ -217,7 +222,8 @@ public final class MySQLAuditStore: AuditStore {
                             "(\(id), \(record.sequence), \(record.dryRun ? 1 : 0), '\(record.operation.rawValue)', \(try connection.literal(record.filepath)), \(record.filepathEscaped ? 1 : 0), "
                             + "\(Self.integer(record.sizeBefore)), \(Self.integer(record.sizeAfter)), \(try connection.literal(record.md5Before)), "
                             + "\(try connection.literal(record.md5After)), '\(SQLTime.format(record.startedAt))', \(Self.time(record.endedAt)), "
-                            + "'\(record.succeeded ? "success" : "fail")', \(try connection.literal(record.errorMessage)))"
+                            + "'\(record.succeeded ? "success" : "fail")', \(try connection.literal(record.errorMessage)), "
+                            + "\(try connection.literal(record.direction)), \(record.conflict ? 1 : 0))"
                         if rows > 0 && statement.utf8.count + row.utf8.count + 2 > limit {
                             try connection.execute(statement)
                             statement = prefix

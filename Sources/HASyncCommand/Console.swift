@@ -77,7 +77,7 @@ final class Console: Sendable {
                 "type": "summary", "status": report.status.rawValue, "dry_run": dryRun,
                 "pair": pair, "direction": direction,
                 "created": summary.created, "updated": summary.updated, "metadata_only": summary.metadataOnly,
-                "deleted": summary.deleted, "skipped": summary.skipped, "failed": summary.failed,
+                "deleted": summary.deleted, "skipped": summary.skipped, "failed": summary.failed, "conflicts": summary.conflicts,
                 "bytes_transferred": summary.bytesTransferred, "duration_seconds": Double(report.durationNanoseconds) / 1e9,
                 "temporary_files_removed": report.temporaryFilesRemoved, "deletes_withheld": report.deletesWithheld,
             ]
@@ -91,7 +91,9 @@ final class Console: Sendable {
         let would = dryRun ? "would " : ""
         var counts = "  \(would)create \(summary.created), update \(summary.updated)"
         if summary.metadataOnly > 0 { counts += " (\(summary.metadataOnly) mtime only)" }
-        counts += ", delete \(summary.deleted); skipped \(summary.skipped), failed \(summary.failed)"
+        counts += ", delete \(summary.deleted)"
+        if summary.conflicts > 0 { counts += ", \(summary.conflicts) conflict\(summary.conflicts == 1 ? "" : "s") (both versions kept)" }
+        counts += "; skipped \(summary.skipped), failed \(summary.failed)"
         out(counts)
         if !dryRun {
             let rate = seconds > 0 ? Double(summary.bytesTransferred) / seconds : 0

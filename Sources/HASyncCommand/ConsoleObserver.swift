@@ -23,9 +23,11 @@ struct ConsoleObserver: SyncObserver {
         if format == .json {
             console.out(JSONLine.encode(Self.jsonObject(result, dryRun: dryRun)))
         } else {
-            let operation = result.operation?.rawValue ?? "error"
+            let operation = result.isConflict ? "conflict" : result.operation?.rawValue ?? "error"
             let size = result.kind == .file ? Format.bytes(result.sizeAfter ?? result.sizeBefore ?? 0) : result.kind.rawValue
-            var line = "\(operation.padding(7))  \(size.padding(10))  \(result.path.escaped)"
+            var line = "\(operation.padding(7))  \(size.padding(10))  "
+            if let side = result.side { line += "\(side.travel)  " }
+            line += result.path.escaped
             if case .update(let reason) = result.action { line += "  (\(reason.rawValue))" }
             if result.action == .setModificationTime { line += "  (same content, mtime only)" }
             if result.status == .failed { line += "  FAILED: \(result.errorMessage ?? "")" }
@@ -57,6 +59,8 @@ struct ConsoleObserver: SyncObserver {
         if let value = result.md5Before { object["md5_before"] = value }
         if let value = result.md5After { object["md5_after"] = value }
         if let value = result.errorMessage { object["error"] = value }
+        if let side = result.side { object["direction"] = side.travel }
+        if result.isConflict { object["conflict"] = true }
         switch result.action {
         case .update(let reason): object["reason"] = reason.rawValue
         case .setModificationTime: object["reason"] = "mtime only"

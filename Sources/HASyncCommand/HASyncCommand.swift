@@ -3,18 +3,21 @@ import AuditDSN
 import Foundation
 import Logging
 import SyncCore
+import SyncEngine
 import SyncFileSystem
 import SyncRunner
 import SyncTrees
 
-/// `ha-sync`: one one-way sync run of a folder pair.
+/// `ha-sync`: one sync run of a folder pair, one-way or (with `--bidirectional`) both ways.
 public struct HASyncCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ha-sync",
-        abstract: "Make DEST match SRC for one folder pair: newest mtime wins, mtimes are preserved.",
+        abstract: "Sync one folder pair: both ways against a state archive (--bidirectional), or make DEST match SRC.",
         discussion: """
-            Run two of these per pair, one per direction, never at the same time (both directions \
-            share the pair's lock). Exit status: 0 success (or the pair is locked by another run), \
+            With --bidirectional (recommended) one run syncs both sides: each side is compared with \
+            the state of the last sync, changes and deletes travel both ways, and a path changed on \
+            both sides keeps both versions (a conflict copy). Without it, the run is one-way (newest \
+            mtime wins); two one-way runs per pair share the pair's lock. Exit status: 0 success (or the pair is locked by another run), \
             1 failed run, 2 some files failed, 3 refused by a delete guard, 64 usage error, \
             130/143 stopped by SIGINT/SIGTERM. Every run is recorded in an opslog in --log-dir and then in \
             the audit database. 'ha-sync prune-history --help' deletes old audit rows. See docs/cli.md.
@@ -36,8 +39,23 @@ public struct HASyncCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Pair name, e.g. media; names the lock (ha-sync-<pair>). Lowercase letters, digits and '-'.", valueName: "name"))
     var pair: String
 
-    @Option(help: ArgumentHelp("Direction label for logs and the audit trail, e.g. dell-to-hp.", valueName: "label"))
-    var direction: String = "fwd"
+    @Option(
+        help: ArgumentHelp(
+            "Direction label for logs and the audit trail, e.g. dell-to-hp. Default: fwd, or both with --bidirectional.", valueName: "label"))
+    var direction: String?
+
+    @Flag(
+        help: "Sync both ways against the pair's state archive: changes and deletes travel both ways, conflicts keep both versions.")
+    var bidirectional = false
+
+    @Option(
+        help: ArgumentHelp("State archive of a --bidirectional pair. Default: <log-dir>/state/<pair>.db.", valueName: "file"))
+    var archive: String?
+
+    @Option(
+        name: .customLong("side-names"),
+        help: ArgumentHelp("Names of the two sides in conflict copies, e.g. dell,hp. Default: a,b.", valueName: "a,b"))
+    var sideNames: String?
 
     @Option(
         name: .customLong("db-dsn"),
@@ -135,7 +153,14 @@ public struct HASyncCommand: AsyncParsableCommand {
     /// `KUBECONFIG`, `POD_NAME`/`HOSTNAME`), validated once.
     func makeConfiguration(environment: [String: String]) throws -> RunConfiguration {
         var configuration = RunConfiguration(pair: pair, source: src, destination: dest)
-        configuration.direction = direction
+        configuration.direction = direction ?? (bidirectional ? "both" : "fwd")
+        configuration.bidirectional = bidirectional
+        configuration.archivePath = archive
+        if let sideNames {
+            let names = sideNames.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard names.count == 2 else { throw ValidationError("--side-names takes two names separated by a comma, e.g. dell,hp") }
+            configuration.sideLabels = SideLabels(a: names[0], b: names[1])
+        }
         configuration.logDirectory = logDir
         configuration.opslogRetainDays = logRetainDays
         configuration.mtimeThresholdSeconds = mtimeThreshold
@@ -168,7 +193,7 @@ public struct HASyncCommand: AsyncParsableCommand {
         }
         logger.logLevel = verbose ? .debug : .info
         logger[metadataKey: "pair"] = "\(pair)"
-        logger[metadataKey: "direction"] = "\(direction)"
+        logger[metadataKey: "direction"] = "\(configuration.direction)"
 
         let live = output == .text && !noProgress && console.stderrIsTerminal && logFormat == .text
         let reporter = ConsoleReporter(

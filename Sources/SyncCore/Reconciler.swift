@@ -6,6 +6,10 @@ public enum Side: String, Sendable, Hashable, Codable, CaseIterable {
 
     /// The side an operation on this side reads from.
     public var other: Side { self == .a ? .b : .a }
+
+    /// How an operation that changed this side is labelled in the audit trail: the way the
+    /// change travelled (`a-to-b` changed B).
+    public var travel: String { self == .b ? "a-to-b" : "b-to-a" }
 }
 
 /// What a reconciler sees of one path: each side's entry, and, in a mode that keeps a state

@@ -33,4 +33,11 @@ public protocol StateArchive: Sendable {
 
     /// Flushes and closes; safe to call more than once.
     func close() async
+
+    /// Set when an existing archive could not be used and this run starts afresh, saying why.
+    var notice: String? { get }
+}
+
+extension StateArchive {
+    public var notice: String? { nil }
 }

@@ -1,5 +1,6 @@
 public import AuditDSN
-import SyncCore
+import Foundation
+public import SyncCore
 public import SyncEngine
 public import SyncTrees
 
@@ -53,6 +54,12 @@ public struct RunConfiguration: Sendable {
     public var workers = 4
     public var dryRun = false
     public var copy = CopyOptions()
+    /// Sync both ways against the pair's state archive (deletes propagate both ways, guarded).
+    public var bidirectional = false
+    /// The state archive of a bidirectional pair; `nil` means `<log-dir>/state/<pair>.db`.
+    public var archivePath: String?
+    /// How the sides are named in conflict copies.
+    public var sideLabels = SideLabels()
 
     public init(pair: String, source: String, destination: String) {
         self.pair = pair
@@ -63,6 +70,16 @@ public struct RunConfiguration: Sendable {
     /// The audit store in effect.
     public var resolvedAuditDSN: DatabaseDSN {
         AuditStores.resolve(auditDSN, logDirectory: logDirectory)
+    }
+
+    /// The state archive in effect.
+    public var resolvedArchivePath: String {
+        archivePath ?? (logDirectory as NSString).appendingPathComponent("state/\(pair).db")
+    }
+
+    /// The bidirectional rules in effect.
+    public var bidirectionalRules: BidirectionalRules {
+        BidirectionalRules(mtimeThresholdNanoseconds: Int64((mtimeThresholdSeconds * 1e9).rounded()))
     }
 
     /// The engine's part of the configuration.
@@ -93,6 +110,11 @@ public struct RunConfiguration: Sendable {
             throw ConfigurationError("--direction '\(direction)' must be 1-64 letters, digits, '.', '_' or '-'")
         }
         guard !logDirectory.isEmpty else { throw ConfigurationError("--log-dir must not be empty") }
+        for label in [sideLabels.a, sideLabels.b] where !Self.isValidDirection(label) {
+            throw ConfigurationError("--side-names: '\(label)' must be 1-64 letters, digits, '.', '_' or '-'")
+        }
+        guard sideLabels.a != sideLabels.b else { throw ConfigurationError("--side-names must name the two sides differently") }
+        if let archivePath { self.archivePath = try Self.absolute(archivePath, flag: "--archive") }
         source = try Self.absolute(source, flag: "--src")
         destination = try Self.absolute(destination, flag: "--dest")
         if let overlap = PathOverlap.check(source: source, destination: destination) {

@@ -2,6 +2,7 @@ public import AuditLog
 import Foundation
 public import Logging
 public import RunLock
+import StateArchiveSQLite
 public import SyncCore
 public import SyncEngine
 public import SyncTrees
@@ -19,17 +20,22 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
         public var openSource: @Sendable () throws -> Source
         /// Opens side B (the destination).
         public var openDestination: @Sendable () throws -> Destination
+        /// Opens a bidirectional pair's state archive for its two roots; `nil` means the SQLite
+        /// archive at the configuration's path. A failure fails the run.
+        public var openArchive: (@Sendable (_ roots: (a: String, b: String)) async throws -> any StateArchive)?
 
         public init(
             lock: any RunLock,
             openStore: @escaping @Sendable () async throws -> any AuditStore,
             openSource: @escaping @Sendable () throws -> Source,
-            openDestination: @escaping @Sendable () throws -> Destination
+            openDestination: @escaping @Sendable () throws -> Destination,
+            openArchive: (@Sendable (_ roots: (a: String, b: String)) async throws -> any StateArchive)? = nil
         ) {
             self.lock = lock
             self.openStore = openStore
             self.openSource = openSource
             self.openDestination = openDestination
+            self.openArchive = openArchive
         }
     }
 
@@ -144,15 +150,39 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
         } catch {
             return failed("destination directory \(configuration.destination) cannot be used: \(Self.reason(error))")
         }
-        let engine = SyncEngine(
-            source: source, destination: destination, configuration: configuration.sync,
-            observer: CompositeObserver(observers: [reporter.observer, audit.observer]),
-            progress: progress, stopSignal: stop, logger: logger)
+        let observer = CompositeObserver(observers: [reporter.observer, audit.observer])
+        let runEngine: @Sendable () async throws -> SyncReport
+        var archive: (any StateArchive)?
+        if configuration.bidirectional {
+            let opened: any StateArchive
+            do {
+                let roots = (configuration.source, configuration.destination)
+                if let openArchive = parts.openArchive {
+                    opened = try await openArchive(roots)
+                } else {
+                    opened = try await SQLiteStateArchive.open(path: configuration.resolvedArchivePath, roots: roots, logger: logger)
+                }
+            } catch {
+                return failed("cannot use the state archive: \(error)")
+            }
+            archive = opened
+            if let notice = opened.notice { logger.warning("\(notice)") }
+            let engine = BidirectionalEngine(
+                a: source, b: destination, archive: opened, rules: configuration.bidirectionalRules, configuration: configuration.sync,
+                labels: configuration.sideLabels, observer: observer, progress: progress, stopSignal: stop, logger: logger)
+            runEngine = { try await engine.run() }
+        } else {
+            let engine = SyncEngine(
+                source: source, destination: destination, configuration: configuration.sync, observer: observer,
+                progress: progress, stopSignal: stop, logger: logger)
+            runEngine = { try await engine.run() }
+        }
         logger.info(
             "\(configuration.dryRun ? "dry run" : "sync") started",
             metadata: [
                 "src": "\(configuration.source)", "dest": "\(configuration.destination)", "workers": "\(configuration.workers)",
-                "delete_missing": "\(configuration.deleteMissing)",
+                "mode": "\(configuration.bidirectional ? "bidirectional" : "one-way")",
+                "delete_missing": "\(configuration.deleteMissing || configuration.bidirectional)",
             ])
 
         let stop = self.stop
@@ -164,7 +194,7 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             }
             group.addTask {
                 do {
-                    return .success(try await engine.run())
+                    return .success(try await runEngine())
                 } catch {
                     return .failure(error)
                 }
@@ -178,6 +208,7 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             }
             return outcome
         }
+        await archive?.close()
         progress.end()
         reporter.progressEnded()
 

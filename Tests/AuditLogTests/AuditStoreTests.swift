@@ -63,6 +63,9 @@ struct AuditStoreTests {
         await fresh.close()
         // Turn it back into version 1, with a row as version 1 wrote it.
         _ = try await Self.rawRows(path, "ALTER TABLE sync_operations DROP COLUMN filepath_escaped")
+        _ = try await Self.rawRows(path, "ALTER TABLE sync_operations DROP COLUMN direction")
+        _ = try await Self.rawRows(path, "ALTER TABLE sync_operations DROP COLUMN conflict")
+        _ = try await Self.rawRows(path, "ALTER TABLE sync_iterations DROP COLUMN files_conflicted")
         _ = try await Self.rawRows(path, "UPDATE ha_sync_schema SET version = 1")
         _ = try await Self.rawRows(
             path,
@@ -73,8 +76,9 @@ struct AuditStoreTests {
         let operation = try #require(try await migrated.operations(OperationQuery(iterationID: 1)).first)
         #expect(operation.record.filepathEscaped)
         #expect(operation.record.displayPath == "back\\slash")
+        #expect(operation.record.direction == nil && !operation.record.conflict)
         await migrated.close()
-        #expect(try await Self.rawRows(path, "SELECT version FROM ha_sync_schema") == [["2"]])
+        #expect(try await Self.rawRows(path, "SELECT version FROM ha_sync_schema") == [["3"]])
     }
 
     /// A run that is cancelled still closes its store: sqlite-nio traps when an open

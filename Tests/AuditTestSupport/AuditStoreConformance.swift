@@ -33,6 +33,7 @@ public struct AuditStoreConformance: Sendable {
         summary.created = 2
         summary.updated = 1
         summary.skipped = 7
+        summary.conflicts = 1
         summary.bytesTransferred = 4096
         record.finish(status: status, summary: summary, endedAt: Timestamp(seconds: seconds + 5, nanoseconds: 456_000_000), errorMessage: nil)
         return record
@@ -49,7 +50,8 @@ public struct AuditStoreConformance: Sendable {
                 sizeBefore: index % 3 == 0 ? nil : Int64(index), sizeAfter: index % 3 == 2 ? nil : Int64(index * 2),
                 md5Before: index % 3 == 1 ? "0123456789abcdef0123456789abcdef" : nil, md5After: nil,
                 startedAt: Timestamp(seconds: 1_800_000_001, nanoseconds: 5_000_000), endedAt: Timestamp(seconds: 1_800_000_002),
-                succeeded: index % 5 != 4, errorMessage: index % 5 == 4 ? "open 'x': Permission denied" : nil, dryRun: dryRun)
+                succeeded: index % 5 != 4, errorMessage: index % 5 == 4 ? "open 'x': Permission denied" : nil, dryRun: dryRun,
+                direction: index % 4 == 0 ? nil : index % 2 == 0 ? "a-to-b" : "b-to-a", conflict: index % 7 == 3)
         }
     }
 

@@ -28,6 +28,7 @@ struct CommandLineTests {
         for flag in [
             "--src", "--dest", "--pair", "--direction", "--db-dsn", "--lock-ttl", "--log-dir", "--log-retain-days", "--mtime-threshold",
             "--delete-missing", "--max-delete", "--workers", "--dry-run", "--verify", "--verbose", "--output", "--log-format", "--help",
+            "--bidirectional", "--archive", "--side-names",
         ] {
             #expect(outcome.stdout.contains(flag), "\(flag) is documented")
         }

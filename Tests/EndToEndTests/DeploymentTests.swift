@@ -43,11 +43,16 @@ struct DeploymentTests {
         let objects = try Self.rendered()
         #expect(!objects.contains { $0["kind"] as? String == "Secret" }, "the secret is never committed")
         let jobs = objects.filter { $0["kind"] as? String == "CronJob" }
-        #expect(jobs.count == 12)
+        // Two one-way jobs per pair, except the bidirectional pairs' one job each.
+        #expect(jobs.count == 4 * 2 + 2 * 1)
+        let bidirectional = ["photos", "owncloud"]
         for pair in ["media", "photos", "owncloud", "games", "infra", "ai"] {
-            for (direction, schedule, from, to) in [("dell-to-hp", "*/15 * * * *", "dell", "hp"), ("hp-to-dell", "7,22,37,52 * * * *", "hp", "dell")]
-            {
-                let name = "ha-sync-\(pair)-\(direction)"
+            let variants =
+                bidirectional.contains(pair)
+                ? [("", "*/15 * * * *", "dell", "hp")]
+                : [("dell-to-hp", "*/15 * * * *", "dell", "hp"), ("hp-to-dell", "7,22,37,52 * * * *", "hp", "dell")]
+            for (direction, schedule, from, to) in variants {
+                let name = direction.isEmpty ? "ha-sync-\(pair)" : "ha-sync-\(pair)-\(direction)"
                 let job = try #require(jobs.first { ($0["metadata"] as? [String: Any])?["name"] as? String == name }, "\(name)")
                 let spec = job["spec"] as! [String: Any]
                 #expect(spec["schedule"] as? String == schedule)
@@ -59,10 +64,10 @@ struct DeploymentTests {
                 #expect((podSpec["securityContext"] as? [String: Any])?["runAsNonRoot"] as? Bool == true)
                 let container = (podSpec["containers"] as! [[String: Any]])[0]
                 let args = container["args"] as! [String]
-                for expected in [
-                    "--src=/mnt/\(from)", "--dest=/mnt/\(to)", "--pair=\(pair)", "--direction=\(direction)", "--log-dir=/var/log/ha-sync",
-                    "--dry-run",
-                ] {
+                let modeArguments = direction.isEmpty ? ["--bidirectional", "--side-names=dell,hp"] : ["--direction=\(direction)"]
+                for expected in ["--src=/mnt/\(from)", "--dest=/mnt/\(to)", "--pair=\(pair)", "--log-dir=/var/log/ha-sync", "--dry-run"]
+                    + modeArguments
+                {
                     #expect(args.contains(expected), "\(name): \(expected)")
                 }
                 #expect(!args.contains { $0.contains("db-dsn") }, "the DSN comes from the environment, never an argument")
