@@ -63,6 +63,10 @@ extension DashboardAssets {
             line.appendChild(document.createTextNode(
               ' · ' + ago(run.started_at) + ' · ' + took(run) + ' · +' + run.files_created + ' ~' + run.files_updated +
               ' −' + run.files_deleted + ' ✗' + run.files_failed + ' · ' + bytes(run.bytes_transferred)));
+            if (run.files_conflicted > 0) {
+              line.appendChild(document.createTextNode(' · '));
+              line.appendChild(el('span', 'badge badge-conflict', run.files_conflicted + (run.files_conflicted === 1 ? ' conflict' : ' conflicts')));
+            }
             if (run.error_message) line.appendChild(el('div', 'error-text', run.error_message));
             return line;
           }
@@ -152,6 +156,10 @@ extension DashboardAssets {
               const status = el('td', 'status-' + run.status);
               if (run.dry_run) { status.appendChild(el('span', 'badge badge-dry', 'DRY')); status.appendChild(document.createTextNode(' ')); }
               status.appendChild(document.createTextNode(run.status.replace('_', ' ')));
+              if (run.files_conflicted > 0) {
+                status.appendChild(document.createTextNode(' '));
+                status.appendChild(el('span', 'badge badge-conflict', run.files_conflicted + ' conflict' + (run.files_conflicted === 1 ? '' : 's')));
+              }
               row.appendChild(status);
               for (const value of [run.files_created, run.files_updated, run.files_deleted, run.files_failed]) row.appendChild(el('td', null, value));
               row.appendChild(el('td', null, bytes(run.bytes_transferred)));
@@ -177,7 +185,7 @@ extension DashboardAssets {
             const rows = data.operations.map(op => {
               const row = el('tr', op.status === 'fail' ? 'failed' : '');
               row.appendChild(el('td', null, op.seq));
-              row.appendChild(el('td', null, op.operation));
+              row.appendChild(el('td', null, (op.conflict ? 'conflict' : op.operation) + (op.direction ? ' ' + op.direction.replace('-to-', '→') : '')));
               row.appendChild(el('td', 'filepath', op.filepath));
               row.appendChild(el('td', null, op.size_before === null ? '—' : bytes(op.size_before)));
               row.appendChild(el('td', null, op.size_after === null ? '—' : bytes(op.size_after)));

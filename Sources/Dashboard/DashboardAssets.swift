@@ -75,6 +75,7 @@ enum DashboardAssets {
         .run { margin: 2px 0; }
         .badge { display: inline-block; font-size: 11px; font-weight: 600; padding: 0 7px; border-radius: 9px; border: 1px solid currentColor; }
         .badge-dry { color: var(--dry); }
+        .badge-conflict { color: var(--warn); }
         .state-ok, .status-success { color: var(--ok); }
         .state-failed, .status-failed, .status-partial_failure, .status-fail { color: var(--bad); font-weight: 600; }
         .state-stale, .state-never, .status-running { color: var(--warn); }

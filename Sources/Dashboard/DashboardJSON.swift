@@ -20,6 +20,8 @@ enum DashboardJSON {
         var filesDeleted: Int
         var filesSkipped: Int
         var filesFailed: Int
+        /// Paths changed on both sides in a bidirectional run (each kept a conflict copy).
+        var filesConflicted: Int
         var bytesTransferred: Int64
         var errorMessage: String?
 
@@ -40,6 +42,7 @@ enum DashboardJSON {
             filesDeleted = record.filesDeleted
             filesSkipped = record.filesSkipped
             filesFailed = record.filesFailed
+            filesConflicted = record.conflicts
             bytesTransferred = record.bytesTransferred
             errorMessage = record.errorMessage
         }
@@ -83,6 +86,9 @@ enum DashboardJSON {
         var status: String
         var errorMessage: String?
         var dryRun: Bool
+        /// Bidirectional runs: `a-to-b` or `b-to-a`; `null` for one-way runs.
+        var direction: String?
+        var conflict: Bool
 
         init(_ stored: StoredOperation) {
             let record = stored.record
@@ -99,6 +105,8 @@ enum DashboardJSON {
             status = record.succeeded ? "success" : "fail"
             errorMessage = record.errorMessage
             dryRun = record.dryRun
+            direction = record.direction
+            conflict = record.conflict
         }
     }
 

@@ -44,7 +44,12 @@ public actor SQLiteStateArchive: StateArchive {
             case .usable(let connection):
                 return SQLiteStateArchive(path: path, connection: connection, isFresh: false, notice: nil)
             case .unusable(let reason):
-                let aside = path + ".unusable-\(Int(Date().timeIntervalSince1970))"
+                var aside = path + ".unusable-\(Int(Date().timeIntervalSince1970))"
+                var suffix = 2
+                while FileManager.default.fileExists(atPath: aside) {
+                    aside = path + ".unusable-\(Int(Date().timeIntervalSince1970))-\(suffix)"
+                    suffix += 1
+                }
                 try? FileManager.default.removeItem(atPath: path + "-journal")
                 do {
                     try FileManager.default.moveItem(atPath: path, toPath: aside)

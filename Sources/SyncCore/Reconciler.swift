@@ -12,26 +12,23 @@ public enum Side: String, Sendable, Hashable, Codable, CaseIterable {
     public var travel: String { self == .b ? "a-to-b" : "b-to-a" }
 }
 
-/// What a reconciler sees of one path: each side's entry, and, in a mode that keeps a state
-/// archive, the entry recorded there at the last successful sync.
+/// What a one-way reconciler sees of one path: each side's entry.
 public struct PathState: Sendable, Hashable {
     public var a: Entry?
     public var b: Entry?
-    /// The state at the last sync; always `nil` in one-way mode.
-    public var archived: Entry?
 
-    public init(a: Entry?, b: Entry?, archived: Entry? = nil) {
+    public init(a: Entry?, b: Entry?) {
         self.a = a
         self.b = b
-        self.archived = archived
     }
 }
 
-/// The decision step of a sync mode, as a pure function of what each side (and the archive)
-/// holds at one path. The engine walks, merges and applies; a reconciler only decides.
+/// The decision step of the one-way engine, as a pure function of what each side holds at
+/// one path. The engine walks, merges and applies; a reconciler only decides.
 ///
-/// One-way mode is ``ComparisonRules`` ("newest mtime wins", A to B). A bidirectional mode
-/// reads ``PathState/archived`` too and returns verdicts whose ``Verdict/side`` is either side.
+/// One-way mode is ``ComparisonRules`` ("newest mtime wins", A to B). Bidirectional mode has
+/// its own rules (``BidirectionalRules``), which read a third entry, the archive's, and can
+/// turn one path into several operations on both sides (a conflict), so it has its own engine.
 public protocol Reconciler: Sendable {
     /// Decides what to do with one path.
     func reconcile(_ state: PathState) -> Verdict
