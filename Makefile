@@ -40,6 +40,9 @@ smoke: release
 	echo smoke > .build/smoke/src/sub/file.txt
 	.build/release/ha-sync --src "$(CURDIR)/.build/smoke/src" --dest "$(CURDIR)/.build/smoke/dest" --pair smoke --log-dir "$(CURDIR)/.build/smoke/logs" --no-progress
 	cmp .build/smoke/src/sub/file.txt .build/smoke/dest/sub/file.txt
+	echo back > .build/smoke/dest/from-dest.txt
+	.build/release/ha-sync --src "$(CURDIR)/.build/smoke/src" --dest "$(CURDIR)/.build/smoke/dest" --pair smoke --bidirectional --log-dir "$(CURDIR)/.build/smoke/logs" --no-progress
+	cmp .build/smoke/dest/from-dest.txt .build/smoke/src/from-dest.txt
 	.build/release/ha-sync-ui --help > /dev/null
 	! ldd .build/release/ha-sync | grep -q libswiftCore
 	! ldd .build/release/ha-sync-ui | grep -q libswiftCore
@@ -90,16 +93,23 @@ bench-million:
 
 demo: build
 	@rm -rf "$(DEMO)"
-	@mkdir -p "$(DEMO)/dell/photos/2024" "$(DEMO)/hp" "$(DEMO)/logs"
+	@mkdir -p "$(DEMO)/dell/photos/2024" "$(DEMO)/hp/scans" "$(DEMO)/logs"
 	@echo "first light" > "$(DEMO)/dell/photos/2024/sunrise.txt"
 	@echo "notes" > "$(DEMO)/dell/readme.txt"
 	@ln -s photos/2024 "$(DEMO)/dell/latest"
-	@echo "== dry run: the plan, nothing changes"
-	$(SWIFT) run --skip-build ha-sync --src "$(DEMO)/dell" --dest "$(DEMO)/hp" --pair demo --direction dell-to-hp --log-dir "$(DEMO)/logs" --dry-run
-	@echo "== real run"
-	$(SWIFT) run --skip-build ha-sync --src "$(DEMO)/dell" --dest "$(DEMO)/hp" --pair demo --direction dell-to-hp --log-dir "$(DEMO)/logs" --verbose
-	@echo "== the reverse job finds nothing to do"
-	$(SWIFT) run --skip-build ha-sync --src "$(DEMO)/hp" --dest "$(DEMO)/dell" --pair demo --direction hp-to-dell --log-dir "$(DEMO)/logs"
+	@echo "scanned on hp" > "$(DEMO)/hp/scans/receipt.txt"
+	@echo "== dry run: the plan (both ways), nothing changes"
+	$(SWIFT) run --skip-build ha-sync --src "$(DEMO)/dell" --dest "$(DEMO)/hp" --pair demo --bidirectional --side-names dell,hp --log-dir "$(DEMO)/logs" --dry-run
+	@echo "== real run: the first run is the union of both sides"
+	$(SWIFT) run --skip-build ha-sync --src "$(DEMO)/dell" --dest "$(DEMO)/hp" --pair demo --bidirectional --side-names dell,hp --log-dir "$(DEMO)/logs" --verbose
+	@echo "== the same file edited on both sides, one file deleted on hp"
+	@echo "notes, edited on dell" > "$(DEMO)/dell/readme.txt"
+	@sleep 3; echo "notes, edited on hp later" > "$(DEMO)/hp/readme.txt"
+	@rm "$(DEMO)/hp/photos/2024/sunrise.txt"
+	$(SWIFT) run --skip-build ha-sync --src "$(DEMO)/dell" --dest "$(DEMO)/hp" --pair demo --bidirectional --side-names dell,hp --log-dir "$(DEMO)/logs" --verbose
+	@ls "$(DEMO)/dell"
+	@echo "== a third run finds nothing to do"
+	$(SWIFT) run --skip-build ha-sync --src "$(DEMO)/dell" --dest "$(DEMO)/hp" --pair demo --bidirectional --side-names dell,hp --log-dir "$(DEMO)/logs"
 
 clean:
 	rm -rf .build "$(DEMO)" bench-data

@@ -84,10 +84,70 @@ def change_one_percent(path, seed=2):
     return len(chosen)
 
 
+def change_one_percent_of(path, parity, seed):
+    """Rewrites 1% of the files in the folders of one parity (even or odd): two sides changed
+    this way never touch the same file, so no tool sees a conflict."""
+    rng = random.Random(seed)
+    everything = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(path) for f in fs
+                        if os.path.basename(dp).startswith("d") and int(os.path.basename(dp)[1:]) % 2 == parity)
+    chosen = rng.sample(everything, max(1, len(everything) // 50))
+    later = time.time() + 120
+    for name in chosen:
+        with open(name, "r+b") as out:
+            out.write(os.urandom(os.path.getsize(name)))
+        os.utime(name, (later, later))
+    return len(chosen)
+
+
+def bidirectional(args, commands, source, work, logs):
+    """(e) bidirectional runs: ha-sync --bidirectional against rclone bisync on the same trees,
+    with the one-way no-change run as the yardstick."""
+    a, b, a2, b2 = (os.path.join(work, name) for name in ("bi-a", "bi-b", "bisync-a", "bisync-b"))
+    for path in (a, b, a2, b2):
+        shutil.rmtree(path, ignore_errors=True)
+        subprocess.run(["cp", "-a", source, path], check=True)
+    bisync_work = os.path.join(work, "bisync-state")
+    bidi = commands["ha-sync --bidirectional"]
+    bisync = lambda: ["rclone", "bisync", a2, b2, "--workdir", bisync_work]
+    # Each tool's first run builds its state (ha-sync: the union; rclone: --resync); not timed.
+    run(bidi(a, b), "ha-sync --bidirectional (first run)")
+    run(bisync() + ["--resync"], "rclone bisync --resync")
+    samples = {"ha-sync --bidirectional": [], "ha-sync one-way": [], "rclone bisync": []}
+    changed = {"ha-sync --bidirectional": [], "rclone bisync": []}
+    for round_index in range(args.rounds):
+        order = list(samples)
+        order = order[round_index % 3:] + order[:round_index % 3]
+        for tool in order:
+            if tool == "rclone bisync":
+                samples[tool].append(run(bisync(), tool))
+            elif tool == "ha-sync one-way":
+                samples[tool].append(run(commands["ha-sync"](a, b), tool))
+            else:
+                samples[tool].append(run(bidi(a, b), tool))
+        # 1% changed on each side (different files), the same changes on both pairs of trees.
+        count = change_one_percent_of(a, 0, seed=10 + round_index) + change_one_percent_of(b, 1, seed=20 + round_index)
+        subprocess.run(["rsync", "-a", "--delete", a + "/", a2 + "/"], check=True)
+        subprocess.run(["rsync", "-a", "--delete", b + "/", b2 + "/"], check=True)
+        for tool in ("ha-sync --bidirectional", "rclone bisync")[round_index % 2:] + ("ha-sync --bidirectional", "rclone bisync")[:round_index % 2]:
+            changed[tool].append(run(bisync() if tool == "rclone bisync" else bidi(a, b), tool))
+        for left, right in ((a, b), (a2, b2), (a, a2)):
+            diff = subprocess.run(["diff", "-rq", left, right], capture_output=True, text=True)
+            if diff.returncode != 0:
+                sys.exit(f"{left} and {right} differ after the bidirectional runs:\n{diff.stdout[:2000]}")
+        print(f"bidirectional round {round_index + 1} done ({count} files changed, half on each side)")
+    report(f"(e) no-change run, {args.files} files: bidirectional against the one-way run and rclone bisync",
+           median_rows(samples), base_tool="ha-sync --bidirectional")
+    report("(f) 1% changed on each side (different files)", median_rows(changed), base_tool="ha-sync --bidirectional")
+    for path in (a, b, a2, b2, bisync_work):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def tools(binary, logs, workers):
     return {
         "ha-sync": lambda s, d: [binary, "--src", s, "--dest", d, "--pair", "bench", "--log-dir", logs,
                                  "--workers", str(workers), "--no-progress"],
+        "ha-sync --bidirectional": lambda s, d: [binary, "--src", s, "--dest", d, "--pair", "bench-bidi", "--log-dir", logs,
+                                                 "--workers", str(workers), "--no-progress", "--bidirectional"],
         "ha-sync --verify": lambda s, d: [binary, "--src", s, "--dest", d, "--pair", "bench", "--log-dir", logs,
                                           "--workers", str(workers), "--no-progress", "--verify"],
         "rsync": lambda s, d: ["rsync", "-a", "--whole-file", s + "/", d + "/"],
@@ -96,13 +156,13 @@ def tools(binary, logs, workers):
     }
 
 
-def report(title, rows):
+def report(title, rows, base_tool="ha-sync"):
     print(f"\n{title}")
-    print(f"  {'tool':<17} {'seconds':>9} {'peak RSS':>10} {'time vs ha-sync':>16}")
-    base = rows.get("ha-sync", (None, None))[0]
+    print(f"  {'tool':<24} {'seconds':>9} {'peak RSS':>10} {'time vs ' + base_tool:>32}")
+    base = rows.get(base_tool, (None, None))[0]
     for tool, (seconds, rss) in rows.items():
         ratio = f"{seconds / base:.2f}x" if base else "-"
-        print(f"  {tool:<17} {seconds:>9.2f} {rss:>8.1f} MiB {ratio:>16}")
+        print(f"  {tool:<24} {seconds:>9.2f} {rss:>8.1f} MiB {ratio:>32}")
     sys.stdout.flush()
 
 
@@ -127,6 +187,7 @@ def main():
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--million", action="store_true", help="also measure RSS growth per file at 1,000,000 files")
+    parser.add_argument("--only-bidirectional", action="store_true", help="run only (e) and (f), the bidirectional comparison")
     args = parser.parse_args()
 
     if not os.access(args.binary, os.X_OK):
@@ -147,6 +208,11 @@ def main():
     print(f"building {args.files} files of 1-16 KiB in {args.dirs} directories ...")
     make_small_tree(source, args.files, args.dirs)
     subprocess.run(["sync"])
+
+    if args.only_bidirectional:
+        bidirectional(args, commands, source, work, logs)
+        shutil.rmtree(work, ignore_errors=True)
+        return
 
     samples = {name: {t: [] for t in peers} for name in "abc"}
     for round_index in range(args.rounds):
@@ -179,6 +245,7 @@ def main():
     for tool in peers:
         shutil.rmtree(os.path.join(work, f"dest-{tool}"), ignore_errors=True)
     shutil.rmtree(os.path.join(work, "round-src"), ignore_errors=True)
+    bidirectional(args, commands, source, work, logs)
 
     if not args.skip_big:
         big = os.path.join(work, "big-src")
@@ -205,6 +272,7 @@ def main():
 
     if args.million:
         rss = {}
+        bidi_rss = {}
         for count in (100_000, 1_000_000):
             empty = os.path.join(work, f"empty-{count}")
             dest = os.path.join(work, f"empty-dest-{count}")
@@ -214,10 +282,21 @@ def main():
             seconds, peak = run(commands["ha-sync"](empty, dest), f"ha-sync ({count} empty files)")
             rss[count] = peak
             print(f"  ha-sync, {count} empty files: {seconds:.1f} s, peak RSS {peak:.1f} MiB")
+            # Bidirectional, archive included: the first run (archive written) and a no-change run.
+            first, first_peak = run(commands["ha-sync --bidirectional"](empty, dest), f"ha-sync --bidirectional ({count}, first)")
+            again, again_peak = run(commands["ha-sync --bidirectional"](empty, dest), f"ha-sync --bidirectional ({count}, no change)")
+            bidi_rss[count] = max(first_peak, again_peak)
+            print(f"  ha-sync --bidirectional, {count} files: first run {first:.1f} s, peak RSS {first_peak:.1f} MiB; "
+                  f"no-change run {again:.1f} s, peak RSS {again_peak:.1f} MiB")
             shutil.rmtree(empty, ignore_errors=True)
             shutil.rmtree(dest, ignore_errors=True)
+            for leftover in os.listdir(os.path.join(logs, "state")) if os.path.isdir(os.path.join(logs, "state")) else []:
+                os.unlink(os.path.join(logs, "state", leftover))
         growth = (rss[1_000_000] - rss[100_000]) * 1024 * 1024 / 900_000
         print(f"\n(m) peak RSS growth: {growth:.0f} bytes per file between 100,000 and 1,000,000 files")
+        growth = (bidi_rss[1_000_000] - bidi_rss[100_000]) * 1024 * 1024 / 900_000
+        print(f"(m) bidirectional peak RSS: {bidi_rss[100_000]:.1f} MiB at 100,000 files; "
+              f"growth {growth:.0f} bytes per file up to 1,000,000")
 
     shutil.rmtree(work, ignore_errors=True)
 

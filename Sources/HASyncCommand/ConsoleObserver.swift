@@ -25,10 +25,11 @@ struct ConsoleObserver: SyncObserver {
         } else {
             let operation = result.isConflict ? "conflict" : result.operation?.rawValue ?? "error"
             let size = result.kind == .file ? Format.bytes(result.sizeAfter ?? result.sizeBefore ?? 0) : result.kind.rawValue
-            var line = "\(operation.padding(7))  \(size.padding(10))  "
+            var line = "\(operation.padding(8))  \(size.padding(10))  "
             if let side = result.side { line += "\(side.travel)  " }
             line += result.path.escaped
-            if case .update(let reason) = result.action { line += "  (\(reason.rawValue))" }
+            if case .update(let reason) = result.action, !result.isConflict { line += "  (\(reason.rawValue))" }
+            if result.isConflict { line += "  (changed on both sides; the other version is kept as a conflict copy)" }
             if result.action == .setModificationTime { line += "  (same content, mtime only)" }
             if result.status == .failed { line += "  FAILED: \(result.errorMessage ?? "")" }
             console.out(line)
@@ -40,7 +41,7 @@ struct ConsoleObserver: SyncObserver {
         if format == .json {
             console.out(JSONLine.encode(["type": "skip", "path": path.escaped, "reason": reason.rawValue]))
         } else {
-            console.out("\("skip".padding(7))  \("".padding(10))  \(path.escaped)  (\(reason.rawValue))")
+            console.out("\("skip".padding(8))  \("".padding(10))  \(path.escaped)  (\(reason.rawValue))")
         }
     }
 

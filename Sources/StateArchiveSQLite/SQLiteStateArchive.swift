@@ -15,7 +15,7 @@ public import SyncCore
 /// aside and the run treated as a first run (the union of both sides: nothing is deleted);
 /// ``notice`` says so.
 public actor SQLiteStateArchive: StateArchive {
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     /// Updates buffered before they are written; also written at least every second.
     static let bufferLimit = 500
 
@@ -124,14 +124,13 @@ public actor SQLiteStateArchive: StateArchive {
 
     private static func create(_ connection: SQLiteConnection, roots: (a: String, b: String)) async throws {
         _ = try await connection.query("CREATE TABLE IF NOT EXISTS archive_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", [])
-        // One row per path, keyed by (parent folder, name) as bytes: a folder's rows come back
-        // in the byte order the listings are merged in.
+        // One row per folder: its entries, sorted by name bytes, encoded in one blob
+        // (``FolderRecord``). A folder is read in one row, and each write replaces one row,
+        // which SQLite does atomically: after a crash every folder is old or new.
         _ = try await connection.query(
             """
-            CREATE TABLE IF NOT EXISTS entries (
-                dir BLOB NOT NULL, name BLOB NOT NULL, kind INTEGER NOT NULL, size INTEGER NOT NULL,
-                mtime_ns INTEGER NOT NULL, mode INTEGER NOT NULL, target BLOB,
-                PRIMARY KEY (dir, name)
+            CREATE TABLE IF NOT EXISTS folders (
+                dir BLOB NOT NULL PRIMARY KEY, entries BLOB NOT NULL, files INTEGER NOT NULL
             ) WITHOUT ROWID
             """, [])
         for (key, value) in [("schema_version", String(schemaVersion)), ("root_a", roots.a), ("root_b", roots.b)] {
@@ -142,21 +141,21 @@ public actor SQLiteStateArchive: StateArchive {
     // MARK: StateArchive
 
     public func children(of directory: RelativePath) async throws -> [Entry] {
-        let rows = try await query(
-            "SELECT name, kind, size, mtime_ns, mode, target FROM entries WHERE dir = ? ORDER BY name", [Self.blob(Self.dirKey(directory))])
-        var entries: [Entry] = []
-        entries.reserveCapacity(rows.count)
-        for row in rows {
-            guard let name = row.column("name")?.blob, let kindCode = row.column("kind")?.integer,
-                let size = row.column("size")?.integer, let mtime = row.column("mtime_ns")?.integer,
-                let mode = row.column("mode")?.integer
-            else { throw ArchiveError("the state archive \(path) has a damaged row in '\(directory)'") }
-            let target = row.column("target")?.blob
-            entries.append(
-                Entry(
-                    name: Array(buffer: name), kind: Self.kind(kindCode), size: Int64(size),
-                    modified: Self.timestamp(Int64(mtime)), permissions: UInt32(truncatingIfNeeded: mode),
-                    symlinkTarget: target.map { Array(buffer: $0) }))
+        try await load(Self.dirKey(directory))
+    }
+
+    private func cached(_ key: [UInt8], in folders: inout [[UInt8]: [Entry]]) async throws -> [Entry] {
+        if let entries = folders[key] { return entries }
+        let loaded = try await load(key)
+        folders[key] = loaded
+        return loaded
+    }
+
+    private func load(_ key: [UInt8]) async throws -> [Entry] {
+        let rows = try await query("SELECT entries FROM folders WHERE dir = ?", [Self.blob(key)])
+        guard let row = rows.first else { return [] }
+        guard let blob = row.column("entries")?.blob, let entries = FolderRecord.decode(blob) else {
+            throw ArchiveError("the state archive \(path) has a damaged record for '\(String(decoding: key.dropFirst(), as: UTF8.self))'")
         }
         return entries
     }
@@ -178,7 +177,7 @@ public actor SQLiteStateArchive: StateArchive {
     }
 
     public func fileCount() async throws -> Int {
-        let rows = try await query("SELECT count(*) AS files FROM entries WHERE kind != 2", [])
+        let rows = try await query("SELECT coalesce(sum(files), 0) AS files FROM folders", [])
         return rows.first?.column("files")?.integer ?? 0
     }
 
@@ -198,70 +197,53 @@ public actor SQLiteStateArchive: StateArchive {
 
     // MARK: Writing
 
-    /// Writes a batch as few statements, each atomic on its own: puts as one multi-row upsert,
-    /// removals as one delete, and each subtree removal as one delete.
+    /// Writes a batch: each folder it touches is read once, changed in memory and written back
+    /// as one statement. A subtree removal deletes its folders' rows at once (one statement), so
+    /// later updates in the batch never see them again.
     private func write(_ batch: [ArchiveUpdate]) async throws {
-        var puts: [(RelativePath, Entry)] = []
-        var removes: [RelativePath] = []
-        // Updates of one path must keep their order: flush what came before a subtree removal.
+        var folders: [[UInt8]: [Entry]] = [:]
         for update in batch {
             switch update {
-            case .put(let path, let entry):
-                puts.append((path, entry))
-            case .remove(let path):
-                removes.append(path)
-            case .removeTree(let path):
-                try await writePuts(&puts)
-                try await writeRemoves(&removes)
-                try await removeTree(path)
+            case .put(let target, var entry):
+                let key = Self.dirKey(target.parent)
+                entry.name = target.lastComponent
+                var entries = try await cached(key, in: &folders)
+                FolderRecord.upsert(entry, into: &entries)
+                folders[key] = entries
+            case .remove(let target):
+                let key = Self.dirKey(target.parent)
+                var entries = try await cached(key, in: &folders)
+                FolderRecord.remove(target.lastComponent, from: &entries)
+                folders[key] = entries
+            case .removeTree(let target):
+                if !target.isRoot {
+                    let key = Self.dirKey(target.parent)
+                    var entries = try await cached(key, in: &folders)
+                    FolderRecord.remove(target.lastComponent, from: &entries)
+                    folders[key] = entries
+                }
+                // The folder's own row and every row below it: keys between "key/" and "key0"
+                // ('0' is the byte after '/').
+                let key = Self.dirKey(target)
+                for cached in folders.keys where cached == key || (cached.count > key.count && cached.starts(with: key + [0x2F])) {
+                    folders[cached] = nil
+                }
+                _ = try await query(
+                    "DELETE FROM folders WHERE dir = ? OR (dir >= ? AND dir < ?)",
+                    [Self.blob(key), Self.blob(key + [0x2F]), Self.blob(key + [0x30])])
+                folders[key] = []
             }
         }
-        try await writeRemoves(&removes)
-        try await writePuts(&puts)
-    }
-
-    private func writePuts(_ puts: inout [(RelativePath, Entry)]) async throws {
-        // 7 parameters per row: 100 rows stay far below SQLite's parameter limit.
-        for start in stride(from: 0, to: puts.count, by: 100) {
-            let rows = puts[start..<min(start + 100, puts.count)]
-            var binds: [SQLiteData] = []
-            binds.reserveCapacity(rows.count * 7)
-            for (path, entry) in rows {
-                binds += [
-                    Self.blob(Self.dirKey(path.parent)), Self.blob(path.lastComponent), .integer(Self.code(entry.kind)), .integer(Int(entry.size)),
-                    .integer(Int(entry.modified.totalNanoseconds)), .integer(Int(entry.permissions)),
-                    entry.symlinkTarget.map { Self.blob($0) } ?? .null,
-                ]
+        for (key, entries) in folders {
+            if entries.isEmpty {
+                _ = try await query("DELETE FROM folders WHERE dir = ?", [Self.blob(key)])
+            } else {
+                let files = entries.lazy.filter { $0.kind != .directory }.count
+                _ = try await query(
+                    "INSERT OR REPLACE INTO folders (dir, entries, files) VALUES (?, ?, ?)",
+                    [Self.blob(key), .blob(FolderRecord.encode(entries)), .integer(files)])
             }
-            let values = Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: rows.count).joined(separator: ", ")
-            _ = try await query("INSERT OR REPLACE INTO entries (dir, name, kind, size, mtime_ns, mode, target) VALUES \(values)", binds)
         }
-        puts = []
-    }
-
-    private func writeRemoves(_ removes: inout [RelativePath]) async throws {
-        for start in stride(from: 0, to: removes.count, by: 200) {
-            let rows = removes[start..<min(start + 200, removes.count)]
-            let binds = rows.flatMap { [Self.blob(Self.dirKey($0.parent)), Self.blob($0.lastComponent)] }
-            let values = Array(repeating: "(?, ?)", count: rows.count).joined(separator: ", ")
-            _ = try await query("DELETE FROM entries WHERE (dir, name) IN (VALUES \(values))", binds)
-        }
-        removes = []
-    }
-
-    private func removeTree(_ path: RelativePath) async throws {
-        // The row itself, its children (dir = path) and everything deeper (dir starts with
-        // "path/": between "path/" and "path0", '0' being the byte after '/').
-        let key = Self.dirKey(path)
-        let below = key + [UInt8(ascii: "/")]
-        let after = key + [UInt8(ascii: "0")]
-        if path.isRoot {
-            _ = try await query("DELETE FROM entries", [])
-            return
-        }
-        _ = try await query(
-            "DELETE FROM entries WHERE (dir = ? AND name = ?) OR dir = ? OR (dir >= ? AND dir < ?)",
-            [Self.blob(Self.dirKey(path.parent)), Self.blob(path.lastComponent), Self.blob(key), Self.blob(below), Self.blob(after)])
     }
 
     // MARK: Helpers
@@ -285,33 +267,10 @@ public actor SQLiteStateArchive: StateArchive {
         [UInt8(ascii: "/")] + directory.bytes
     }
 
-    static func timestamp(_ nanoseconds: Int64) -> Timestamp {
-        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
-        return Timestamp(seconds: seconds, nanoseconds: nanoseconds - seconds * 1_000_000_000)
-    }
-
     static func blob(_ bytes: [UInt8]) -> SQLiteData {
         var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         return .blob(buffer)
-    }
-
-    static func code(_ kind: EntryKind) -> Int {
-        switch kind {
-        case .file: 1
-        case .directory: 2
-        case .symlink: 3
-        case .other: 4
-        }
-    }
-
-    static func kind(_ code: Int) -> EntryKind {
-        switch code {
-        case 1: .file
-        case 2: .directory
-        case 3: .symlink
-        default: .other
-        }
     }
 }
 

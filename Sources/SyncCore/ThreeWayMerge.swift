@@ -12,12 +12,12 @@ public enum ThreeWayMerge {
         while indices.0 < a.count || indices.1 < b.count || indices.2 < archived.count {
             // The smallest name among the three heads.
             var smallest: [UInt8]?
-            for candidate in [
-                indices.0 < a.count ? a[indices.0].name : nil, indices.1 < b.count ? b[indices.1].name : nil,
-                indices.2 < archived.count ? archived[indices.2].name : nil,
-            ] {
-                guard let candidate else { continue }
-                if smallest == nil || DirectoryMerge.compare(candidate, smallest!) < 0 { smallest = candidate }
+            if indices.0 < a.count { smallest = a[indices.0].name }
+            if indices.1 < b.count, smallest == nil || DirectoryMerge.compare(b[indices.1].name, smallest!) < 0 {
+                smallest = b[indices.1].name
+            }
+            if indices.2 < archived.count, smallest == nil || DirectoryMerge.compare(archived[indices.2].name, smallest!) < 0 {
+                smallest = archived[indices.2].name
             }
             let name = smallest!
             var aEntry: Entry?

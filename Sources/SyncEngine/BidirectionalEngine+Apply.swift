@@ -336,3 +336,81 @@ extension ExpectedTarget {
         self = listed.map { .unchanged($0) } ?? .absent
     }
 }
+
+extension BidirectionalEngine {
+    /// Applies what a `.plan` walk kept: folder creations first, in walk order (parents before
+    /// children), then the rest in batches, as many in flight as the walk found worth it.
+    func applyPending(_ pending: [BidirectionalOperation], mode: WalkMode, pool: NIOThreadPoolBox, outcome: inout BidirectionalOutcome) async throws {
+        guard !pending.isEmpty else { return }
+        let folders = pending.filter { $0.isFolderCreation }
+        let rest = pending.filter { !$0.isFolderCreation }
+        progress.update {
+            $0.planned += pending.count
+            $0.plannedBytes += rest.reduce(0) { $0 + $1.bytes }
+        }
+        if !folders.isEmpty {
+            let (results, updates, created) = try await pool.run {
+                () -> ([OperationResult], [ArchiveUpdate], [(side: Side, path: RelativePath, entry: Entry)]) in
+                var plan = BidirectionalPlan()
+                for operation in folders where !self.stopSignal.isStopped {
+                    guard case .copy(let target) = operation.decision else { continue }
+                    plan.results.append(self.createDirectory(operation, on: target, mode: mode, plan: &plan))
+                }
+                return (plan.results, plan.archiveUpdates, plan.createdDirectories)
+            }
+            count(results, into: &outcome.summary, notify: true)
+            outcome.createdDirectories += created
+            if mode == .apply && !updates.isEmpty { try await archive.record(updates) }
+        }
+        var batches: [[BidirectionalOperation]] = []
+        var current: [BidirectionalOperation] = []
+        var currentBytes: Int64 = 0
+        for operation in rest {
+            current.append(operation)
+            currentBytes += operation.bytes
+            if current.count >= BidirectionalWalk<A, B>.batchOperations || currentBytes >= BidirectionalWalk<A, B>.batchBytes {
+                batches.append(current)
+                current = []
+                currentBytes = 0
+            }
+        }
+        if !current.isEmpty { batches.append(current) }
+        let inFlight = configuration.metadataConcurrency.batches(observedMicrosPerRequest: outcome.microsPerRequest)
+        let remote = configuration.metadataConcurrency.isRemote(observedMicrosPerRequest: outcome.microsPerRequest)
+        var summary = outcome.summary
+        try await withThrowingTaskGroup(of: ([OperationResult], [ArchiveUpdate]).self) { group in
+            var next = 0
+            func spawn() {
+                let batch = batches[next]
+                next += 1
+                group.addTask { try await pool.run(wide: remote) { self.apply(batch, mode: mode) } }
+            }
+            while next < batches.count && next < inFlight { spawn() }
+            while let (results, updates) = try await group.next() {
+                count(results, into: &summary, notify: false)
+                if mode == .apply && !updates.isEmpty { try await archive.record(updates) }
+                if next < batches.count && !stopSignal.isStopped { spawn() }
+            }
+        }
+        outcome.summary = summary
+    }
+
+    /// Removes temporary files of killed runs that a `.plan` walk saw; returns how many.
+    func removeTemporaryFiles(_ files: [(side: Side, directory: RelativePath, name: [UInt8])], pool: NIOThreadPoolBox) async -> Int {
+        guard !files.isEmpty else { return 0 }
+        return
+            (try? await pool.run {
+                files.reduce(0) { removed, file in
+                    (try? self.tree(file.side).removeTemporaryFile(named: file.name, in: file.directory)) != nil ? removed + 1 : removed
+                }
+            }) ?? 0
+    }
+}
+
+extension BidirectionalOperation {
+    /// A folder to create on the other side (applied before anything that goes into it).
+    var isFolderCreation: Bool {
+        guard case .copy(let target) = decision else { return false }
+        return entry(target.other)?.kind == .directory
+    }
+}

@@ -70,24 +70,35 @@ public struct BidirectionalEngine<A: SyncTree, B: SyncTree>: Sendable {
 
     private func run(pool: NIOThreadPoolBox) async throws -> SyncReport {
         var report = SyncReport()
+        let mode: WalkMode = configuration.dryRun ? .dryRun : .apply
+        var outcome: BidirectionalOutcome
         if archive.isFresh {
+            // Nothing can be deleted without an archive: no guard to consult first.
             logger.notice("no state archive for this pair yet: this run is a first run (the union of both sides; nothing is deleted)")
+            outcome = try await BidirectionalWalk(engine: self, mode: mode, pool: pool).run()
         } else {
-            let survey = try await BidirectionalWalk(engine: self, mode: .survey, pool: pool).run()
-            if let refusal = try await guardVerdict(survey) {
+            // Decide everything first and change nothing, so the guards see the real plan.
+            let planned = try await BidirectionalWalk(engine: self, mode: .plan, pool: pool).run()
+            if let refusal = try await guardVerdict(planned) {
                 report.refusal = refusal
                 return report
             }
+            if planned.overflowed {
+                // Too many changes to hold: walk again, applying as it goes.
+                outcome = try await BidirectionalWalk(engine: self, mode: mode, pool: pool).run()
+            } else {
+                outcome = planned
+                outcome.temporaryFilesRemoved = mode == .apply ? await removeTemporaryFiles(planned.temporaryFiles, pool: pool) : 0
+                try await applyPending(planned.pending, mode: mode, pool: pool, outcome: &outcome)
+            }
         }
-        let mode: WalkMode = configuration.dryRun ? .dryRun : .apply
-        let outcome = try await BidirectionalWalk(engine: self, mode: mode, pool: pool).run()
         report.summary = outcome.summary
         report.sourceWalkFailed = outcome.listingFailed
         report.temporaryFilesRemoved = outcome.temporaryFilesRemoved
         progress.update { $0.walkFinished = true }
         if !stopSignal.isStopped {
             if let refusal = try await guardVerdict(outcome) {
-                // The trees changed since the survey: still nothing deleted.
+                // The trees changed since the plan: still nothing deleted.
                 report.refusal = refusal
             } else {
                 try await runDeletes(outcome, mode: mode, pool: pool, summary: &report.summary)

@@ -12,6 +12,10 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
     let engine: BidirectionalEngine<A, B>
     let mode: WalkMode
     let pool: NIOThreadPoolBox
+    /// Whether the walk records in-sync paths in the archive (never in a dry run).
+    var recordsArchive: Bool { mode == .apply }
+    /// Operations a `.plan` walk keeps; beyond this it counts deletes only and a second walk applies.
+    static var pendingLimit: Int { 20_000 }
 
     static var batchOperations: Int { 64 }
     static var batchBytes: Int64 { 8 << 20 }
@@ -55,7 +59,11 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
                     listing += 1
                     group.addTask { [engine, mode, pool] in
                         let listed = try await engine.list(job, mode: mode, pool: pool, remote: remote)
-                        let plan = try await pool.run(wide: remote) { engine.plan(job, listed, mode: mode) }
+                        // Only an applying walk touches a disk while planning (it creates folders);
+                        // otherwise planning is pure work and needs no trip to the I/O pool.
+                        let plan =
+                            mode == .apply
+                            ? try await pool.run(wide: remote) { engine.plan(job, listed, mode: mode) } : engine.plan(job, listed, mode: mode)
                         return .planned(job, listed, plan)
                     }
                 }
@@ -79,10 +87,27 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
                     }
                     if mode == .apply {
                         outcome.temporaryFilesRemoved += await removeTemporaryFiles(listed, in: job.path)
+                    } else if mode == .plan {
+                        for (index, side) in [Side.a, .b].enumerated() {
+                            outcome.temporaryFiles += listed.temporaryFiles[index].map { (side, job.path, $0) }
+                        }
                     }
                     absorb(&plan, into: &outcome)
-                    if mode == .apply && !plan.archiveUpdates.isEmpty { try await engine.archive.record(plan.archiveUpdates) }
+                    if (mode == .apply || (mode == .plan && !engine.configuration.dryRun)) && !plan.archiveUpdates.isEmpty {
+                        // In-sync paths and forgotten ones: true whatever the guards decide later.
+                        try await engine.archive.record(plan.archiveUpdates)
+                    }
                     for subdirectory in plan.subdirectories.reversed() { directories.append(subdirectory) }
+                    if mode == .plan {
+                        if !outcome.overflowed {
+                            outcome.pending += plan.operations
+                            if outcome.pending.count > Self.pendingLimit {
+                                outcome.overflowed = true
+                                outcome.pending = []
+                            }
+                        }
+                        continue
+                    }
                     var current: [BidirectionalOperation] = []
                     var currentBytes: Int64 = 0
                     var plannedBytes: Int64 = 0

@@ -6,6 +6,9 @@ import SyncTrees
 enum WalkMode: Sendable, Equatable {
     /// Names and kinds only: count what the guards need, decide nothing else.
     case survey
+    /// Decide everything and keep the operations for later (up to a limit), change nothing:
+    /// the guards then see the real plan, and a run with few changes walks the trees once.
+    case plan
     case dryRun
     case apply
 }
@@ -60,6 +63,12 @@ struct BidirectionalOutcome: Sendable {
     var listingFailed = false
     var temporaryFilesRemoved = 0
     var microsPerRequest: Double?
+    /// A `.plan` walk's operations, folder creations first in walk order (parents before children).
+    var pending: [BidirectionalOperation] = []
+    /// Set when a `.plan` walk found more operations than it keeps: they are applied by a second walk.
+    var overflowed = false
+    /// Temporary files of killed runs that a `.plan` walk saw (removed when the plan is applied).
+    var temporaryFiles: [(side: Side, directory: RelativePath, name: [UInt8])] = []
 }
 
 /// What listing one job gave.
@@ -156,13 +165,17 @@ extension BidirectionalEngine {
             assigned.contains(name) || Self.contains(aEntries, name) || Self.contains(bEntries, name) || Self.contains(listing.archived, name)
         }
         ThreeWayMerge.merge(aEntries, bEntries, listing.archived) { aEntry, bEntry, archived in
-            let name = (aEntry ?? bEntry ?? archived)!.name
-            let path = job.path.appending(name)
             if mode == .survey {
-                survey(path, aEntry, bEntry, archived, plan: &plan)
+                survey(job.path.appending((aEntry ?? bEntry ?? archived)!.name), aEntry, bEntry, archived, plan: &plan)
                 return
             }
             let decision = rules.decide(archived: archived, a: aEntry, b: bEntry)
+            if decision == .inSync, let current = aEntry, let archived, !rules.differs(current, archived), archived.kind == current.kind {
+                plan.skipped += 1  // the common case: nothing to do, nothing to record
+                return
+            }
+            let name = (aEntry ?? bEntry ?? archived)!.name
+            let path = job.path.appending(name)
             var operation = BidirectionalOperation(path: path, decision: decision, a: aEntry, b: bEntry, archived: archived)
             switch decision {
             case .inSync:
@@ -186,8 +199,13 @@ extension BidirectionalEngine {
             case .copy(let target):
                 let source = operation.entry(target.other)!
                 if source.kind == .directory {
-                    // Created while planning, so the new folder's content can follow at once.
-                    plan.results.append(createDirectory(operation, on: target, mode: mode, plan: &plan))
+                    // Created while planning, so the new folder's content can follow at once
+                    // (a `.plan` walk keeps it for later, before its content).
+                    if mode == .plan {
+                        plan.operations.append(operation)
+                    } else {
+                        plan.results.append(createDirectory(operation, on: target, mode: mode, plan: &plan))
+                    }
                     plan.subdirectories.append(
                         BidirectionalJob(path: path, present: [target == .b, target == .a], archived: false))
                 } else {
@@ -235,7 +253,7 @@ extension BidirectionalEngine {
         if aEntry == nil && bEntry != nil { plan.plannedFileDeletes[1] += 1 }
     }
 
-    private func createDirectory(
+    func createDirectory(
         _ operation: BidirectionalOperation, on target: Side, mode: WalkMode, plan: inout BidirectionalPlan
     ) -> OperationResult {
         let source = operation.entry(target.other)!

@@ -183,8 +183,7 @@ struct BidirectionalEngineTests {
     }
 }
 
-/// A tree that saves a file (as a person would) right after the real pass lists it (the
-/// second listing of its folder: the survey lists first).
+/// A tree that saves a file (as a person would) right after the run lists its folder.
 final class SavingTree: SyncTree {
     let inner: InMemoryTree
     private let listings = Mutex(0)
@@ -206,7 +205,7 @@ final class SavingTree: SyncTree {
             listings.withLock({
                 $0 += 1
                 return $0
-            }) == 2
+            }) == 1
         {
             inner.setFile(path, text, modified: modified)
         }
