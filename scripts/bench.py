@@ -142,6 +142,37 @@ def bidirectional(args, commands, source, work, logs):
         shutil.rmtree(path, ignore_errors=True)
 
 
+def million(commands, work, logs):
+    """(m) peak RSS at 100,000 and 1,000,000 empty files, one-way and bidirectional."""
+    rss = {}
+    bidi_rss = {}
+    for count in (100_000, 1_000_000):
+        empty = os.path.join(work, f"empty-{count}")
+        dest = os.path.join(work, f"empty-dest-{count}")
+        print(f"\nbuilding {count} empty files ...")
+        make_empty_tree(empty, count, 1000)
+        os.makedirs(dest)
+        seconds, peak = run(commands["ha-sync"](empty, dest), f"ha-sync ({count} empty files)")
+        rss[count] = peak
+        print(f"  ha-sync, {count} empty files: {seconds:.1f} s, peak RSS {peak:.1f} MiB")
+        # Bidirectional, archive included: the first run (archive written) and a no-change run.
+        first, first_peak = run(commands["ha-sync --bidirectional"](empty, dest), f"ha-sync --bidirectional ({count}, first)")
+        again, again_peak = run(commands["ha-sync --bidirectional"](empty, dest), f"ha-sync --bidirectional ({count}, no change)")
+        bidi_rss[count] = max(first_peak, again_peak)
+        print(f"  ha-sync --bidirectional, {count} files: first run {first:.1f} s, peak RSS {first_peak:.1f} MiB; "
+              f"no-change run {again:.1f} s, peak RSS {again_peak:.1f} MiB")
+        shutil.rmtree(empty, ignore_errors=True)
+        shutil.rmtree(dest, ignore_errors=True)
+        for leftover in os.listdir(os.path.join(logs, "state")) if os.path.isdir(os.path.join(logs, "state")) else []:
+            os.unlink(os.path.join(logs, "state", leftover))
+    growth = (rss[1_000_000] - rss[100_000]) * 1024 * 1024 / 900_000
+    print(f"\n(m) peak RSS growth: {growth:.0f} bytes per file between 100,000 and 1,000,000 files")
+    growth = (bidi_rss[1_000_000] - bidi_rss[100_000]) * 1024 * 1024 / 900_000
+    print(f"(m) bidirectional peak RSS: {bidi_rss[100_000]:.1f} MiB at 100,000 files; "
+          f"growth {growth:.0f} bytes per file up to 1,000,000")
+
+
+
 def tools(binary, logs, workers):
     return {
         "ha-sync": lambda s, d: [binary, "--src", s, "--dest", d, "--pair", "bench", "--log-dir", logs,
@@ -211,6 +242,8 @@ def main():
 
     if args.only_bidirectional:
         bidirectional(args, commands, source, work, logs)
+        if args.million:
+            million(commands, work, logs)
         shutil.rmtree(work, ignore_errors=True)
         return
 
@@ -271,32 +304,7 @@ def main():
         shutil.rmtree(big, ignore_errors=True)
 
     if args.million:
-        rss = {}
-        bidi_rss = {}
-        for count in (100_000, 1_000_000):
-            empty = os.path.join(work, f"empty-{count}")
-            dest = os.path.join(work, f"empty-dest-{count}")
-            print(f"\nbuilding {count} empty files ...")
-            make_empty_tree(empty, count, 1000)
-            os.makedirs(dest)
-            seconds, peak = run(commands["ha-sync"](empty, dest), f"ha-sync ({count} empty files)")
-            rss[count] = peak
-            print(f"  ha-sync, {count} empty files: {seconds:.1f} s, peak RSS {peak:.1f} MiB")
-            # Bidirectional, archive included: the first run (archive written) and a no-change run.
-            first, first_peak = run(commands["ha-sync --bidirectional"](empty, dest), f"ha-sync --bidirectional ({count}, first)")
-            again, again_peak = run(commands["ha-sync --bidirectional"](empty, dest), f"ha-sync --bidirectional ({count}, no change)")
-            bidi_rss[count] = max(first_peak, again_peak)
-            print(f"  ha-sync --bidirectional, {count} files: first run {first:.1f} s, peak RSS {first_peak:.1f} MiB; "
-                  f"no-change run {again:.1f} s, peak RSS {again_peak:.1f} MiB")
-            shutil.rmtree(empty, ignore_errors=True)
-            shutil.rmtree(dest, ignore_errors=True)
-            for leftover in os.listdir(os.path.join(logs, "state")) if os.path.isdir(os.path.join(logs, "state")) else []:
-                os.unlink(os.path.join(logs, "state", leftover))
-        growth = (rss[1_000_000] - rss[100_000]) * 1024 * 1024 / 900_000
-        print(f"\n(m) peak RSS growth: {growth:.0f} bytes per file between 100,000 and 1,000,000 files")
-        growth = (bidi_rss[1_000_000] - bidi_rss[100_000]) * 1024 * 1024 / 900_000
-        print(f"(m) bidirectional peak RSS: {bidi_rss[100_000]:.1f} MiB at 100,000 files; "
-              f"growth {growth:.0f} bytes per file up to 1,000,000")
+        million(commands, work, logs)
 
     shutil.rmtree(work, ignore_errors=True)
 

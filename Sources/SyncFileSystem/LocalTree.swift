@@ -276,6 +276,44 @@ public final class LocalTree: SyncTree {
         }
     }
 
+    public func keepVersion(of path: RelativePath, as versionPath: RelativePath, expected: Entry, keepOriginal: Bool) throws {
+        // The store's folders, one level at a time, never through a symlink.
+        var missing: [RelativePath] = []
+        var folder = versionPath.parent
+        while !folder.isRoot, try entry(at: folder) == nil {
+            missing.append(folder)
+            folder = folder.parent
+        }
+        for folder in missing.reversed() {
+            try withParent(of: folder, operation: "create version folder") { directory, name in
+                if mkdirat(directory, name, 0o755) != 0 && errno != EEXIST {
+                    throw SyncTreeError.system("create version folder", folder)
+                }
+            }
+        }
+        let target = try openBeneath(versionPath.parent, flags: O_RDONLY | O_DIRECTORY, operation: "open version folder")
+        defer { close(target) }
+        try withParent(of: path, operation: "keep version") { directory, name in
+            guard ExpectedTarget.unchanged(expected).matches(Self.entry(in: directory, name: name, path: path)) else {
+                throw SyncTreeError(code: .targetChanged, operation: "keep version", path: path, detail: "changed since it was listed; left alone")
+            }
+            try RelativePath(unchecked: versionPath.lastComponent).withCString { versionName in
+                if keepOriginal {
+                    if linkat(directory, name, target, versionName, 0) == 0 { return }
+                    let code = errno
+                    if code == EEXIST { throw SyncTreeError.system("keep version", versionPath, errno: code) }
+                }
+                // A rename never replaces: the name was checked free just before.
+                guard Self.entry(in: target, name: versionName, path: versionPath) == nil else {
+                    throw SyncTreeError.system("keep version", versionPath, errno: EEXIST)
+                }
+                guard renameat(directory, name, target, versionName) == 0 else {
+                    throw SyncTreeError.system("keep version (move into .ha-sync-versions)", path)
+                }
+            }
+        }
+    }
+
     public func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws {
         precondition(TemporaryName.matches(name), "only the engine's temporary files are removed this way")
         try remove(directory.appending(name), kind: .file)

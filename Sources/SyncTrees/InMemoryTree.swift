@@ -251,6 +251,23 @@ public final class InMemoryTree: SyncTree {
         state.withLock { $0.nodes[path]?.entry(name: path.lastComponent) }
     }
 
+    public func keepVersion(of path: RelativePath, as versionPath: RelativePath, expected: Entry, keepOriginal: Bool) throws {
+        try state.withLock { state in
+            try state.check(.write, versionPath, operation: "keep version")
+            guard let node = state.nodes[path], ExpectedTarget.unchanged(expected).matches(node.entry(name: path.lastComponent)) else {
+                throw SyncTreeError(code: .targetChanged, operation: "keep version", path: path, detail: "changed since it was listed; left alone")
+            }
+            guard state.nodes[versionPath] == nil else { throw SyncTreeError(code: .alreadyExists, operation: "keep version", path: versionPath) }
+            var parent = versionPath.parent
+            while !parent.isRoot && state.nodes[parent] == nil {
+                state.nodes[parent] = Node(kind: .directory, modified: Timestamp(seconds: 0), permissions: 0o755)
+                parent = parent.parent
+            }
+            state.nodes[versionPath] = node
+            if !keepOriginal { state.nodes[path] = nil }
+        }
+    }
+
     public func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws {
         try state.withLock { state in
             try state.check(.write, newPath, operation: "rename")

@@ -153,6 +153,13 @@ public protocol SyncTree: Sendable {
     /// ``SyncTreeError/Code/alreadyExists`` rather than replacing anything at `newPath`, and
     /// with ``SyncTreeError/Code/targetChanged`` if `path` no longer holds `expected`.
     func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws
+
+    /// Keeps the file or symlink at `path` as `versionPath` (creating its folders), without
+    /// copying: with `keepOriginal` a hard link (the name keeps its content until a write
+    /// replaces it), falling back to a rename where links are not possible; otherwise a
+    /// rename. Fails with ``SyncTreeError/Code/alreadyExists`` if `versionPath` is taken, and
+    /// with ``SyncTreeError/Code/targetChanged`` if `path` no longer holds `expected`.
+    func keepVersion(of path: RelativePath, as versionPath: RelativePath, expected: Entry, keepOriginal: Bool) throws
 }
 
 extension SyncTree {

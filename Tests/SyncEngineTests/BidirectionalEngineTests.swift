@@ -232,4 +232,7 @@ final class SavingTree: SyncTree {
     func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws {
         try inner.rename(path, to: newPath, expected: expected)
     }
+    func keepVersion(of path: RelativePath, as versionPath: RelativePath, expected: Entry, keepOriginal: Bool) throws {
+        try inner.keepVersion(of: path, as: versionPath, expected: expected, keepOriginal: keepOriginal)
+    }
 }
