@@ -35,13 +35,17 @@ struct KeepRulesTests {
             name: "daily buckets keep one each", rule: defaultGrid, keepMin: 0,
             ages: [25 * hour + 10, 25 * hour + 20, 25 * hour + day + 5], expected: [true, false, true]),
         Row(name: "older than the whole grid goes", rule: defaultGrid, keepMin: 0, ages: [25 * hour + 30 * day + 12 * 30 * day], expected: [false]),
-        Row(name: "keep-min keeps the newest even past the grid", rule: defaultGrid, keepMin: 1, ages: [400 * day, 500 * day], expected: [true, false]),
+        Row(
+            name: "keep-min keeps the newest even past the grid", rule: defaultGrid, keepMin: 1, ages: [400 * day, 500 * day],
+            expected: [true, false]),
         Row(name: "last=2 keeps the two newest", rule: .last(2), keepMin: 0, ages: [50, 10, 30, 20], expected: [false, true, false, true]),
         Row(name: "keep-min beyond last=N", rule: .last(1), keepMin: 3, ages: [1, 2, 3, 4], expected: [true, true, true, false]),
         Row(
             name: "keep=2 in a bucket keeps its two newest", rule: .grid([KeepRules.Interval(count: 1, seconds: 100, keep: 2)]), keepMin: 0,
             ages: [10, 20, 30, 150], expected: [true, true, false, false]),
-        Row(name: "a version from the future (clock went back): nothing pruned", rule: .last(1), keepMin: 0, ages: [-60, 10, 20], expected: [true, true, true]),
+        Row(
+            name: "a version from the future (clock went back): nothing pruned", rule: .last(1), keepMin: 0, ages: [-60, 10, 20],
+            expected: [true, true, true]),
     ]
 
     @Test(arguments: table)

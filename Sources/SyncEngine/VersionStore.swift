@@ -1,0 +1,92 @@
+public import SyncCore
+import SyncTrees
+
+/// What a run does with versions: on, with the run's time (every version it keeps is named
+/// with it) and the rules that prune the store at the end.
+public struct VersionSettings: Sendable, Hashable {
+    public var runTime: Timestamp
+    public var rules: KeepRules
+
+    public init(runTime: Timestamp, rules: KeepRules) {
+        self.runTime = runTime
+        self.rules = rules
+    }
+}
+
+/// Keeps and prunes versions in a side's `.ha-sync-versions/` folder. Blocking: runs on the
+/// engine's I/O pool.
+struct VersionStore {
+    let settings: VersionSettings
+
+    /// Keeps the entry at `path` (as listed: `expected`) as a version before it is replaced
+    /// (`keepOriginal`: the name keeps its content until the write) or deleted (moved away).
+    /// Returns the version's path and whether the original is still in place.
+    func keep(_ path: RelativePath, expected: Entry, on tree: any SyncTree, keepOriginal: Bool) throws -> RelativePath {
+        let folder = Self.versionFolder(of: path)
+        let base = VersionName.stem(path.lastComponent) + Array("~\(VersionName.stamp(settings.runTime))".utf8)
+        for attempt in 1...1000 {
+            let versionPath = folder.appending(attempt == 1 ? base : base + Array("-\(attempt)".utf8))
+            do {
+                try tree.keepVersion(of: path, as: versionPath, expected: expected, keepOriginal: keepOriginal)
+                return versionPath
+            } catch let error as SyncTreeError where error.code == .alreadyExists {
+                continue
+            }
+        }
+        throw SyncTreeError(code: .alreadyExists, operation: "keep version", path: path, detail: "1000 versions of it in this run already")
+    }
+
+    /// The folder in the store that holds the versions of the files of `path`'s folder.
+    static func versionFolder(of path: RelativePath) -> RelativePath {
+        var folder = VersionName.folderPath
+        if !path.parent.isRoot {
+            for component in path.parent.bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+                folder = folder.appending(Array(component))
+            }
+        }
+        return folder
+    }
+
+    /// One kept version found in the store.
+    struct Found: Sendable {
+        var path: RelativePath
+        var info: VersionInfo
+    }
+
+    /// Walks a side's store and decides what the rules prune; returns the versions to remove.
+    func plan(on tree: any SyncTree) -> (prune: [Found], kept: Int, keptBytes: Int64) {
+        var groups: [[UInt8]: [Found]] = [:]  // folder + "/" + stem → versions
+        var folders: [RelativePath] = [VersionName.folderPath]
+        while let folder = folders.popLast() {
+            guard let listing = try? tree.list(folder) else { continue }
+            for entry in listing.entries {
+                let path = folder.appending(entry.name)
+                if entry.kind == .directory {
+                    folders.append(path)
+                    continue
+                }
+                guard let parsed = VersionName.parse(entry.name) else { continue }  // not ours: left alone
+                groups[folder.bytes + [0] + parsed.stem, default: []].append(
+                    Found(path: path, info: VersionInfo(time: parsed.time, size: entry.size)))
+            }
+        }
+        let files = Array(groups.values)
+        var keep = files.map { settings.rules.decide($0.map(\.info), now: settings.runTime) }
+        settings.rules.applySizeCap(files.map { $0.map(\.info) }, keep: &keep)
+        var prune: [Found] = []
+        var kept = 0
+        var keptBytes: Int64 = 0
+        for (file, versions) in files.enumerated() {
+            for (index, version) in versions.enumerated() {
+                if keep[file][index] {
+                    kept += 1
+                    keptBytes += version.info.size
+                } else {
+                    prune.append(version)
+                }
+            }
+        }
+        prune.sort { $0.path < $1.path }
+        return (prune, kept, keptBytes)
+    }
+}
