@@ -21,7 +21,8 @@ public final class SQLiteAuditStore: AuditStore {
     static let insertBatch = 500
     /// 2: `sync_operations.filepath_escaped` (names stored as they are unless they cannot be).
     /// 3: bidirectional runs: `sync_operations.direction` and `.conflict`, `sync_iterations.files_conflicted`.
-    public static let schemaVersion = 3
+    /// 4: operations `version` and `prune` (the version stores).
+    public static let schemaVersion = 4
 
     private init(path: String, connection: SQLiteConnection) {
         self.path = path
@@ -94,7 +95,7 @@ public final class SQLiteAuditStore: AuditStore {
                 iteration_id INTEGER NOT NULL REFERENCES sync_iterations(id),
                 seq INTEGER NOT NULL,
                 dry_run INTEGER NOT NULL DEFAULT 0,
-                operation TEXT NOT NULL CHECK (operation IN ('create','update','delete')),
+                operation TEXT NOT NULL CHECK (operation IN ('create','update','delete','version','prune')),
                 filepath TEXT NOT NULL,
                 filepath_escaped INTEGER NOT NULL DEFAULT 1,
                 size_before INTEGER,
@@ -127,6 +128,7 @@ public final class SQLiteAuditStore: AuditStore {
         if !columns.contains("conflict") {
             try await run("ALTER TABLE sync_operations ADD COLUMN conflict INTEGER NOT NULL DEFAULT 0")
         }
+        try await allowVersionOperations()
         let iterationColumns = try await query("SELECT name FROM pragma_table_info('sync_iterations')").compactMap { $0.column("name")?.string }
         if !iterationColumns.contains("files_conflicted") {
             try await run("ALTER TABLE sync_iterations ADD COLUMN files_conflicted INTEGER DEFAULT 0")
@@ -135,6 +137,36 @@ public final class SQLiteAuditStore: AuditStore {
             try await run("INSERT INTO ha_sync_schema (version) VALUES (?)", [.integer(Self.schemaVersion)])
         } else if version! < Self.schemaVersion {
             try await run("UPDATE ha_sync_schema SET version = ?", [.integer(Self.schemaVersion)])
+        }
+    }
+
+    /// Version 4: the `operation` column's CHECK admits `version` and `prune`. SQLite cannot
+    /// change a CHECK in place, so an older table is rebuilt (rows, ids and order kept), in one
+    /// transaction.
+    private func allowVersionOperations() async throws {
+        let definition =
+            try await query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sync_operations'").first?
+            .column("sql")?.string ?? ""
+        guard !definition.contains("'prune'") else { return }
+        let columns = try await query("SELECT name FROM pragma_table_info('sync_operations')").compactMap { $0.column("name")?.string }
+        let list = columns.joined(separator: ", ")
+        try await run("BEGIN IMMEDIATE")
+        do {
+            try await run("ALTER TABLE sync_operations RENAME TO sync_operations_v3")
+            let old = "CHECK (operation IN ('create','update','delete'))"
+            let new = "CHECK (operation IN ('create','update','delete','version','prune'))"
+            let newDefinition = definition.split(separator: old, omittingEmptySubsequences: false).joined(separator: new)
+            guard newDefinition != definition else {
+                throw AuditError("the SQLite audit database \(path) has an operations table this ha-sync cannot migrate")
+            }
+            try await run(newDefinition)
+            try await run("INSERT INTO sync_operations (\(list)) SELECT \(list) FROM sync_operations_v3")
+            try await run("DROP TABLE sync_operations_v3")
+            try await run("CREATE INDEX IF NOT EXISTS idx_iteration ON sync_operations (iteration_id)")
+            try await run("COMMIT")
+        } catch {
+            try? await run("ROLLBACK")
+            throw error
         }
     }
 

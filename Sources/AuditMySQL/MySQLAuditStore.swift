@@ -26,7 +26,8 @@ public final class MySQLAuditStore: AuditStore {
     public let maxPacketBytes: Int
     /// 2: `sync_operations.filepath_escaped` (names stored as they are unless they cannot be).
     /// 3: bidirectional runs: `sync_operations.direction` and `.conflict`, `sync_iterations.files_conflicted`.
-    public static let schemaVersion = 3
+    /// 4: operations `version` and `prune` (the version stores).
+    public static let schemaVersion = 4
     /// Rows per page when reading many operations.
     static let pageSize = 10_000
 
@@ -169,6 +170,16 @@ public final class MySQLAuditStore: AuditStore {
             for addition in Self.additions where !present.contains("\(addition.table).\(addition.column)") {
                 logger.notice("migrating the audit schema: adding \(addition.table).\(addition.column)")
                 try connection.execute(addition.alter)
+            }
+            let operationType = try connection.query(
+                """
+                SELECT COLUMN_TYPE AS t FROM information_schema.COLUMNS
+                WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sync_operations' AND COLUMN_NAME = 'operation'
+                """)
+            if let type = operationType.rows.first?[0] ?? nil, !type.contains("'prune'") {
+                logger.notice("migrating the audit schema: sync_operations.operation admits version and prune")
+                try connection.execute(
+                    "ALTER TABLE sync_operations MODIFY operation ENUM('create','update','delete','version','prune') NOT NULL")
             }
             let versions = try connection.query("SELECT version FROM ha_sync_schema")
             if versions.rows.isEmpty {

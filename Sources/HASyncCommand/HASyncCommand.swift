@@ -52,6 +52,24 @@ public struct HASyncCommand: AsyncParsableCommand {
         help: ArgumentHelp("State archive of a --bidirectional pair. Default: <log-dir>/state/<pair>.db.", valueName: "file"))
     var archive: String?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Keep what a sync replaces or deletes in each side's .ha-sync-versions/ (default: on with --bidirectional, off otherwise).")
+    var versions: Bool?
+
+    @Option(
+        help: ArgumentHelp(
+            "Keep rules for versions: a grid like '1x1h(keep=all) | 24x1h | 30x1d | 12x30d' (the default) or last=N.", valueName: "rules"))
+    var keep: String?
+
+    @Option(name: .customLong("keep-min"), help: ArgumentHelp("Always keep the newest N versions of each file.", valueName: "n"))
+    var keepMin: Int = 1
+
+    @Option(
+        name: .customLong("versions-max-size"),
+        help: ArgumentHelp("Cap on each side's version store (e.g. 50G); the oldest versions go first, never below --keep-min.", valueName: "size"))
+    var versionsMaxSize: String?
+
     @Option(
         name: .customLong("side-names"),
         help: ArgumentHelp("Names of the two sides in conflict copies, e.g. dell,hp. Default: a,b.", valueName: "a,b"))
@@ -155,6 +173,15 @@ public struct HASyncCommand: AsyncParsableCommand {
         var configuration = RunConfiguration(pair: pair, source: src, destination: dest)
         configuration.direction = direction ?? (bidirectional ? "both" : "fwd")
         configuration.bidirectional = bidirectional
+        configuration.versions = versions
+        configuration.keep = keep
+        configuration.keepMin = keepMin
+        if let versionsMaxSize {
+            guard let bytes = Self.parseSize(versionsMaxSize) else {
+                throw ValidationError("--versions-max-size takes a size like 500M, 50G or 2T (binary units), got '\(versionsMaxSize)'")
+            }
+            configuration.versionsMaxBytes = bytes
+        }
         configuration.archivePath = archive
         if let sideNames {
             let names = sideNames.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -183,6 +210,23 @@ public struct HASyncCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         return configuration
+    }
+
+    /// `123`, `500K`, `50G`, `2T` (binary units) in bytes.
+    static func parseSize(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = Substring(text.uppercased())
+        var multiplier: Int64 = 1
+        if digits.hasSuffix("B") && digits.count > 1 && units[digits[digits.index(digits.endIndex, offsetBy: -2)]] != nil {
+            digits = digits.dropLast()
+        }
+        if let last = digits.last, let unit = units[last] {
+            multiplier = unit
+            digits = digits.dropLast()
+        }
+        guard let value = Int64(digits), value >= 0 else { return nil }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : bytes
     }
 
     public func run() async throws {

@@ -13,6 +13,20 @@ public enum Action: Hashable, Sendable {
     case delete
     /// Leave the destination as it is.
     case skip(SkipReason)
+    /// The entry about to be replaced or deleted was kept in the side's version store
+    /// (the result's path is the version's).
+    case keepVersion
+    /// A kept version was removed from the store by the keep rules.
+    case prune
+
+    /// Whether the action writes over what the destination holds (an update, or a compare that
+    /// may turn into one).
+    public var isReplace: Bool {
+        switch self {
+        case .update, .compareContent: true
+        default: false
+        }
+    }
 
     /// The audit operation this action is recorded as, `nil` for skips and unresolved comparisons.
     public var operation: Operation? {
@@ -20,6 +34,8 @@ public enum Action: Hashable, Sendable {
         case .create: .create
         case .update, .setModificationTime: .update
         case .delete: .delete
+        case .keepVersion: .version
+        case .prune: .prune
         case .skip, .compareContent: nil
         }
     }
@@ -73,6 +89,10 @@ public enum Operation: String, Hashable, Sendable, Codable, CaseIterable {
     case create
     case update
     case delete
+    /// A replaced or deleted file was kept in the version store (the path is the version's).
+    case version
+    /// A kept version was pruned by the keep rules.
+    case prune
 }
 
 /// Which sides of a directory pair the walk descends into.

@@ -29,7 +29,7 @@ public struct PlannedOperation: Sendable, Hashable {
     public var bytesToCopy: Int64 {
         switch action {
         case .create, .update, .compareContent: source?.kind == .file ? source?.size ?? 0 : 0
-        case .setModificationTime, .delete, .skip: 0
+        case .setModificationTime, .delete, .skip, .keepVersion, .prune: 0
         }
     }
 }

@@ -9,6 +9,10 @@ public struct SyncSummary: Sendable, Hashable, Codable {
     public var failed = 0
     /// Paths changed on both sides with different content (bidirectional runs); each kept a conflict copy.
     public var conflicts = 0
+    /// Versions kept in the version stores (each replaced or deleted file).
+    public var versionsKept = 0
+    /// Versions pruned from the version stores by the keep rules.
+    public var versionsPruned = 0
     public var bytesTransferred: Int64 = 0
 
     public init() {}
@@ -31,6 +35,8 @@ public struct SyncSummary: Sendable, Hashable, Codable {
             updated += 1
             metadataOnly += 1
         case .delete: deleted += 1
+        case .keepVersion: versionsKept += 1
+        case .prune: versionsPruned += 1
         case .skip, .compareContent: skipped += 1
         }
     }

@@ -24,16 +24,20 @@ extension BidirectionalEngine {
         let started = Timestamp.now()
         switch operation.decision {
         case .copy(let target):
-            return [copy(operation, to: target, reason: operation.archived == nil ? nil : .changedOnOtherSide, mode: mode, updates: &updates)]
+            var kept: [OperationResult] = []
+            let result = copy(
+                operation, to: target, reason: operation.archived == nil ? nil : .changedOnOtherSide, mode: mode, updates: &updates, kept: &kept)
+            return kept + [result]
         case .compareThenCopy(let target):
             let origin = target.other
             do {
                 let (originDigest, targetDigest) = try (tree(origin).md5(of: operation.path), tree(target).md5(of: operation.path))
                 guard originDigest == targetDigest else {
-                    var result = copy(operation, to: target, reason: .contentDiffers, mode: mode, updates: &updates)
+                    var kept: [OperationResult] = []
+                    var result = copy(operation, to: target, reason: .contentDiffers, mode: mode, updates: &updates, kept: &kept)
                     result.md5Before = targetDigest
                     if result.md5After == nil { result.md5After = originDigest }
-                    return [result]
+                    return kept + [result]
                 }
                 // Same bytes: only the mtime moved (a touch, or a restore of the same content).
                 let source = operation.entry(origin)!
@@ -87,6 +91,21 @@ extension BidirectionalEngine {
             var result = OperationResult(
                 path: operation.path, action: .delete, kind: operation.entry(side)?.kind ?? .file, sizeBefore: operation.entry(side)?.size,
                 startedAt: started, endedAt: started, side: side)
+            var kept: [OperationResult] = []
+            if let versions = configuration.versions {
+                // The delete is a move into the version store.
+                do {
+                    kept.append(try keepVersion(operation.path, operation.entry(side)!, on: side, moving: true, settings: versions, mode: mode))
+                    if mode == .apply { updates.append(.remove(operation.path)) }
+                    result.endedAt = Timestamp.now()
+                    return kept + [result]
+                } catch let error as SyncTreeError where error.code == .targetChanged {
+                    result.action = .skip(.changedDuringRun)
+                    return [result]
+                } catch {
+                    return [failure(operation, error, side: side, started: started)]
+                }
+            }
             guard mode == .apply else { return [result] }
             do {
                 try checkUnchanged(operation, on: side)
@@ -126,15 +145,29 @@ extension BidirectionalEngine {
     /// Copies the other side's entry onto `target`: a file through an atomic write that checks
     /// the target right before the rename, or a symlink.
     private func copy(
-        _ operation: BidirectionalOperation, to target: Side, reason: UpdateReason?, mode: WalkMode, updates: inout [ArchiveUpdate]
+        _ operation: BidirectionalOperation, to target: Side, reason: UpdateReason?, mode: WalkMode, updates: inout [ArchiveUpdate],
+        kept: inout [OperationResult]
     ) -> OperationResult {
         let started = Timestamp.now()
         let origin = target.other
         let source = operation.entry(origin)!
-        let existing = operation.entry(target)
+        var existing = operation.entry(target)
         var result = OperationResult(
             path: operation.path, action: existing == nil ? .create : .update(reason ?? .changedOnOtherSide), kind: source.kind,
             sizeBefore: existing?.size, sizeAfter: source.size, startedAt: started, endedAt: started, side: target)
+        if let versions = configuration.versions, let replaced = existing {
+            // What the copy replaces is kept first (a hard link: the name keeps its content until the write).
+            do {
+                kept.append(try keepVersion(operation.path, replaced, on: target, moving: false, settings: versions, mode: mode))
+                // Where no link was possible the old file was moved: nothing is at the name now.
+                if mode == .apply, try tree(target).entry(at: operation.path) == nil { existing = nil }
+            } catch let error as SyncTreeError where error.code == .targetChanged {
+                result.action = .skip(.changedDuringRun)
+                return result
+            } catch {
+                return failure(operation, error, side: target, started: started)
+            }
+        }
         guard mode == .apply else { return result }
         do {
             let written = try write(source, at: operation.path, from: origin, to: target, expecting: existing, result: &result)
@@ -266,6 +299,31 @@ extension BidirectionalEngine {
         record.endedAt = Timestamp.now()
         copyRecord.endedAt = Timestamp.now()
         return [record, copyRecord]
+    }
+
+    /// Keeps `existing` (what `side` holds at `path`) in the side's version store; in a dry
+    /// run, only says where it would go. Returns the version's record.
+    func keepVersion(_ path: RelativePath, _ existing: Entry, on side: Side, moving: Bool, settings: VersionSettings, mode: WalkMode) throws
+        -> OperationResult
+    {
+        let started = Timestamp.now()
+        let store = VersionStore(settings: settings)
+        let versionPath: RelativePath
+        if mode == .apply {
+            do {
+                versionPath = try store.keep(path, expected: existing, on: tree(side), keepOriginal: !moving)
+            } catch let error as SyncTreeError where error.code != .targetChanged {
+                throw SyncTreeError(
+                    code: error.code, operation: "keep the old version in .ha-sync-versions", path: path,
+                    detail: "\(error.message); nothing was \(moving ? "deleted" : "replaced")")
+            }
+        } else {
+            versionPath = VersionStore.versionFolder(of: path).appending(
+                VersionName.stem(path.lastComponent) + Array("~\(VersionName.stamp(settings.runTime))".utf8))
+        }
+        return OperationResult(
+            path: versionPath, action: .keepVersion, kind: existing.kind, sizeBefore: existing.size, sizeAfter: existing.size,
+            startedAt: started, endedAt: Timestamp.now(), side: side)
     }
 
     /// Throws ``SyncTreeError/Code/targetChanged`` unless `side` still holds what was listed.

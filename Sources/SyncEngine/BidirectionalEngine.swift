@@ -105,6 +105,17 @@ public struct BidirectionalEngine<A: SyncTree, B: SyncTree>: Sendable {
             }
         }
         if mode == .apply { await finishCreatedDirectories(outcome.createdDirectories, pool: pool) }
+        if let versions = configuration.versions, !stopSignal.isStopped, report.refusal == nil {
+            // The keep rules, at the end of the run, under the pair's lock, on both sides.
+            for side in [Side.a, .b] {
+                let tree = self.tree(side)
+                let results = try await pool.run { [stopSignal] in
+                    VersionStore(settings: versions).prune(on: tree, side: side, dryRun: mode == .dryRun, shouldStop: { stopSignal.isStopped })
+                }
+                for result in results { observer.operationFinished(result) }
+                count(results, into: &report.summary, notify: false)
+            }
+        }
         try await archive.flush()
         if let reason = stopSignal.reason { report.interruption = reason }
         return report

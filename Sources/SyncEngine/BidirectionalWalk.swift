@@ -127,6 +127,11 @@ extension BidirectionalEngine {
             }
         }
         listing.archived = try await archived
+        if job.path.isRoot {
+            // The version stores are never synced, counted or deleted.
+            for index in 0..<2 { listing.entries[index].removeAll { $0.name == VersionName.folder } }
+            listing.archived.removeAll { $0.name == VersionName.folder }
+        }
         listing.nanoseconds = monotonicNanoseconds() - started
         return listing
     }
@@ -271,7 +276,13 @@ extension BidirectionalEngine {
                     return result
                 }
             }
-            try tree(target).makeDirectory(operation.path, replacing: existing?.kind)
+            var replacing = existing?.kind
+            if let versions = configuration.versions, let existing {
+                // The file or link the folder replaces goes to the version store first.
+                plan.results.append(try keepVersion(operation.path, existing, on: target, moving: true, settings: versions, mode: mode))
+                replacing = nil
+            }
+            try tree(target).makeDirectory(operation.path, replacing: replacing)
             plan.archiveUpdates.append(.put(operation.path, source))
             plan.createdDirectories.append((target, operation.path, source))
         } catch {

@@ -13,6 +13,8 @@ public struct SyncConfiguration: Sendable {
     public var copyOptions: CopyOptions
     /// How many listings and small-file batches may be in flight, by observed latency.
     public var metadataConcurrency: MetadataConcurrency
+    /// Keep what a sync replaces or deletes in the side's `.ha-sync-versions/`; `nil`: off.
+    public var versions: VersionSettings?
 
     public init(
         reconciler: any Reconciler = ComparisonRules(),

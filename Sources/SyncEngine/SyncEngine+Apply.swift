@@ -9,9 +9,14 @@ extension SyncEngine {
         results.reserveCapacity(batch.count)
         for planned in batch {
             if stopSignal.isStopped { break }
-            if let result = applyOne(planned, mode: mode) {
+            var kept: OperationResult?
+            if let result = applyOne(planned, mode: mode, kept: &kept) {
                 // Reported at once, not when the batch returns: the opslog must hold every
                 // finished operation even if the process is killed a moment later.
+                if let kept {
+                    observer.operationFinished(kept)
+                    results.append(kept)
+                }
                 observer.operationFinished(result)
                 results.append(result)
             }
@@ -20,7 +25,7 @@ extension SyncEngine {
     }
 
     /// Carries out (or in a dry run, resolves) one operation. `nil` when it was abandoned by a stop.
-    func applyOne(_ planned: PlannedOperation, mode: Mode) -> OperationResult? {
+    func applyOne(_ planned: PlannedOperation, mode: Mode, kept: inout OperationResult?) -> OperationResult? {
         let started = Timestamp.now()
         let sourceEntry = planned.source
         var result = OperationResult(
@@ -45,6 +50,16 @@ extension SyncEngine {
                 result.md5Before = destinationDigest
                 result.md5After = sourceDigest
             }
+            // What a sync replaces or deletes goes to the version store first.
+            if let versions = configuration.versions, let existing = planned.destination, existing.kind != .directory,
+                action == .delete || action.isReplace
+            {
+                kept = try keepVersion(planned.path, existing, on: planned.side, moving: action == .delete, settings: versions, mode: mode)
+                if action == .delete {
+                    result.endedAt = Timestamp.now()
+                    return result  // the move into the store was the delete
+                }
+            }
             if mode == .apply {
                 switch action {
                 case .setModificationTime:
@@ -63,7 +78,7 @@ extension SyncEngine {
                     }
                 case .delete:
                     try target.remove(planned.path, kind: planned.destination?.kind ?? .file)
-                case .skip, .compareContent:
+                case .skip, .compareContent, .keepVersion, .prune:
                     break
                 }
             }
@@ -77,6 +92,31 @@ extension SyncEngine {
         }
         result.endedAt = Timestamp.now()
         return result
+    }
+
+    /// Keeps the destination's entry as a version (a hard link before a replace, a move for a
+    /// delete); in a dry run, only says where it would go. Returns the version's record.
+    func keepVersion(_ path: RelativePath, _ existing: Entry, on side: Side, moving: Bool, settings: VersionSettings, mode: Mode) throws
+        -> OperationResult
+    {
+        let started = Timestamp.now()
+        let store = VersionStore(settings: settings)
+        let versionPath: RelativePath
+        if mode == .apply {
+            do {
+                versionPath = try store.keep(path, expected: existing, on: tree(side), keepOriginal: !moving)
+            } catch let error as SyncTreeError where error.code != .targetChanged {
+                throw SyncTreeError(
+                    code: error.code, operation: "keep the old version in .ha-sync-versions", path: path,
+                    detail: "\(error.message); nothing was \(moving ? "deleted" : "replaced")")
+            }
+        } else {
+            versionPath = VersionStore.versionFolder(of: path).appending(
+                VersionName.stem(path.lastComponent) + Array("~\(VersionName.stamp(settings.runTime))".utf8))
+        }
+        return OperationResult(
+            path: versionPath, action: .keepVersion, kind: existing.kind, sizeBefore: existing.size, sizeAfter: existing.size, startedAt: started,
+            endedAt: Timestamp.now(), side: nil)
     }
 
     private func vanished(_ planned: PlannedOperation, started: Timestamp) -> OperationResult {

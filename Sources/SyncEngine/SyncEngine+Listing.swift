@@ -121,6 +121,11 @@ extension SyncEngine {
             outcome.results.append(failed(job.path, kind: .directory, error: error))
             return outcome
         }
+        if job.path.isRoot {
+            // The version stores are never synced, counted or deleted.
+            sourceEntries.removeAll { $0.name == VersionName.folder }
+            destinationEntries.removeAll { $0.name == VersionName.folder }
+        }
         outcome.listingNanoseconds = listingNanoseconds
         outcome.sourceEntries = sourceEntries.count
         outcome.destinationEntries = destinationEntries.count
@@ -136,6 +141,8 @@ extension SyncEngine {
             }
             let path = job.path.appending(sourceEntry?.name ?? destinationEntry!.name)
             switch verdict.action {
+            case .keepVersion, .prune:
+                break  // never a reconciler's verdict
             case .skip(let reason):
                 outcome.skipped += 1
                 if reason != .bothDirectories { outcome.notableSkips.append((path, reason)) }
@@ -148,7 +155,7 @@ extension SyncEngine {
                 guard mode != .survey, !stopSignal.isStopped else { return }
                 let planned = PlannedOperation(
                     path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry, side: verdict.side)
-                let result = makeDirectory(planned, mode: mode)
+                let result = makeDirectory(planned, mode: mode, results: &outcome.results)
                 outcome.results.append(result)
                 if result.status == .success { outcome.subdirectories.append((path, .sourceOnly, sourceEntry)) }
             case .create, .update, .compareContent, .setModificationTime:
@@ -159,14 +166,26 @@ extension SyncEngine {
         return outcome
     }
 
-    private func makeDirectory(_ planned: PlannedOperation, mode: Mode) -> OperationResult {
+    private func makeDirectory(_ planned: PlannedOperation, mode: Mode, results: inout [OperationResult]) -> OperationResult {
         let started = Timestamp.now()
         var result = OperationResult(
             path: planned.path, action: planned.action, kind: .directory,
             sizeBefore: planned.destination?.size, startedAt: started, endedAt: started)
+        var replacing = planned.destination?.kind
+        if let versions = configuration.versions, let existing = planned.destination, existing.kind != .directory, mode != .survey {
+            // The file or link the new folder replaces goes to the version store first.
+            do {
+                results.append(try keepVersion(planned.path, existing, on: planned.side, moving: true, settings: versions, mode: mode))
+                replacing = nil
+            } catch {
+                result.status = .failed
+                result.errorMessage = "\(error)"
+                return result
+            }
+        }
         if mode == .apply {
             do {
-                try tree(planned.side).makeDirectory(planned.path, replacing: planned.destination?.kind)
+                try tree(planned.side).makeDirectory(planned.path, replacing: replacing)
             } catch {
                 result.status = .failed
                 result.errorMessage = "\(error)"

@@ -104,6 +104,15 @@ public struct SyncEngine<Source: SyncTree, Destination: SyncTree>: Sendable {
         } else if !outcome.deletes.isEmpty {
             try await runDeletes(outcome, mode: mode, pool: pool, report: &report)
         }
+        if let versions = configuration.versions, !stopSignal.isStopped, report.refusal == nil {
+            // The keep rules, at the end of the run, under the pair's lock.
+            let results = try await pool.run { [destination, stopSignal] in
+                VersionStore(settings: versions).prune(
+                    on: destination, side: nil, dryRun: mode == .dryRun, shouldStop: { stopSignal.isStopped })
+            }
+            for result in results { observer.operationFinished(result) }
+            record(results, into: &report.summary, notify: false)
+        }
         if report.interruption == nil, let reason = stopSignal.reason {
             report.interruption = reason
         }

@@ -53,6 +53,38 @@ struct VersionStore {
         var info: VersionInfo
     }
 
+    /// Prunes a side's store by the keep rules (in a dry run, only reports what would go), and
+    /// removes the store's folders that end up empty. Returns one record per pruned version.
+    func prune(on tree: any SyncTree, side: Side?, dryRun: Bool, shouldStop: () -> Bool) -> [OperationResult] {
+        let (prune, _, _) = plan(on: tree)
+        var results: [OperationResult] = []
+        var folders = Set<RelativePath>()
+        for version in prune where !shouldStop() {
+            let started = Timestamp.now()
+            var result = OperationResult(
+                path: version.path, action: .prune, kind: .file, sizeBefore: version.info.size, startedAt: started, endedAt: started, side: side)
+            if !dryRun {
+                do {
+                    try tree.remove(version.path, kind: .file)
+                    folders.insert(version.path.parent)
+                } catch {
+                    result.status = .failed
+                    result.errorMessage = (error as? SyncTreeError)?.message ?? "\(error)"
+                }
+                result.endedAt = Timestamp.now()
+            }
+            results.append(result)
+        }
+        // Empty folders of the store, deepest first; a folder that still holds versions stays.
+        var pending = folders
+        while let folder = pending.max(by: { $0.depth < $1.depth }) {
+            pending.remove(folder)
+            guard folder.isDescendant(of: VersionName.folderPath) else { continue }
+            if (try? tree.remove(folder, kind: .directory)) != nil { pending.insert(folder.parent) }
+        }
+        return results
+    }
+
     /// Walks a side's store and decides what the rules prune; returns the versions to remove.
     func plan(on tree: any SyncTree) -> (prune: [Found], kept: Int, keptBytes: Int64) {
         var groups: [[UInt8]: [Found]] = [:]  // folder + "/" + stem → versions

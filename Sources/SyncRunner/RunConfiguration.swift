@@ -60,6 +60,22 @@ public struct RunConfiguration: Sendable {
     public var archivePath: String?
     /// How the sides are named in conflict copies.
     public var sideLabels = SideLabels()
+    /// Keep what a sync replaces or deletes in `.ha-sync-versions/`; `nil`: on for
+    /// bidirectional pairs, off for one-way ones.
+    public var versions: Bool?
+    /// The keep rules' text (`--keep`); `nil`: ``KeepRules/defaultText``.
+    public var keep: String?
+    public var keepMin = 1
+    /// `--versions-max-size`, in bytes.
+    public var versionsMaxBytes: Int64?
+
+    /// Whether this run keeps versions.
+    public var versionsEnabled: Bool { versions ?? bidirectional }
+
+    /// The keep rules in effect (validated by ``validate()``).
+    public var keepRules: KeepRules {
+        KeepRules(rule: (try? KeepRules.parse(keep ?? KeepRules.defaultText)) ?? .last(1), keepMin: keepMin, maxBytes: versionsMaxBytes)
+    }
 
     public init(pair: String, source: String, destination: String) {
         self.pair = pair
@@ -115,6 +131,13 @@ public struct RunConfiguration: Sendable {
         }
         guard sideLabels.a != sideLabels.b else { throw ConfigurationError("--side-names must name the two sides differently") }
         if let archivePath { self.archivePath = try Self.absolute(archivePath, flag: "--archive") }
+        do {
+            _ = try KeepRules.parse(keep ?? KeepRules.defaultText)
+        } catch {
+            throw ConfigurationError(error.message)
+        }
+        guard keepMin >= 0 else { throw ConfigurationError("--keep-min must be zero or more, got \(keepMin)") }
+        if let versionsMaxBytes, versionsMaxBytes < 1 { throw ConfigurationError("--versions-max-size must be at least 1 byte") }
         source = try Self.absolute(source, flag: "--src")
         destination = try Self.absolute(destination, flag: "--dest")
         if let overlap = PathOverlap.check(source: source, destination: destination) {

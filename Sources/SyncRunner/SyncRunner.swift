@@ -151,6 +151,11 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             return failed("destination directory \(configuration.destination) cannot be used: \(Self.reason(error))")
         }
         let observer = CompositeObserver(observers: [reporter.observer, audit.observer])
+        var syncConfiguration = configuration.sync
+        if configuration.versionsEnabled {
+            // Every version this run keeps is named with the run's time.
+            syncConfiguration.versions = VersionSettings(runTime: clock.now, rules: configuration.keepRules)
+        }
         let runEngine: @Sendable () async throws -> SyncReport
         var archive: (any StateArchive)?
         if configuration.bidirectional {
@@ -168,12 +173,12 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             archive = opened
             if let notice = opened.notice { logger.warning("\(notice)") }
             let engine = BidirectionalEngine(
-                a: source, b: destination, archive: opened, rules: configuration.bidirectionalRules, configuration: configuration.sync,
+                a: source, b: destination, archive: opened, rules: configuration.bidirectionalRules, configuration: syncConfiguration,
                 labels: configuration.sideLabels, observer: observer, progress: progress, stopSignal: stop, logger: logger)
             runEngine = { try await engine.run() }
         } else {
             let engine = SyncEngine(
-                source: source, destination: destination, configuration: configuration.sync, observer: observer,
+                source: source, destination: destination, configuration: syncConfiguration, observer: observer,
                 progress: progress, stopSignal: stop, logger: logger)
             runEngine = { try await engine.run() }
         }

@@ -78,7 +78,46 @@ struct AuditStoreTests {
         #expect(operation.record.displayPath == "back\\slash")
         #expect(operation.record.direction == nil && !operation.record.conflict)
         await migrated.close()
-        #expect(try await Self.rawRows(path, "SELECT version FROM ha_sync_schema") == [["3"]])
+        #expect(try await Self.rawRows(path, "SELECT version FROM ha_sync_schema") == [["4"]])
+    }
+
+    /// A database of schema version 3 (its CHECK admits only create, update, delete) is rebuilt
+    /// in place so version and prune operations can be stored, keeping every row.
+    @Test func sqliteVersionThreeOperationsTableAdmitsVersionsAfterMigration() async throws {
+        let path = try Self.scratchDirectory() + "/audit.db"
+        _ = try await Self.rawRows(
+            path,
+            """
+            CREATE TABLE sync_operations (id INTEGER PRIMARY KEY AUTOINCREMENT, iteration_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+            dry_run INTEGER NOT NULL DEFAULT 0, operation TEXT NOT NULL CHECK (operation IN ('create','update','delete')),
+            filepath TEXT NOT NULL, filepath_escaped INTEGER NOT NULL DEFAULT 1, size_before INTEGER, size_after INTEGER, md5_before TEXT,
+            md5_after TEXT, started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL CHECK (status IN ('success','fail')),
+            error_message TEXT, direction TEXT, conflict INTEGER NOT NULL DEFAULT 0, UNIQUE (iteration_id, seq))
+            """)
+        _ = try await Self.rawRows(
+            path,
+            "INSERT INTO sync_operations (iteration_id, seq, operation, filepath, filepath_escaped, started_at, status) VALUES (7, 1, 'delete', 'old.txt', 0, '2026-01-01 00:00:00.000', 'success')"
+        )
+        let store = try await SQLiteAuditStore.open(path: path, logger: Logger(label: "test"))
+        var iteration = AuditStoreConformance.iteration(run: "v4")
+        iteration.filesCreated = 0
+        let records = [
+            OperationRecord(
+                sequence: 1, operation: .version, filepath: ".ha-sync-versions/a.txt~20261202T101500Z", startedAt: Timestamp(seconds: 1_800_000_000),
+                dryRun: false),
+            OperationRecord(
+                sequence: 2, operation: .prune, filepath: ".ha-sync-versions/a.txt~20261101T101500Z", startedAt: Timestamp(seconds: 1_800_000_000),
+                dryRun: false),
+        ]
+        var batches = [records]
+        guard case .stored(let id) = try await store.store(iteration, nextBatch: { batches.popLast() }) else {
+            Issue.record("the run must be stored")
+            return
+        }
+        #expect(try await store.operations(OperationQuery(iterationID: id)).map(\.record.operation) == [.version, .prune])
+        #expect(try await store.operations(OperationQuery(iterationID: 7)).map(\.record.filepath) == ["old.txt"], "old rows are kept")
+        await store.close()
+        #expect(try await Self.rawRows(path, "SELECT count(*) FROM sqlite_master WHERE name = 'idx_iteration'") == [["1"]])
     }
 
     /// A run that is cancelled still closes its store: sqlite-nio traps when an open

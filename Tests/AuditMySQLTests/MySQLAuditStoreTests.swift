@@ -48,7 +48,7 @@ struct MySQLAuditStoreTests {
         ],
         "sync_operations": [
             ("id", "bigint(20)", "NO", nil), ("iteration_id", "bigint(20)", "NO", nil), ("dry_run", "tinyint(1)", "NO", "0"),
-            ("operation", "enum('create','update','delete')", "NO", nil), ("filepath", "varchar(4096)", "NO", nil),
+            ("operation", "enum('create','update','delete','version','prune')", "NO", nil), ("filepath", "varchar(4096)", "NO", nil),
             ("size_before", "bigint(20)", "YES", "NULL"), ("size_after", "bigint(20)", "YES", "NULL"), ("md5_before", "varchar(32)", "YES", "NULL"),
             ("md5_after", "varchar(32)", "YES", "NULL"), ("started_at", "datetime(3)", "NO", nil), ("ended_at", "datetime(3)", "YES", "NULL"),
             ("status", "enum('success','fail')", "NO", nil), ("error_message", "varchar(4096)", "YES", "NULL"),

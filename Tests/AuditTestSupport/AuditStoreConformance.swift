@@ -45,7 +45,8 @@ public struct AuditStoreConformance: Sendable {
             // escapeAll writes rows as schema version 1 did: every path escaped.
             let stored = escapeAll ? (text: path.escaped, escaped: true) : path.storedForm
             return OperationRecord(
-                sequence: index + 1, operation: index % 3 == 0 ? .create : index % 3 == 1 ? .update : .delete,
+                sequence: index + 1,
+                operation: index % 11 == 5 ? .version : index % 13 == 6 ? .prune : index % 3 == 0 ? .create : index % 3 == 1 ? .update : .delete,
                 filepath: stored.text, filepathEscaped: stored.escaped,
                 sizeBefore: index % 3 == 0 ? nil : Int64(index), sizeAfter: index % 3 == 2 ? nil : Int64(index * 2),
                 md5Before: index % 3 == 1 ? "0123456789abcdef0123456789abcdef" : nil, md5After: nil,
