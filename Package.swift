@@ -138,7 +138,7 @@ let package = Package(
         .target(
             name: "HASyncCommand",
             dependencies: [
-                "SyncCore", "SyncTrees", "SyncFileSystem", "SyncEngine", "SyncRunner", "AuditLog", "AuditDSN",
+                "SyncCore", "SyncTrees", "SyncFileSystem", "SyncEngine", "SyncRunner", "AuditLog", "AuditDSN", "RunLock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

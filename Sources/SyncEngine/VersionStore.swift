@@ -1,5 +1,5 @@
 public import SyncCore
-import SyncTrees
+public import SyncTrees
 
 /// What a run does with versions: on, with the run's time (every version it keeps is named
 /// with it) and the rules that prune the store at the end.
@@ -14,14 +14,18 @@ public struct VersionSettings: Sendable, Hashable {
 }
 
 /// Keeps and prunes versions in a side's `.ha-sync-versions/` folder. Blocking: runs on the
-/// engine's I/O pool.
-struct VersionStore {
-    let settings: VersionSettings
+/// engine's I/O pool (or in `ha-sync versions`).
+public struct VersionStore: Sendable {
+    public let settings: VersionSettings
+
+    public init(settings: VersionSettings) {
+        self.settings = settings
+    }
 
     /// Keeps the entry at `path` (as listed: `expected`) as a version before it is replaced
     /// (`keepOriginal`: the name keeps its content until the write) or deleted (moved away).
     /// Returns the version's path and whether the original is still in place.
-    func keep(_ path: RelativePath, expected: Entry, on tree: any SyncTree, keepOriginal: Bool) throws -> RelativePath {
+    public func keep(_ path: RelativePath, expected: Entry, on tree: any SyncTree, keepOriginal: Bool) throws -> RelativePath {
         let folder = Self.versionFolder(of: path)
         let base = VersionName.stem(path.lastComponent) + Array("~\(VersionName.stamp(settings.runTime))".utf8)
         for attempt in 1...1000 {
@@ -37,7 +41,7 @@ struct VersionStore {
     }
 
     /// The folder in the store that holds the versions of the files of `path`'s folder.
-    static func versionFolder(of path: RelativePath) -> RelativePath {
+    public static func versionFolder(of path: RelativePath) -> RelativePath {
         var folder = VersionName.folderPath
         if !path.parent.isRoot {
             for component in path.parent.bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
@@ -55,7 +59,7 @@ struct VersionStore {
 
     /// Prunes a side's store by the keep rules (in a dry run, only reports what would go), and
     /// removes the store's folders that end up empty. Returns one record per pruned version.
-    func prune(on tree: any SyncTree, side: Side?, dryRun: Bool, shouldStop: () -> Bool) -> [OperationResult] {
+    public func prune(on tree: any SyncTree, side: Side?, dryRun: Bool, shouldStop: () -> Bool) -> [OperationResult] {
         let (prune, _, _) = plan(on: tree)
         var results: [OperationResult] = []
         var folders = Set<RelativePath>()

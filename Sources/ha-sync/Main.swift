@@ -3,11 +3,13 @@ import HASyncCommand
 @main
 struct Main {
     static func main() async {
-        // `ha-sync prune-history ...` is the one subcommand; everything else is a sync run, so
-        // `ha-sync --help` shows the sync options as the specification describes them.
+        // `ha-sync prune-history ...` and `ha-sync versions ...` are subcommands; everything else
+        // is a sync run, so `ha-sync --help` shows the sync options as the specification describes them.
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "prune-history" {
             await PruneHistoryCommand.main(Array(arguments.dropFirst()))
+        } else if arguments.first == "versions" {
+            await VersionsCommand.main(Array(arguments.dropFirst()))
         } else {
             await HASyncCommand.main(HASyncCommand.normalizingBooleanFlags(arguments))
         }
