@@ -26,6 +26,11 @@ public struct IterationRecord: Sendable, Hashable {
     public var filesFailed = 0
     /// Paths changed on both sides that kept a conflict copy (bidirectional runs).
     public var conflicts = 0
+    /// Versions kept and pruned by the run, and what its version stores hold afterwards.
+    public var versionsKept = 0
+    public var versionsPruned = 0
+    public var versionStoreFiles = 0
+    public var versionStoreBytes: Int64 = 0
     public var bytesTransferred: Int64 = 0
     public var errorMessage: String?
 
@@ -60,6 +65,10 @@ public struct IterationRecord: Sendable, Hashable {
         filesSkipped = summary.skipped
         filesFailed = summary.failed
         conflicts = summary.conflicts
+        versionsKept = summary.versionsKept
+        versionsPruned = summary.versionsPruned
+        versionStoreFiles = summary.versionStoreFiles
+        versionStoreBytes = summary.versionStoreBytes
         bytesTransferred = summary.bytesTransferred
     }
 }

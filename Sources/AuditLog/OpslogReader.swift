@@ -43,6 +43,10 @@ public struct OpslogFile: Sendable {
             iteration.filesSkipped = Int(footer["files_skipped"]?.integer ?? 0)
             iteration.filesFailed = Int(footer["files_failed"]?.integer ?? 0)
             iteration.conflicts = Int(footer["files_conflicted"]?.integer ?? 0)
+            iteration.versionsKept = Int(footer["versions_kept"]?.integer ?? 0)
+            iteration.versionsPruned = Int(footer["versions_pruned"]?.integer ?? 0)
+            iteration.versionStoreFiles = Int(footer["version_store_files"]?.integer ?? 0)
+            iteration.versionStoreBytes = footer["version_store_bytes"]?.integer ?? 0
             iteration.bytesTransferred = footer["total_bytes_transferred"]?.integer ?? 0
             iteration.errorMessage = footer["error_message"]?.string
             operationCount = Int(footer["operations"]?.integer ?? 0)

@@ -81,6 +81,10 @@ public final class SQLiteAuditStore: AuditStore {
                 files_skipped INTEGER DEFAULT 0,
                 files_failed INTEGER DEFAULT 0,
                 files_conflicted INTEGER DEFAULT 0,
+                versions_kept INTEGER DEFAULT 0,
+                versions_pruned INTEGER DEFAULT 0,
+                version_store_files INTEGER DEFAULT 0,
+                version_store_bytes INTEGER DEFAULT 0,
                 total_bytes_transferred INTEGER DEFAULT 0,
                 error_message TEXT
             )
@@ -130,8 +134,9 @@ public final class SQLiteAuditStore: AuditStore {
         }
         try await allowVersionOperations()
         let iterationColumns = try await query("SELECT name FROM pragma_table_info('sync_iterations')").compactMap { $0.column("name")?.string }
-        if !iterationColumns.contains("files_conflicted") {
-            try await run("ALTER TABLE sync_iterations ADD COLUMN files_conflicted INTEGER DEFAULT 0")
+        for column in ["files_conflicted", "versions_kept", "versions_pruned", "version_store_files", "version_store_bytes"]
+        where !iterationColumns.contains(column) {
+            try await run("ALTER TABLE sync_iterations ADD COLUMN \(column) INTEGER DEFAULT 0")
         }
         if version == nil {
             try await run("INSERT INTO ha_sync_schema (version) VALUES (?)", [.integer(Self.schemaVersion)])
@@ -187,8 +192,8 @@ public final class SQLiteAuditStore: AuditStore {
                 """
                 INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
                     files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
-                    files_conflicted)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                    files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """,
                 [
                     .text(iteration.runID), .text(iteration.pair), .text(iteration.direction), .text(iteration.source),
@@ -196,7 +201,8 @@ public final class SQLiteAuditStore: AuditStore {
                     .text(iteration.status.rawValue), .integer(iteration.dryRun ? 1 : 0), .integer(iteration.filesCreated),
                     .integer(iteration.filesUpdated), .integer(iteration.filesDeleted), .integer(iteration.filesSkipped),
                     .integer(iteration.filesFailed), .integer(Int(iteration.bytesTransferred)), Self.text(iteration.errorMessage),
-                    .integer(iteration.conflicts),
+                    .integer(iteration.conflicts), .integer(iteration.versionsKept), .integer(iteration.versionsPruned),
+                    .integer(iteration.versionStoreFiles), .integer(Int(iteration.versionStoreBytes)),
                 ])
             guard let id = inserted.first?.column("id")?.integer else { throw AuditError("the SQLite store returned no id for the new run") }
             while let batch = try nextBatch() {

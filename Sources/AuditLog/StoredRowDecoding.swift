@@ -19,6 +19,10 @@ extension StoredIteration {
         record.filesSkipped = int("files_skipped")
         record.filesFailed = int("files_failed")
         record.conflicts = int("files_conflicted")
+        record.versionsKept = int("versions_kept")
+        record.versionsPruned = int("versions_pruned")
+        record.versionStoreFiles = int("version_store_files")
+        record.versionStoreBytes = value("version_store_bytes").flatMap { Int64($0) } ?? 0
         record.bytesTransferred = value("total_bytes_transferred").flatMap { Int64($0) } ?? 0
         record.errorMessage = value("error_message")
         self.init(id: id, record: record)

@@ -152,6 +152,10 @@ public final class MySQLAuditStore: AuditStore {
         ("sync_operations", "direction", "ALTER TABLE sync_operations ADD COLUMN direction VARCHAR(8) NULL"),
         ("sync_operations", "conflict", "ALTER TABLE sync_operations ADD COLUMN conflict TINYINT(1) NOT NULL DEFAULT 0"),
         ("sync_iterations", "files_conflicted", "ALTER TABLE sync_iterations ADD COLUMN files_conflicted INT DEFAULT 0"),
+        ("sync_iterations", "versions_kept", "ALTER TABLE sync_iterations ADD COLUMN versions_kept INT DEFAULT 0"),
+        ("sync_iterations", "versions_pruned", "ALTER TABLE sync_iterations ADD COLUMN versions_pruned INT DEFAULT 0"),
+        ("sync_iterations", "version_store_files", "ALTER TABLE sync_iterations ADD COLUMN version_store_files INT DEFAULT 0"),
+        ("sync_iterations", "version_store_bytes", "ALTER TABLE sync_iterations ADD COLUMN version_store_bytes BIGINT DEFAULT 0"),
     ]
 
     public func prepare() async throws {
@@ -208,12 +212,13 @@ public final class MySQLAuditStore: AuditStore {
                     """
                     INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
                         files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
-                        files_conflicted)
+                        files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes)
                     VALUES (\(try connection.literal(iteration.runID)), \(try connection.literal(iteration.pair)), \(try connection.literal(iteration.direction)),
                         \(try connection.literal(iteration.source)), \(try connection.literal(iteration.destination)),
                         '\(SQLTime.format(iteration.startedAt))', \(Self.time(iteration.endedAt)), '\(iteration.status.rawValue)', \(iteration.dryRun ? 1 : 0),
                         \(iteration.filesCreated), \(iteration.filesUpdated), \(iteration.filesDeleted), \(iteration.filesSkipped), \(iteration.filesFailed),
-                        \(iteration.bytesTransferred), \(try connection.literal(iteration.errorMessage)), \(iteration.conflicts))
+                        \(iteration.bytesTransferred), \(try connection.literal(iteration.errorMessage)), \(iteration.conflicts),
+                        \(iteration.versionsKept), \(iteration.versionsPruned), \(iteration.versionStoreFiles), \(iteration.versionStoreBytes))
                     """)
                 return Int64(connection.lastInsertID)
             }

@@ -63,6 +63,11 @@ extension DashboardAssets {
             line.appendChild(document.createTextNode(
               ' · ' + ago(run.started_at) + ' · ' + took(run) + ' · +' + run.files_created + ' ~' + run.files_updated +
               ' −' + run.files_deleted + ' ✗' + run.files_failed + ' · ' + bytes(run.bytes_transferred)));
+            if (run.versions_kept > 0 || run.versions_pruned > 0 || run.version_store_files > 0) {
+              line.appendChild(el('div', 'muted',
+                'versions: kept ' + run.versions_kept + ', pruned ' + run.versions_pruned + ' · store ' +
+                run.version_store_files + ' files, ' + bytes(run.version_store_bytes)));
+            }
             if (run.files_conflicted > 0) {
               line.appendChild(document.createTextNode(' · '));
               line.appendChild(el('span', 'badge badge-conflict', run.files_conflicted + (run.files_conflicted === 1 ? ' conflict' : ' conflicts')));

@@ -22,6 +22,11 @@ enum DashboardJSON {
         var filesFailed: Int
         /// Paths changed on both sides in a bidirectional run (each kept a conflict copy).
         var filesConflicted: Int
+        /// Versions kept and pruned by the run, and what the pair's version stores hold after it.
+        var versionsKept: Int
+        var versionsPruned: Int
+        var versionStoreFiles: Int
+        var versionStoreBytes: Int64
         var bytesTransferred: Int64
         var errorMessage: String?
 
@@ -43,6 +48,10 @@ enum DashboardJSON {
             filesSkipped = record.filesSkipped
             filesFailed = record.filesFailed
             filesConflicted = record.conflicts
+            versionsKept = record.versionsKept
+            versionsPruned = record.versionsPruned
+            versionStoreFiles = record.versionStoreFiles
+            versionStoreBytes = record.versionStoreBytes
             bytesTransferred = record.bytesTransferred
             errorMessage = record.errorMessage
         }

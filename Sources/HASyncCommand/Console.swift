@@ -79,6 +79,7 @@ final class Console: Sendable {
                 "created": summary.created, "updated": summary.updated, "metadata_only": summary.metadataOnly,
                 "deleted": summary.deleted, "skipped": summary.skipped, "failed": summary.failed, "conflicts": summary.conflicts,
                 "versions_kept": summary.versionsKept, "versions_pruned": summary.versionsPruned,
+                "version_store_files": summary.versionStoreFiles, "version_store_bytes": summary.versionStoreBytes,
                 "bytes_transferred": summary.bytesTransferred, "duration_seconds": Double(report.durationNanoseconds) / 1e9,
                 "temporary_files_removed": report.temporaryFilesRemoved, "deletes_withheld": report.deletesWithheld,
             ]

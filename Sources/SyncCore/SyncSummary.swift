@@ -13,6 +13,10 @@ public struct SyncSummary: Sendable, Hashable, Codable {
     public var versionsKept = 0
     /// Versions pruned from the version stores by the keep rules.
     public var versionsPruned = 0
+    /// Versions left in the version stores after pruning, and their bytes (both sides of a
+    /// bidirectional pair together).
+    public var versionStoreFiles = 0
+    public var versionStoreBytes: Int64 = 0
     public var bytesTransferred: Int64 = 0
 
     public init() {}

@@ -109,11 +109,13 @@ public struct BidirectionalEngine<A: SyncTree, B: SyncTree>: Sendable {
             // The keep rules, at the end of the run, under the pair's lock, on both sides.
             for side in [Side.a, .b] {
                 let tree = self.tree(side)
-                let results = try await pool.run { [stopSignal] in
-                    VersionStore(settings: versions).prune(on: tree, side: side, dryRun: mode == .dryRun, shouldStop: { stopSignal.isStopped })
+                let pruned = try await pool.run { [stopSignal] in
+                    VersionStore(settings: versions).pruneStore(on: tree, side: side, dryRun: mode == .dryRun, shouldStop: { stopSignal.isStopped })
                 }
-                for result in results { observer.operationFinished(result) }
-                count(results, into: &report.summary, notify: false)
+                for result in pruned.results { observer.operationFinished(result) }
+                count(pruned.results, into: &report.summary, notify: false)
+                report.summary.versionStoreFiles += pruned.keptFiles
+                report.summary.versionStoreBytes += pruned.keptBytes
             }
         }
         try await archive.flush()

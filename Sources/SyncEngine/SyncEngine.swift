@@ -106,12 +106,14 @@ public struct SyncEngine<Source: SyncTree, Destination: SyncTree>: Sendable {
         }
         if let versions = configuration.versions, !stopSignal.isStopped, report.refusal == nil {
             // The keep rules, at the end of the run, under the pair's lock.
-            let results = try await pool.run { [destination, stopSignal] in
-                VersionStore(settings: versions).prune(
+            let pruned = try await pool.run { [destination, stopSignal] in
+                VersionStore(settings: versions).pruneStore(
                     on: destination, side: nil, dryRun: mode == .dryRun, shouldStop: { stopSignal.isStopped })
             }
-            for result in results { observer.operationFinished(result) }
-            record(results, into: &report.summary, notify: false)
+            for result in pruned.results { observer.operationFinished(result) }
+            record(pruned.results, into: &report.summary, notify: false)
+            report.summary.versionStoreFiles = pruned.keptFiles
+            report.summary.versionStoreBytes = pruned.keptBytes
         }
         if report.interruption == nil, let reason = stopSignal.reason {
             report.interruption = reason

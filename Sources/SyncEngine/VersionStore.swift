@@ -60,7 +60,14 @@ public struct VersionStore: Sendable {
     /// Prunes a side's store by the keep rules (in a dry run, only reports what would go), and
     /// removes the store's folders that end up empty. Returns one record per pruned version.
     public func prune(on tree: any SyncTree, side: Side?, dryRun: Bool, shouldStop: () -> Bool) -> [OperationResult] {
-        let (prune, _, _) = plan(on: tree)
+        pruneStore(on: tree, side: side, dryRun: dryRun, shouldStop: shouldStop).results
+    }
+
+    /// As ``prune(on:side:dryRun:shouldStop:)``, with what stays in the store.
+    public func pruneStore(on tree: any SyncTree, side: Side?, dryRun: Bool, shouldStop: () -> Bool) -> (
+        results: [OperationResult], keptFiles: Int, keptBytes: Int64
+    ) {
+        let (prune, keptFiles, keptBytes) = plan(on: tree)
         var results: [OperationResult] = []
         var folders = Set<RelativePath>()
         for version in prune where !shouldStop() {
@@ -86,7 +93,7 @@ public struct VersionStore: Sendable {
             guard folder.isDescendant(of: VersionName.folderPath) else { continue }
             if (try? tree.remove(folder, kind: .directory)) != nil { pending.insert(folder.parent) }
         }
-        return results
+        return (results, keptFiles, keptBytes)
     }
 
     /// Walks a side's store and decides what the rules prune; returns the versions to remove.

@@ -34,6 +34,10 @@ public struct AuditStoreConformance: Sendable {
         summary.updated = 1
         summary.skipped = 7
         summary.conflicts = 1
+        summary.versionsKept = 3
+        summary.versionsPruned = 2
+        summary.versionStoreFiles = 40
+        summary.versionStoreBytes = 1 << 33
         summary.bytesTransferred = 4096
         record.finish(status: status, summary: summary, endedAt: Timestamp(seconds: seconds + 5, nanoseconds: 456_000_000), errorMessage: nil)
         return record

@@ -49,6 +49,8 @@ struct VersionsEndToEndTests {
         try TemporaryTree.write(b, "gone.txt", "removed on the source", modified: time(5))
         let outcome = try await run(["--delete-missing", "--versions"])
         #expect(outcome.summary?["versions_kept"] as? Int == 2)
+        #expect(outcome.summary?["version_store_files"] as? Int == 2)
+        #expect(outcome.summary?["version_store_bytes"] as? Int == 8 + 21)
         #expect(try String(contentsOfFile: b + "/docs/plan.txt", encoding: .utf8) == "new plan")
         #expect(!FileManager.default.fileExists(atPath: b + "/gone.txt"))
         let kept = versions(b)
