@@ -173,12 +173,40 @@ def million(commands, work, logs):
 
 
 
+def versions(args, commands, source, work):
+    """(g) the cost of --versions: a 1%-changed one-way re-run with and without it."""
+    src = os.path.join(work, "v-src")
+    shutil.rmtree(src, ignore_errors=True)
+    subprocess.run(["cp", "-a", source, src], check=True)
+    dests = {"ha-sync": os.path.join(work, "v-plain"), "ha-sync --versions": os.path.join(work, "v-versions")}
+    for dest in dests.values():
+        shutil.rmtree(dest, ignore_errors=True)
+        subprocess.run(["cp", "-a", source, dest], check=True)
+    samples = {tool: [] for tool in dests}
+    for round_index in range(args.rounds):
+        change_one_percent(src, seed=30 + round_index)
+        order = list(dests)[round_index % 2:] + list(dests)[:round_index % 2]
+        for tool in order:
+            samples[tool].append(run(commands[tool](src, dests[tool]), tool))
+        diff = subprocess.run(["diff", "-rq", "-x", ".ha-sync-versions", dests["ha-sync"], dests["ha-sync --versions"]],
+                              capture_output=True, text=True)
+        if diff.returncode != 0:
+            sys.exit(f"--versions changed the result:\n{diff.stdout[:2000]}")
+        kept = sum(len(files) for _, _, files in os.walk(os.path.join(dests["ha-sync --versions"], ".ha-sync-versions")))
+        print(f"versions round {round_index + 1} done ({kept} versions kept so far)")
+    report("(g) 1% changed, one-way re-run: the cost of --versions", median_rows(samples))
+    for path in [src, *dests.values()]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def tools(binary, logs, workers):
     return {
         "ha-sync": lambda s, d: [binary, "--src", s, "--dest", d, "--pair", "bench", "--log-dir", logs,
                                  "--workers", str(workers), "--no-progress"],
         "ha-sync --bidirectional": lambda s, d: [binary, "--src", s, "--dest", d, "--pair", "bench-bidi", "--log-dir", logs,
                                                  "--workers", str(workers), "--no-progress", "--bidirectional"],
+        "ha-sync --versions": lambda s, d: [binary, "--src", s, "--dest", d, "--pair", "bench-versions", "--log-dir", logs,
+                                            "--workers", str(workers), "--no-progress", "--versions"],
         "ha-sync --verify": lambda s, d: [binary, "--src", s, "--dest", d, "--pair", "bench", "--log-dir", logs,
                                           "--workers", str(workers), "--no-progress", "--verify"],
         "rsync": lambda s, d: ["rsync", "-a", "--whole-file", s + "/", d + "/"],
@@ -219,6 +247,7 @@ def main():
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--million", action="store_true", help="also measure RSS growth per file at 1,000,000 files")
     parser.add_argument("--only-bidirectional", action="store_true", help="run only (e) and (f), the bidirectional comparison")
+    parser.add_argument("--only-versions", action="store_true", help="run only (g), the cost of --versions")
     args = parser.parse_args()
 
     if not os.access(args.binary, os.X_OK):
@@ -240,6 +269,10 @@ def main():
     make_small_tree(source, args.files, args.dirs)
     subprocess.run(["sync"])
 
+    if args.only_versions:
+        versions(args, commands, source, work)
+        shutil.rmtree(work, ignore_errors=True)
+        return
     if args.only_bidirectional:
         bidirectional(args, commands, source, work, logs)
         if args.million:
@@ -279,6 +312,7 @@ def main():
         shutil.rmtree(os.path.join(work, f"dest-{tool}"), ignore_errors=True)
     shutil.rmtree(os.path.join(work, "round-src"), ignore_errors=True)
     bidirectional(args, commands, source, work, logs)
+    versions(args, commands, source, work)
 
     if not args.skip_big:
         big = os.path.join(work, "big-src")
