@@ -108,6 +108,8 @@ demo: build
 	@rm "$(DEMO)/hp/photos/2024/sunrise.txt"
 	$(SWIFT) run --skip-build ha-sync --src "$(DEMO)/dell" --dest "$(DEMO)/hp" --pair demo --bidirectional --side-names dell,hp --log-dir "$(DEMO)/logs" --verbose
 	@ls "$(DEMO)/dell"
+	@echo "== what the sync deleted on dell is kept in its version store"
+	@cd "$(DEMO)/dell" && find .ha-sync-versions -type f
 	@echo "== a third run finds nothing to do"
 	$(SWIFT) run --skip-build ha-sync --src "$(DEMO)/dell" --dest "$(DEMO)/hp" --pair demo --bidirectional --side-names dell,hp --log-dir "$(DEMO)/logs"
 
