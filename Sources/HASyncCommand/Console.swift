@@ -79,7 +79,7 @@ final class Console: Sendable {
                 "created": summary.created, "updated": summary.updated, "metadata_only": summary.metadataOnly,
                 "deleted": summary.deleted, "skipped": summary.skipped, "failed": summary.failed, "conflicts": summary.conflicts,
                 "versions_kept": summary.versionsKept, "versions_pruned": summary.versionsPruned,
-                "version_store_files": summary.versionStoreFiles, "version_store_bytes": summary.versionStoreBytes,
+                "excluded": summary.excluded, "version_store_files": summary.versionStoreFiles, "version_store_bytes": summary.versionStoreBytes,
                 "bytes_transferred": summary.bytesTransferred, "duration_seconds": Double(report.durationNanoseconds) / 1e9,
                 "temporary_files_removed": report.temporaryFilesRemoved, "deletes_withheld": report.deletesWithheld,
             ]
@@ -96,6 +96,7 @@ final class Console: Sendable {
         counts += ", delete \(summary.deleted)"
         if summary.conflicts > 0 { counts += ", \(summary.conflicts) conflict\(summary.conflicts == 1 ? "" : "s") (both versions kept)" }
         counts += "; skipped \(summary.skipped), failed \(summary.failed)"
+        if summary.excluded > 0 { counts += "; excluded \(summary.excluded)" }
         if summary.versionsKept > 0 || summary.versionsPruned > 0 {
             counts += "; \(would)keep \(summary.versionsKept) old version\(summary.versionsKept == 1 ? "" : "s"), prune \(summary.versionsPruned)"
         }

@@ -71,6 +71,27 @@ public struct HASyncCommand: AsyncParsableCommand {
     var versionsMaxSize: String?
 
     @Option(
+        name: .customLong("exclude"),
+        help: ArgumentHelp(
+            "Leave out paths matching PATTERN (gitignore-style: *, **, ?, [...], a leading / anchors, a trailing / means folders). Repeatable; with --include, the first matching rule wins.",
+            valueName: "pattern"))
+    var excludeHelp: [String] = []
+
+    @Option(name: .customLong("include"), help: ArgumentHelp("Keep paths matching PATTERN even if a later --exclude matches.", valueName: "pattern"))
+    var includeHelp: [String] = []
+
+    /// `--exclude` and `--include` in the order given, as `- pattern` / `+ pattern` (the two
+    /// options are rewritten into this one before parsing, so their order survives).
+    @Option(name: .customLong("filter"), help: ArgumentHelp(visibility: .hidden))
+    var filter: [String] = []
+
+    @Option(
+        name: .customLong("filter-from"),
+        help: ArgumentHelp(
+            "Read rules from FILE: one per line, '- pattern' or '+ pattern', '#' comments (after --exclude/--include).", valueName: "file"))
+    var filterFrom: String?
+
+    @Option(
         name: .customLong("side-names"),
         help: ArgumentHelp("Names of the two sides in conflict copies, e.g. dell,hp. Default: a,b.", valueName: "a,b"))
     var sideNames: String?
@@ -152,9 +173,28 @@ public struct HASyncCommand: AsyncParsableCommand {
     /// beside the bare flags, by rewriting them to the forms the parser knows.
     public static func normalizingBooleanFlags(_ arguments: [String]) -> [String] {
         var result: [String] = []
-        for (index, argument) in arguments.enumerated() {
+        var skipNext = false
+        outer: for (index, argument) in arguments.enumerated() {
+            if skipNext {
+                skipNext = false
+                continue
+            }
             if argument == "--" {  // the rest are values, never flags
                 return result + arguments[index...]
+            }
+            // --exclude/--include become one ordered --filter list: first match wins.
+            for (flag, sign) in [("--exclude", "- "), ("--include", "+ ")] {
+                if argument.hasPrefix(flag + "=") {
+                    // Attached: a value starting with '-' would otherwise read as an option.
+                    result.append("--filter=" + sign + argument.dropFirst(flag.count + 1))
+                    skipNext = false
+                    continue outer
+                }
+                if argument == flag, index + 1 < arguments.count {
+                    result.append("--filter=" + sign + arguments[index + 1])
+                    skipNext = true
+                    continue outer
+                }
             }
             switch argument.lowercased() {
             case "--dry-run=true": result.append("--dry-run")
@@ -174,6 +214,21 @@ public struct HASyncCommand: AsyncParsableCommand {
         configuration.direction = direction ?? (bidirectional ? "both" : "fwd")
         configuration.bidirectional = bidirectional
         configuration.versions = versions
+        do {
+            var rules: [FilterRule] = []
+            for (index, rule) in filter.enumerated() {
+                rules += try FilterRules.parse(lines: rule, origin: "command line rule \(index + 1)")
+            }
+            if let filterFrom {
+                guard let text = try? String(contentsOfFile: filterFrom, encoding: .utf8) else {
+                    throw ValidationError("--filter-from \(filterFrom) cannot be read")
+                }
+                rules += try FilterRules.parse(lines: text, origin: filterFrom)
+            }
+            configuration.filterRules = rules
+        } catch let error as FilterError {
+            throw ValidationError(error.message)
+        }
         configuration.keep = keep
         configuration.keepMin = keepMin
         if let versionsMaxSize {

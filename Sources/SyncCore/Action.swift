@@ -82,6 +82,8 @@ public enum SkipReason: String, Hashable, Sendable, Codable {
     case notEmpty = "folder not empty"
     /// Bidirectional: part of the folder could not be listed on one side; nothing below it is changed.
     case unlisted = "not listed"
+    /// A filter rule excludes the path: never copied, deleted or looked into.
+    case excluded = "excluded"
 }
 
 /// The operations recorded in the audit trail.

@@ -17,6 +17,8 @@ public struct SyncSummary: Sendable, Hashable, Codable {
     /// bidirectional pair together).
     public var versionStoreFiles = 0
     public var versionStoreBytes: Int64 = 0
+    /// Entries a filter rule excluded (a folder counts once; nothing below it is looked at).
+    public var excluded = 0
     public var bytesTransferred: Int64 = 0
 
     public init() {}

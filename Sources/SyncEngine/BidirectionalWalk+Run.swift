@@ -148,6 +148,11 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
     private func absorb(_ plan: inout BidirectionalPlan, into outcome: inout BidirectionalOutcome) {
         engine.count(plan.results, into: &outcome.summary, notify: true)
         outcome.summary.skipped += plan.skipped
+        outcome.summary.excluded += plan.exclusions.count
+        for (path, rule) in plan.exclusions {
+            engine.observer.skipped(path, reason: .excluded)
+            engine.logger.debug("excluded", metadata: ["path": "\(path)", "rule": "\(rule.text)", "from": "\(rule.origin)"])
+        }
         for (path, reason) in plan.notableSkips { engine.observer.skipped(path, reason: reason) }
         outcome.plannedFileDeletes[0] += plan.plannedFileDeletes[0]
         outcome.plannedFileDeletes[1] += plan.plannedFileDeletes[1]

@@ -95,6 +95,7 @@ struct BidirectionalPlan: Sendable {
     var directoryDeletes: [BidirectionalOperation] = []
     var createdDirectories: [(side: Side, path: RelativePath, entry: Entry)] = []
     var listingFailed = false
+    var exclusions: [(RelativePath, FilterRule)] = []
 }
 
 extension BidirectionalEngine {
@@ -169,7 +170,20 @@ extension BidirectionalEngine {
         func taken(_ name: [UInt8]) -> Bool {
             assigned.contains(name) || Self.contains(aEntries, name) || Self.contains(bEntries, name) || Self.contains(listing.archived, name)
         }
+        let filters = configuration.filters
         ThreeWayMerge.merge(aEntries, bEntries, listing.archived) { aEntry, bEntry, archived in
+            if !filters.isEmpty {
+                let name = (aEntry ?? bEntry ?? archived)!.name
+                let isDirectory = aEntry?.kind == .directory || bEntry?.kind == .directory
+                if let rule = filters.excludingRule(in: job.path, name: name, isDirectory: isDirectory) {
+                    // Left alone on both sides; it leaves the archive, so if it is included
+                    // again later it counts as new on both sides (nothing deleted).
+                    let path = job.path.appending(name)
+                    if let archived { plan.archiveUpdates.append(archived.kind == .directory ? .removeTree(path) : .remove(path)) }
+                    if mode != .survey { plan.exclusions.append((path, rule)) }
+                    return
+                }
+            }
             if mode == .survey {
                 survey(job.path.appending((aEntry ?? bEntry ?? archived)!.name), aEntry, bEntry, archived, plan: &plan)
                 return

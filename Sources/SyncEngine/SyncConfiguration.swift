@@ -15,6 +15,8 @@ public struct SyncConfiguration: Sendable {
     public var metadataConcurrency: MetadataConcurrency
     /// Keep what a sync replaces or deletes in the side's `.ha-sync-versions/`; `nil`: off.
     public var versions: VersionSettings?
+    /// What the run leaves out (`--exclude`, `--include`, `--filter-from`, `.ha-sync-ignore`).
+    public var filters = FilterRules()
 
     public init(
         reconciler: any Reconciler = ComparisonRules(),

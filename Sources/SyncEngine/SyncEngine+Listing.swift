@@ -26,6 +26,9 @@ struct ListingOutcome: Sendable {
     var destinationEntries = 0
     var destinationFiles = 0
     var temporaryFilesRemoved = 0
+    /// Entries a filter excluded, with the rule (reported with --verbose).
+    var excluded = 0
+    var exclusions: [(RelativePath, FilterRule)] = []
     /// Whether this pass changed (or would change) something directly in this directory.
     var changed = false
     /// How long listing both sides took, for the latency estimate.
@@ -132,7 +135,19 @@ extension SyncEngine {
         outcome.destinationFiles = destinationEntries.lazy.filter { $0.kind != .directory }.count
 
         let reconciler = configuration.reconciler
+        let filters = configuration.filters
         DirectoryMerge.merge(source: sourceEntries, destination: destinationEntries) { sourceEntry, destinationEntry in
+            if !filters.isEmpty {
+                let name = sourceEntry?.name ?? destinationEntry!.name
+                let isDirectory = sourceEntry?.kind == .directory || destinationEntry?.kind == .directory
+                if let rule = filters.excludingRule(in: job.path, name: name, isDirectory: isDirectory) {
+                    // Never copied, deleted, counted by the guards, or looked into.
+                    outcome.excluded += 1
+                    if mode != .survey { outcome.exclusions.append((job.path.appending(name), rule)) }
+                    if destinationEntry != nil && destinationEntry?.kind != .directory { outcome.destinationFiles -= 1 }
+                    return
+                }
+            }
             let verdict = reconciler.reconcile(PathState(a: sourceEntry, b: destinationEntry))
             // The common case of a quiet run: nothing to build, not even the path.
             if verdict.action == .skip(.inSync) {

@@ -156,6 +156,11 @@ extension SyncEngine {
         ) {
             engine.record(listed.results, into: &outcome.summary, notify: true)
             outcome.summary.skipped += listed.skipped
+            outcome.summary.excluded += listed.excluded
+            for (path, rule) in listed.exclusions {
+                engine.observer.skipped(path, reason: .excluded)
+                engine.logger.debug("excluded", metadata: ["path": "\(path)", "rule": "\(rule.text)", "from": "\(rule.origin)"])
+            }
             for (path, reason) in listed.notableSkips { engine.observer.skipped(path, reason: reason) }
             outcome.sourceWalkFailed = outcome.sourceWalkFailed || listed.sourceFailed
             outcome.destinationFiles += listed.destinationFiles

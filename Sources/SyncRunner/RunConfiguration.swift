@@ -69,6 +69,10 @@ public struct RunConfiguration: Sendable {
     /// `--versions-max-size`, in bytes.
     public var versionsMaxBytes: Int64?
 
+    /// Filter rules from the command line and `--filter-from`, in order; each side's
+    /// `.ha-sync-ignore` is added when the run starts.
+    public var filterRules: [FilterRule] = []
+
     /// Whether this run keeps versions.
     public var versionsEnabled: Bool { versions ?? bidirectional }
 

@@ -152,6 +152,16 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
         }
         let observer = CompositeObserver(observers: [reporter.observer, audit.observer])
         var syncConfiguration = configuration.sync
+        do {
+            syncConfiguration.filters = try Self.filters(configuration.filterRules, source: source, destination: destination)
+        } catch {
+            return failed("\(error)")
+        }
+        if !syncConfiguration.filters.isEmpty {
+            logger.info(
+                "filters in effect",
+                metadata: ["rules": "\(syncConfiguration.filters.rules.count)", "fingerprint": "\(syncConfiguration.filters.fingerprint)"])
+        }
         if configuration.versionsEnabled {
             // Every version this run keeps is named with the run's time.
             syncConfiguration.versions = VersionSettings(runTime: clock.now, rules: configuration.keepRules)
@@ -244,6 +254,39 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
                 }
             return RunOutcome(status: status, report: report, message: message)
         }
+    }
+
+    /// The command line's rules, then each side's `.ha-sync-ignore` (A's, then B's).
+    static func filters(_ given: [FilterRule], source: some SyncTree, destination: some SyncTree) throws -> FilterRules {
+        var rules = given
+        for tree in [source as any SyncTree, destination as any SyncTree] {
+            guard let text = try ignoreFile(in: tree) else { continue }
+            rules += try FilterRules.parse(lines: text, origin: "\(tree.displayName)/\(FilterRules.ignoreFileName)")
+        }
+        return FilterRules(rules)
+    }
+
+    /// The text of a tree's ignore file, `nil` when it has none.
+    static func ignoreFile(in tree: any SyncTree) throws -> String? {
+        let path = RelativePath(FilterRules.ignoreFileName)
+        let reader: any FileReader
+        do {
+            reader = try tree.openFile(path)
+        } catch let error as SyncTreeError where error.code == .notFound {
+            return nil
+        }
+        guard reader.attributes.size <= 1 << 20 else {
+            throw SyncTreeError(code: .io, operation: "read", path: path, detail: "larger than 1 MiB; is it really an ignore file?")
+        }
+        var bytes: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try reader.read(into: buffer)
+            if count == 0 { break }
+            bytes += buffer[..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func failed(_ message: String) -> RunOutcome {

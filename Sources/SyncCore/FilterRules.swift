@@ -1,0 +1,248 @@
+/// One include or exclude rule, gitignore-style, matched against the bytes of a relative path.
+///
+/// - `*` matches within one name, `**` across folders, `?` one byte, `[...]` a class
+///   (`[!...]` or `[^...]` negated, ranges like `a-z`).
+/// - A pattern with a `/` before its end is anchored at the root (a leading `/` only
+///   anchors); without one it matches a name at any depth.
+/// - A trailing `/` matches folders only.
+public struct FilterRule: Sendable, Hashable, CustomStringConvertible {
+    public enum Action: Sendable, Hashable { case include, exclude }
+
+    public var action: Action
+    /// The rule as the user wrote it (`- *.tmp`), and where (`--exclude`, `.ha-sync-ignore:3`).
+    public var text: String
+    public var origin: String
+    let pattern: [UInt8]
+    let anchored: Bool
+    let directoryOnly: Bool
+    let shape: Shape
+
+    /// Fast paths for the common forms; everything else goes through the glob matcher.
+    enum Shape: Sendable, Hashable {
+        case literal
+        case suffix([UInt8])  // `*.tmp`
+        case prefix([UInt8])  // `.Trash-*`
+        case glob
+    }
+
+    /// Parses one pattern; `nil` for an empty one.
+    public init?(_ action: Action, pattern text: String, origin: String) {
+        var bytes = Array(text.utf8)
+        var directoryOnly = false
+        while bytes.last == UInt8(ascii: "/") {
+            directoryOnly = true
+            bytes.removeLast()
+        }
+        var anchored = bytes.dropLast().contains(UInt8(ascii: "/")) || bytes.first == UInt8(ascii: "/")
+        while bytes.first == UInt8(ascii: "/") { bytes.removeFirst() }
+        if bytes.starts(with: Array("**/".utf8)) && !bytes.dropFirst(3).contains(UInt8(ascii: "/")) {
+            // `**/name` is a name at any depth.
+            bytes.removeFirst(3)
+            anchored = false
+        }
+        guard !bytes.isEmpty else { return nil }
+        self.action = action
+        self.text = (action == .include ? "+ " : "- ") + text
+        self.origin = origin
+        self.pattern = bytes
+        self.anchored = anchored
+        self.directoryOnly = directoryOnly
+        let wild: (UInt8) -> Bool = { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "\\") }
+        if !bytes.contains(where: wild) {
+            shape = .literal
+        } else if bytes.first == UInt8(ascii: "*"), !bytes.dropFirst().contains(where: wild) {
+            shape = .suffix(Array(bytes.dropFirst()))
+        } else if bytes.last == UInt8(ascii: "*"), !bytes.dropLast().contains(where: wild) {
+            shape = .prefix(Array(bytes.dropLast()))
+        } else {
+            shape = .glob
+        }
+    }
+
+    public var description: String { "\(text) (\(origin))" }
+
+    /// Whether the rule matches `path`, whose last component is `name`.
+    func matches(path: [UInt8], name: [UInt8], isDirectory: Bool) -> Bool {
+        if directoryOnly && !isDirectory { return false }
+        let subject = anchored ? path : name
+        switch shape {
+        case .literal: return subject == pattern
+        case .suffix(let suffix):
+            return subject.count >= suffix.count && subject.suffix(suffix.count).elementsEqual(suffix)
+                && (anchored ? !subject.contains(UInt8(ascii: "/")) : true)
+        case .prefix(let prefix):
+            return subject.starts(with: prefix) && (anchored ? !subject.dropFirst(prefix.count).contains(UInt8(ascii: "/")) : true)
+        case .glob: return Glob.match(pattern[...], subject[...])
+        }
+    }
+}
+
+/// An ordered list of rules: the first that matches decides; no match means included.
+public struct FilterRules: Sendable, Hashable {
+    public var rules: [FilterRule]
+
+    public init(_ rules: [FilterRule] = []) {
+        self.rules = rules
+    }
+
+    public var isEmpty: Bool { rules.isEmpty }
+
+    /// The rule that excludes `path`, or `nil` when it is included.
+    public func excludingRule(_ path: RelativePath, isDirectory: Bool) -> FilterRule? {
+        excludingRule(in: path.parent, name: path.lastComponent, isDirectory: isDirectory)
+    }
+
+    /// The rule that excludes `name` in `directory`, or `nil`. The full path is built only
+    /// when an anchored rule needs it: most rules look at the name alone.
+    public func excludingRule(in directory: RelativePath, name: [UInt8], isDirectory: Bool) -> FilterRule? {
+        guard !rules.isEmpty else { return nil }
+        var path: [UInt8]?
+        for rule in rules {
+            let matched: Bool
+            if rule.anchored {
+                if path == nil { path = directory.appending(name).bytes }
+                matched = rule.matches(path: path!, name: name, isDirectory: isDirectory)
+            } else {
+                matched = rule.matches(path: [], name: name, isDirectory: isDirectory)
+            }
+            if matched { return rule.action == .exclude ? rule : nil }
+        }
+        return nil
+    }
+
+    /// The per-tree ignore file at each side's root, honoured on both sides and synced itself.
+    public static let ignoreFileName = ".ha-sync-ignore"
+
+    /// Parses rule lines (`- pattern`, `+ pattern`, `#` comments, blank lines); a bare
+    /// pattern excludes, as in `.gitignore`. Errors name the line.
+    public static func parse(lines text: String, origin: String) throws(FilterError) -> [FilterRule] {
+        var rules: [FilterRule] = []
+        // `\r\n` is one Character in Swift, and a newline: Windows line ends split the same way.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.hasPrefix("#") { continue }
+            let place = "\(origin):\(index + 1)"
+            let action: FilterRule.Action
+            var pattern: Substring
+            if line.hasPrefix("- ") || line.hasPrefix("+ ") {
+                action = line.hasPrefix("+") ? .include : .exclude
+                pattern = line.dropFirst(2)
+            } else if line.hasPrefix("-") || line.hasPrefix("+") {
+                throw FilterError("\(place): a rule is '- pattern' or '+ pattern' (a space after the sign), got '\(line)'")
+            } else {
+                action = .exclude
+                pattern = line
+            }
+            while pattern.last == " " { pattern = pattern.dropLast() }
+            guard let rule = FilterRule(action, pattern: String(pattern), origin: place) else {
+                throw FilterError("\(place): empty pattern")
+            }
+            rules.append(rule)
+        }
+        return rules
+    }
+
+    /// A short, stable fingerprint of the rules (FNV-1a of their text), for the audit trail.
+    public var fingerprint: String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for rule in rules {
+            for byte in rule.text.utf8 + [0x0A] {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x100_0000_01B3
+            }
+        }
+        let hex = Array("0123456789abcdef".utf8)
+        return String(decoding: stride(from: 60, through: 0, by: -4).map { hex[Int((hash >> UInt64($0)) & 0xF)] }, as: UTF8.self)
+    }
+}
+
+/// A filter rule that cannot be used; the message names it.
+public struct FilterError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Glob matching over bytes.
+enum Glob {
+    static func match(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
+        var p = pattern.startIndex
+        var t = text.startIndex
+        while p < pattern.endIndex {
+            let byte = pattern[p]
+            switch byte {
+            case UInt8(ascii: "*"):
+                let double = p + 1 < pattern.endIndex && pattern[p + 1] == UInt8(ascii: "*")
+                let rest = p + (double ? 2 : 1)
+                // `**/` also matches no folder at all.
+                if double && rest < pattern.endIndex && pattern[rest] == UInt8(ascii: "/") && match(pattern[(rest + 1)...], text[t...]) {
+                    return true
+                }
+                var index = t
+                while true {
+                    if match(pattern[rest...], text[index...]) { return true }
+                    guard index < text.endIndex else { return false }
+                    if !double && text[index] == UInt8(ascii: "/") { return false }
+                    index += 1
+                }
+            case UInt8(ascii: "?"):
+                guard t < text.endIndex, text[t] != UInt8(ascii: "/") else { return false }
+                p += 1
+                t += 1
+            case UInt8(ascii: "["):
+                guard t < text.endIndex, let (matched, next) = matchClass(pattern, at: p, byte: text[t]) else {
+                    // An unclosed `[` is a literal.
+                    guard t < text.endIndex, text[t] == byte, closing(pattern, from: p) == nil else { return false }
+                    p += 1
+                    t += 1
+                    continue
+                }
+                guard matched, text[t] != UInt8(ascii: "/") else { return false }
+                p = next
+                t += 1
+            case UInt8(ascii: "\\") where p + 1 < pattern.endIndex:
+                guard t < text.endIndex, text[t] == pattern[p + 1] else { return false }
+                p += 2
+                t += 1
+            default:
+                guard t < text.endIndex, text[t] == byte else { return false }
+                p += 1
+                t += 1
+            }
+        }
+        return t == text.endIndex
+    }
+
+    private static func closing(_ pattern: ArraySlice<UInt8>, from start: Int) -> Int? {
+        var index = start + 1
+        if index < pattern.endIndex && (pattern[index] == UInt8(ascii: "!") || pattern[index] == UInt8(ascii: "^")) { index += 1 }
+        if index < pattern.endIndex && pattern[index] == UInt8(ascii: "]") { index += 1 }
+        while index < pattern.endIndex {
+            if pattern[index] == UInt8(ascii: "]") { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Whether `byte` is in the class starting at `start`, and the index after the class.
+    private static func matchClass(_ pattern: ArraySlice<UInt8>, at start: Int, byte: UInt8) -> (Bool, Int)? {
+        guard let end = closing(pattern, from: start) else { return nil }
+        var index = start + 1
+        var negated = false
+        if pattern[index] == UInt8(ascii: "!") || pattern[index] == UInt8(ascii: "^") {
+            negated = true
+            index += 1
+        }
+        var found = false
+        while index < end {
+            let low = pattern[index]
+            if index + 2 < end && pattern[index + 1] == UInt8(ascii: "-") {
+                if byte >= low && byte <= pattern[index + 2] { found = true }
+                index += 3
+            } else {
+                if byte == low { found = true }
+                index += 1
+            }
+        }
+        return (found != negated, end + 1)
+    }
+}
