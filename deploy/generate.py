@@ -177,6 +177,8 @@ def manifests(settings):
 
     common = ["--log-dir=/var/log/ha-sync", "--log-format=json", f"--lock-ttl={job['lock_ttl_seconds']}", "--lock=kubernetes"]
     for pair in settings["pairs"]:
+        # What a pair leaves out, in order (first match wins); see docs/cli.md#filters.
+        filters = [f"--exclude={pattern}" for pattern in pair.get("excludes", [])]
         mode = pair.get("mode", "one-way")
         if mode not in ("one-way", "bidirectional"):
             sys.exit(f"pair {pair['name']}: mode must be \"one-way\" or \"bidirectional\", not {mode!r}")
@@ -185,14 +187,14 @@ def manifests(settings):
             args = [
                 f"--src=/mnt/{names[0]}", f"--dest=/mnt/{names[1]}", f"--pair={pair['name']}", "--bidirectional",
                 f"--side-names={names[0]},{names[1]}",
-            ] + common
+            ] + common + filters
             if settings.get("dry_run", True):
                 args.append("--dry-run")
             cron_job(pair, f"ha-sync-{pair['name']}", f"cron-{pair['name']}.yaml", settings["schedules"]["bidirectional"], args, names)
             continue
         for source, destination in ((names[0], names[1]), (names[1], names[0])):
             direction = f"{source}-to-{destination}"
-            args = [f"--src=/mnt/{source}", f"--dest=/mnt/{destination}", f"--pair={pair['name']}", f"--direction={direction}"] + common
+            args = [f"--src=/mnt/{source}", f"--dest=/mnt/{destination}", f"--pair={pair['name']}", f"--direction={direction}"] + common + filters
             if settings.get("dry_run", True):
                 args.append("--dry-run")
             cron_job(

@@ -31,6 +31,10 @@ public struct IterationRecord: Sendable, Hashable {
     public var versionsPruned = 0
     public var versionStoreFiles = 0
     public var versionStoreBytes: Int64 = 0
+    /// The filter rules the run used: a fingerprint, and the rules one per line with where
+    /// each came from; `nil` without filters.
+    public var filterFingerprint: String?
+    public var filterRules: String?
     public var bytesTransferred: Int64 = 0
     public var errorMessage: String?
 

@@ -98,6 +98,8 @@ public enum Opslog {
         line.add("versions_pruned", iteration.versionsPruned)
         line.add("version_store_files", iteration.versionStoreFiles)
         line.add("version_store_bytes", iteration.versionStoreBytes)
+        line.add("filter_fingerprint", iteration.filterFingerprint)
+        line.add("filter_rules", iteration.filterRules)
         line.add("total_bytes_transferred", iteration.bytesTransferred)
         line.add("error_message", iteration.errorMessage)
         line.add("operations", operations)

@@ -47,6 +47,8 @@ public struct OpslogFile: Sendable {
             iteration.versionsPruned = Int(footer["versions_pruned"]?.integer ?? 0)
             iteration.versionStoreFiles = Int(footer["version_store_files"]?.integer ?? 0)
             iteration.versionStoreBytes = footer["version_store_bytes"]?.integer ?? 0
+            iteration.filterFingerprint = footer["filter_fingerprint"]?.string
+            iteration.filterRules = footer["filter_rules"]?.string
             iteration.bytesTransferred = footer["total_bytes_transferred"]?.integer ?? 0
             iteration.errorMessage = footer["error_message"]?.string
             operationCount = Int(footer["operations"]?.integer ?? 0)

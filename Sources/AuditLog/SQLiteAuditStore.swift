@@ -85,6 +85,8 @@ public final class SQLiteAuditStore: AuditStore {
                 versions_pruned INTEGER DEFAULT 0,
                 version_store_files INTEGER DEFAULT 0,
                 version_store_bytes INTEGER DEFAULT 0,
+                filter_fingerprint TEXT,
+                filter_rules TEXT,
                 total_bytes_transferred INTEGER DEFAULT 0,
                 error_message TEXT
             )
@@ -137,6 +139,9 @@ public final class SQLiteAuditStore: AuditStore {
         for column in ["files_conflicted", "versions_kept", "versions_pruned", "version_store_files", "version_store_bytes"]
         where !iterationColumns.contains(column) {
             try await run("ALTER TABLE sync_iterations ADD COLUMN \(column) INTEGER DEFAULT 0")
+        }
+        for column in ["filter_fingerprint", "filter_rules"] where !iterationColumns.contains(column) {
+            try await run("ALTER TABLE sync_iterations ADD COLUMN \(column) TEXT")
         }
         if version == nil {
             try await run("INSERT INTO ha_sync_schema (version) VALUES (?)", [.integer(Self.schemaVersion)])
@@ -192,8 +197,8 @@ public final class SQLiteAuditStore: AuditStore {
                 """
                 INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
                     files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
-                    files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                    files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """,
                 [
                     .text(iteration.runID), .text(iteration.pair), .text(iteration.direction), .text(iteration.source),
@@ -202,7 +207,8 @@ public final class SQLiteAuditStore: AuditStore {
                     .integer(iteration.filesUpdated), .integer(iteration.filesDeleted), .integer(iteration.filesSkipped),
                     .integer(iteration.filesFailed), .integer(Int(iteration.bytesTransferred)), Self.text(iteration.errorMessage),
                     .integer(iteration.conflicts), .integer(iteration.versionsKept), .integer(iteration.versionsPruned),
-                    .integer(iteration.versionStoreFiles), .integer(Int(iteration.versionStoreBytes)),
+                    .integer(iteration.versionStoreFiles), .integer(Int(iteration.versionStoreBytes)), Self.text(iteration.filterFingerprint),
+                    Self.text(iteration.filterRules),
                 ])
             guard let id = inserted.first?.column("id")?.integer else { throw AuditError("the SQLite store returned no id for the new run") }
             while let batch = try nextBatch() {

@@ -23,6 +23,8 @@ extension StoredIteration {
         record.versionsPruned = int("versions_pruned")
         record.versionStoreFiles = int("version_store_files")
         record.versionStoreBytes = value("version_store_bytes").flatMap { Int64($0) } ?? 0
+        record.filterFingerprint = value("filter_fingerprint")
+        record.filterRules = value("filter_rules")
         record.bytesTransferred = value("total_bytes_transferred").flatMap { Int64($0) } ?? 0
         record.errorMessage = value("error_message")
         self.init(id: id, record: record)

@@ -156,6 +156,8 @@ public final class MySQLAuditStore: AuditStore {
         ("sync_iterations", "versions_pruned", "ALTER TABLE sync_iterations ADD COLUMN versions_pruned INT DEFAULT 0"),
         ("sync_iterations", "version_store_files", "ALTER TABLE sync_iterations ADD COLUMN version_store_files INT DEFAULT 0"),
         ("sync_iterations", "version_store_bytes", "ALTER TABLE sync_iterations ADD COLUMN version_store_bytes BIGINT DEFAULT 0"),
+        ("sync_iterations", "filter_fingerprint", "ALTER TABLE sync_iterations ADD COLUMN filter_fingerprint CHAR(16) NULL"),
+        ("sync_iterations", "filter_rules", "ALTER TABLE sync_iterations ADD COLUMN filter_rules TEXT NULL"),
     ]
 
     public func prepare() async throws {
@@ -212,13 +214,14 @@ public final class MySQLAuditStore: AuditStore {
                     """
                     INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
                         files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
-                        files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes)
+                        files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules)
                     VALUES (\(try connection.literal(iteration.runID)), \(try connection.literal(iteration.pair)), \(try connection.literal(iteration.direction)),
                         \(try connection.literal(iteration.source)), \(try connection.literal(iteration.destination)),
                         '\(SQLTime.format(iteration.startedAt))', \(Self.time(iteration.endedAt)), '\(iteration.status.rawValue)', \(iteration.dryRun ? 1 : 0),
                         \(iteration.filesCreated), \(iteration.filesUpdated), \(iteration.filesDeleted), \(iteration.filesSkipped), \(iteration.filesFailed),
                         \(iteration.bytesTransferred), \(try connection.literal(iteration.errorMessage)), \(iteration.conflicts),
-                        \(iteration.versionsKept), \(iteration.versionsPruned), \(iteration.versionStoreFiles), \(iteration.versionStoreBytes))
+                        \(iteration.versionsKept), \(iteration.versionsPruned), \(iteration.versionStoreFiles), \(iteration.versionStoreBytes),
+                        \(try connection.literal(iteration.filterFingerprint)), \(try connection.literal(iteration.filterRules)))
                     """)
                 return Int64(connection.lastInsertID)
             }

@@ -186,7 +186,8 @@ extension DashboardAssets {
             const run = data.iteration;
             document.getElementById('details-title').textContent =
               'Run ' + run.id + ': ' + run.pair + ' ' + run.direction + (run.dry_run ? ' (dry run)' : '') + ', ' + run.status.replace('_', ' ');
-            document.getElementById('details-error').textContent = run.error_message || '';
+            document.getElementById('details-error').textContent =
+              (run.error_message || '') + (run.filter_rules ? (run.error_message ? ' · ' : '') + 'filters ' + run.filter_fingerprint + ': ' + run.filter_rules.split('\n').join('; ') : '');
             const rows = data.operations.map(op => {
               const row = el('tr', op.status === 'fail' ? 'failed' : '');
               row.appendChild(el('td', null, op.seq));

@@ -27,6 +27,9 @@ enum DashboardJSON {
         var versionsPruned: Int
         var versionStoreFiles: Int
         var versionStoreBytes: Int64
+        /// The run's filter rules (fingerprint, and the rules one per line); `null` without filters.
+        var filterFingerprint: String?
+        var filterRules: String?
         var bytesTransferred: Int64
         var errorMessage: String?
 
@@ -52,6 +55,8 @@ enum DashboardJSON {
             versionsPruned = record.versionsPruned
             versionStoreFiles = record.versionStoreFiles
             versionStoreBytes = record.versionStoreBytes
+            filterFingerprint = record.filterFingerprint
+            filterRules = record.filterRules
             bytesTransferred = record.bytesTransferred
             errorMessage = record.errorMessage
         }

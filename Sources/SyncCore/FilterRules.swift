@@ -16,6 +16,8 @@ public struct FilterRule: Sendable, Hashable, CustomStringConvertible {
     let anchored: Bool
     let directoryOnly: Bool
     let shape: Shape
+    /// For an anchored pattern without `**`: the only depth (components) it can match at.
+    let depth: Int?
 
     /// Fast paths for the common forms; everything else goes through the glob matcher.
     enum Shape: Sendable, Hashable {
@@ -47,6 +49,8 @@ public struct FilterRule: Sendable, Hashable, CustomStringConvertible {
         self.pattern = bytes
         self.anchored = anchored
         self.directoryOnly = directoryOnly
+        let components = bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        self.depth = anchored && !components.contains { $0.elementsEqual("**".utf8) } ? components.count : nil
         let wild: (UInt8) -> Bool = { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "\\") }
         if !bytes.contains(where: wild) {
             shape = .literal
@@ -62,6 +66,7 @@ public struct FilterRule: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(text) (\(origin))" }
 
     /// Whether the rule matches `path`, whose last component is `name`.
+    @inline(__always)
     func matches(path: [UInt8], name: [UInt8], isDirectory: Bool) -> Bool {
         if directoryOnly && !isDirectory { return false }
         let subject = anchored ? path : name
@@ -93,21 +98,28 @@ public struct FilterRules: Sendable, Hashable {
     }
 
     /// The rule that excludes `name` in `directory`, or `nil`. The full path is built only
-    /// when an anchored rule needs it: most rules look at the name alone.
-    public func excludingRule(in directory: RelativePath, name: [UInt8], isDirectory: Bool) -> FilterRule? {
+    /// when an anchored rule needs it (most rules look at the name alone), and an anchored rule
+    /// is skipped at depths it cannot match. `depth` is the directory's (``RelativePath/depth``),
+    /// passed in so a listing computes it once.
+    public func excludingRule(in directory: RelativePath, depth: Int? = nil, name: [UInt8], isDirectory: Bool) -> FilterRule? {
         guard !rules.isEmpty else { return nil }
+        let entryDepth = (depth ?? directory.depth) + 1
         var path: [UInt8]?
-        for rule in rules {
-            let matched: Bool
-            if rule.anchored {
-                if path == nil { path = directory.appending(name).bytes }
-                matched = rule.matches(path: path!, name: name, isDirectory: isDirectory)
-            } else {
-                matched = rule.matches(path: [], name: name, isDirectory: isDirectory)
+        return rules.withUnsafeBufferPointer { rules -> FilterRule? in
+            for index in rules.indices {
+                if rules[index].directoryOnly && !isDirectory { continue }
+                let matched: Bool
+                if rules[index].anchored {
+                    if let depth = rules[index].depth, depth != entryDepth { continue }
+                    if path == nil { path = directory.appending(name).bytes }
+                    matched = rules[index].matches(path: path!, name: name, isDirectory: isDirectory)
+                } else {
+                    matched = rules[index].matches(path: [], name: name, isDirectory: isDirectory)
+                }
+                if matched { return rules[index].action == .exclude ? rules[index] : nil }
             }
-            if matched { return rule.action == .exclude ? rule : nil }
+            return nil
         }
-        return nil
     }
 
     /// The per-tree ignore file at each side's root, honoured on both sides and synced itself.

@@ -171,11 +171,12 @@ extension BidirectionalEngine {
             assigned.contains(name) || Self.contains(aEntries, name) || Self.contains(bEntries, name) || Self.contains(listing.archived, name)
         }
         let filters = configuration.filters
+        let depth = job.path.depth
         ThreeWayMerge.merge(aEntries, bEntries, listing.archived) { aEntry, bEntry, archived in
             if !filters.isEmpty {
                 let name = (aEntry ?? bEntry ?? archived)!.name
                 let isDirectory = aEntry?.kind == .directory || bEntry?.kind == .directory
-                if let rule = filters.excludingRule(in: job.path, name: name, isDirectory: isDirectory) {
+                if let rule = filters.excludingRule(in: job.path, depth: depth, name: name, isDirectory: isDirectory) {
                     // Left alone on both sides; it leaves the archive, so if it is included
                     // again later it counts as new on both sides (nothing deleted).
                     let path = job.path.appending(name)

@@ -136,11 +136,12 @@ extension SyncEngine {
 
         let reconciler = configuration.reconciler
         let filters = configuration.filters
+        let depth = job.path.depth
         DirectoryMerge.merge(source: sourceEntries, destination: destinationEntries) { sourceEntry, destinationEntry in
             if !filters.isEmpty {
                 let name = sourceEntry?.name ?? destinationEntry!.name
                 let isDirectory = sourceEntry?.kind == .directory || destinationEntry?.kind == .directory
-                if let rule = filters.excludingRule(in: job.path, name: name, isDirectory: isDirectory) {
+                if let rule = filters.excludingRule(in: job.path, depth: depth, name: name, isDirectory: isDirectory) {
                     // Never copied, deleted, counted by the guards, or looked into.
                     outcome.excluded += 1
                     if mode != .survey { outcome.exclusions.append((job.path.appending(name), rule)) }

@@ -122,6 +122,10 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             case .failed, nil: .failed
             }
         iteration.finish(status: auditStatus, summary: outcome.report?.summary ?? SyncSummary(), endedAt: clock.now, errorMessage: outcome.message)
+        if !outcome.filters.isEmpty {
+            iteration.filterFingerprint = outcome.filters.fingerprint
+            iteration.filterRules = outcome.filters.rules.map { "\($0.text)  # \($0.origin)" }.joined(separator: "\n")
+        }
         switch await audit.finish(iteration, retainDays: configuration.opslogRetainDays, clock: clock, stopped: stop.isStopped) {
         case .dryRunAlreadyCurrent(let since):
             reporter.dryRunAlreadyCurrent(since: since)
@@ -252,7 +256,9 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
                 } else {
                     report.status == .partialFailure ? .partialFailure : .success
                 }
-            return RunOutcome(status: status, report: report, message: message)
+            var outcome = RunOutcome(status: status, report: report, message: message)
+            outcome.filters = syncConfiguration.filters
+            return outcome
         }
     }
 

@@ -40,6 +40,8 @@ public struct AuditStoreConformance: Sendable {
         summary.versionStoreBytes = 1 << 33
         summary.bytesTransferred = 4096
         record.finish(status: status, summary: summary, endedAt: Timestamp(seconds: seconds + 5, nanoseconds: 456_000_000), errorMessage: nil)
+        record.filterFingerprint = "0123456789abcdef"
+        record.filterRules = "- *.tmp  # --exclude\n+ keep.tmp  # .ha-sync-ignore:2"
         return record
     }
 

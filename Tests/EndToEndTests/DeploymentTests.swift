@@ -71,6 +71,7 @@ struct DeploymentTests {
                     #expect(args.contains(expected), "\(name): \(expected)")
                 }
                 #expect(!args.contains { $0.contains("db-dsn") }, "the DSN comes from the environment, never an argument")
+                if pair == "owncloud" { #expect(args.contains("--exclude=*.part") && args.contains("--exclude=.owncloudsync.log")) }
                 let env = container["env"] as! [[String: Any]]
                 let dsn = try #require(env.first { $0["name"] as? String == "HA_SYNC_DB_DSN" })
                 #expect(((dsn["valueFrom"] as? [String: Any])?["secretKeyRef"] as? [String: Any])?["name"] as? String == "ha-sync-db-secret")

@@ -39,6 +39,12 @@ struct FiltersEndToEndTests {
         #expect(!exists(b, "upload.part"), "excluded: not copied")
         #expect(exists(b, "old.part"), "excluded: not deleted")
         #expect(outcome.summary?["excluded"] as? Int == 2)
+        // The run's audit row records the filter set it used.
+        let query =
+            "import sqlite3; r = sqlite3.connect('\(logs)/ha-sync.db').execute('SELECT filter_fingerprint, filter_rules FROM sync_iterations').fetchone(); print(r[0]); print(r[1])"
+        let stored = try CapturedProcess.run("/usr/bin/python3", ["-c", query])
+        #expect(stored.output.contains("+ keep.part") && stored.output.contains("- *.part"), "\(stored.output)")
+        #expect(stored.output.split(separator: "\n").first?.count == 16)
     }
 
     @Test func anExcludedFolderIsNotEvenListed() async throws {
