@@ -142,11 +142,17 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
         let destination: Destination
         do {
             source = try parts.openSource()
+        } catch let error as SyncTreeError where error.code == .notFound && configuration.bidirectional {
+            return refused("side A, \(configuration.source), does not exist (is it mounted?); nothing was changed on either side")
         } catch {
             return failed("source directory \(configuration.source) cannot be used: \(Self.reason(error))")
         }
         do {
             destination = try parts.openDestination()
+        } catch let error as SyncTreeError where error.code == .notFound && configuration.bidirectional {
+            return refused(
+                "side B, \(configuration.destination), does not exist (is it mounted?); nothing was changed on either side. "
+                    + "Create it with mkdir, or pass --create-dest, if it really is new")
         } catch let error as SyncTreeError where error.code == .notFound {
             return failed(
                 "destination directory \(configuration.destination) does not exist; ha-sync never creates a missing root on its own "
@@ -293,6 +299,12 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             bytes += buffer[..<count]
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A bidirectional guard: the run refuses (exit status 3), as the delete guards do.
+    private func refused(_ message: String) -> RunOutcome {
+        logger.error("refusing to sync: \(message)")
+        return RunOutcome(status: .refused, message: "refusing to sync: \(message)")
     }
 
     private func failed(_ message: String) -> RunOutcome {
