@@ -99,6 +99,9 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
                     }
                     for subdirectory in plan.subdirectories.reversed() { directories.append(subdirectory) }
                     if mode == .plan {
+                        // Progress while deciding: what was looked at (the work is counted when applied).
+                        let entries = listed.entries[0].count + listed.entries[1].count
+                        engine.progress.update { $0.scanned += entries }
                         if !outcome.overflowed {
                             outcome.pending += plan.operations
                             if outcome.pending.count > Self.pendingLimit {
