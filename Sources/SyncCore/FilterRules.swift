@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One include or exclude rule, gitignore-style, matched against the bytes of a relative path.
 ///
 /// - `*` matches within one name, `**` across folders, `?` one byte, `[...]` a class
@@ -65,6 +73,42 @@ public struct FilterRule: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(text) (\(origin))" }
 
+    /// The same rule matched against names only (the folder part was decided already).
+    var unanchored: FilterRule {
+        FilterRule(action, bytes: pattern, directoryOnly: directoryOnly, text: text, origin: origin) ?? self
+    }
+
+    /// A name-only rule from pattern bytes, keeping the original's text for reports.
+    init?(_ action: Action, bytes: [UInt8], directoryOnly: Bool, text: String, origin: String) {
+        guard !bytes.isEmpty, !bytes.contains(UInt8(ascii: "/")) else { return nil }
+        self.action = action
+        self.text = text
+        self.origin = origin
+        self.pattern = bytes
+        self.anchored = false
+        self.directoryOnly = directoryOnly
+        self.depth = nil
+        self.shape = Self.shape(of: bytes)
+    }
+
+    static func shape(of bytes: [UInt8]) -> Shape {
+        let wild: (UInt8) -> Bool = { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "\\") }
+        if !bytes.contains(where: wild) { return .literal }
+        if bytes.first == UInt8(ascii: "*"), !bytes.dropFirst().contains(where: wild) { return .suffix(Array(bytes.dropFirst())) }
+        if bytes.last == UInt8(ascii: "*"), !bytes.dropLast().contains(where: wild) { return .prefix(Array(bytes.dropLast())) }
+        return .glob
+    }
+
+    /// Whether `bytes` holds `part` at `offset` (a memory compare: this runs per name and rule).
+    @inline(__always)
+    static func equal(_ bytes: [UInt8], from offset: Int, _ part: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { whole in
+            part.withUnsafeBufferPointer { part in
+                part.isEmpty || memcmp(whole.baseAddress! + offset, part.baseAddress!, part.count) == 0
+            }
+        }
+    }
+
     /// Whether the rule matches `path`, whose last component is `name`.
     @inline(__always)
     func matches(path: [UInt8], name: [UInt8], isDirectory: Bool) -> Bool {
@@ -73,10 +117,12 @@ public struct FilterRule: Sendable, Hashable, CustomStringConvertible {
         switch shape {
         case .literal: return subject == pattern
         case .suffix(let suffix):
-            return subject.count >= suffix.count && subject.suffix(suffix.count).elementsEqual(suffix)
-                && (anchored ? !subject.contains(UInt8(ascii: "/")) : true)
+            // The `*` stands for bytes within one name: no `/` in what it covers.
+            guard subject.count >= suffix.count, Self.equal(subject, from: subject.count - suffix.count, suffix) else { return false }
+            return !anchored || !subject.dropLast(suffix.count).contains(UInt8(ascii: "/"))
         case .prefix(let prefix):
-            return subject.starts(with: prefix) && (anchored ? !subject.dropFirst(prefix.count).contains(UInt8(ascii: "/")) : true)
+            guard subject.count >= prefix.count, Self.equal(subject, from: 0, prefix) else { return false }
+            return !anchored || !subject.dropFirst(prefix.count).contains(UInt8(ascii: "/"))
         case .glob: return Glob.match(pattern[...], subject[...])
         }
     }
@@ -122,6 +168,12 @@ public struct FilterRules: Sendable, Hashable {
         }
     }
 
+    /// The rules as they apply to the entries of one folder: what depends on the folder's path
+    /// is decided once here, so each entry costs a name comparison per rule that can match.
+    public func inFolder(_ directory: RelativePath) -> FolderRules {
+        FolderRules(rules: rules, directory: directory)
+    }
+
     /// The per-tree ignore file at each side's root, honoured on both sides and synced itself.
     public static let ignoreFileName = ".ha-sync-ignore"
 
@@ -164,6 +216,168 @@ public struct FilterRules: Sendable, Hashable {
         }
         let hex = Array("0123456789abcdef".utf8)
         return String(decoding: stride(from: 60, through: 0, by: -4).map { hex[Int((hash >> UInt64($0)) & 0xF)] }, as: UTF8.self)
+    }
+}
+
+/// ``FilterRules`` for the entries of one folder (``FilterRules/inFolder(_:)``).
+public struct FolderRules: Sendable {
+    enum Test: Sendable {
+        /// Cannot match anything in this folder.
+        case never
+        /// Matches every entry (of the right kind): the folder is inside what the rule names.
+        case always
+        /// Matches entries whose name matches this (unanchored) rule.
+        case name(FilterRule)
+        /// Matches entries whose full path matches the rule (the general case).
+        case path(FilterRule)
+    }
+
+    let rules: [FilterRule]
+    /// Per rule: how it is tested here (``never``, ``always``, ``byName``, ``byPath``), and the
+    /// rule to test (a name-only form where the folder part was decided already).
+    let matchers: [FilterRule]
+    let compact: [Compact]
+    let patternBytes: [UInt8]
+    let directory: RelativePath
+
+    init(rules: [FilterRule], directory: RelativePath) {
+        self.rules = rules
+        self.directory = directory
+        let folder = directory.bytes[...]
+        let tests: [Test] = rules.map { rule in
+            guard rule.anchored else { return .name(rule) }
+            let pattern = rule.pattern
+            let slash = UInt8(ascii: "/")
+            guard let last = pattern.lastIndex(of: slash) else {
+                // `/name`: entries of the root only.
+                return directory.isRoot ? .name(rule.unanchored) : .never
+            }
+            let head = pattern[..<last]
+            let tail = pattern[(last + 1)...]
+            if tail.elementsEqual("**".utf8) {
+                // `P/**`: everything inside a folder that matches P, at any depth.
+                guard !directory.isRoot else { return .path(rule) }
+                return Glob.match(head, folder) || Glob.match(pattern[...], folder) ? .always : .never
+            }
+            if tail.windows(of: 2).contains(where: { $0.elementsEqual("**".utf8) }) { return .path(rule) }
+            // `P/name`: the folder must match P (decided once), each entry the last part. A P
+            // ending in `/**` also matches no folder at all (`a/**/b` matches `a/b`).
+            guard !directory.isRoot else { return .never }
+            var folderMatches = Glob.match(head, folder)
+            if !folderMatches && head.count >= 3 && head.suffix(3).elementsEqual("/**".utf8) {
+                folderMatches = Glob.match(head.dropLast(3), folder)
+            }
+            guard folderMatches else { return .never }
+            return FilterRule(rule.action, bytes: Array(tail), directoryOnly: rule.directoryOnly, text: rule.text, origin: rule.origin)
+                .map { .name($0) } ?? .path(rule)
+        }
+        matchers = zip(tests, rules).map { test, rule in
+            switch test {
+            case .name(let matcher), .path(let matcher): matcher
+            case .never, .always: rule
+            }
+        }
+        var bytes: [UInt8] = []
+        compact = zip(tests, matchers).map { test, matcher in
+            let kind: UInt8 =
+                switch test {
+                case .never: Self.never
+                case .always: Self.always
+                case .name: Self.byName
+                case .path: Self.byPath
+                }
+            var shape = Compact.glob
+            var part: [UInt8] = []
+            switch matcher.shape {
+            case .literal:
+                shape = Compact.literal
+                part = matcher.pattern
+            case .suffix(let suffix):
+                shape = Compact.suffix
+                part = suffix
+            case .prefix(let prefix):
+                shape = Compact.prefix
+                part = prefix
+            case .glob:
+                break
+            }
+            let offset = Int32(bytes.count)
+            bytes += part
+            return Compact(kind: kind, shape: shape, directoryOnly: matcher.directoryOnly, offset: offset, length: Int32(part.count))
+        }
+        patternBytes = bytes
+    }
+
+    /// The rule that excludes `name` here, or `nil` when it is included.
+    public func excludingRule(name: [UInt8], isDirectory: Bool) -> FilterRule? {
+        // The common shapes are compared from plain values and one shared byte buffer: no
+        // copies and no reference counting per name and rule. Globs use the rule itself.
+        let decided: Int? = compact.withUnsafeBufferPointer { compact in
+            patternBytes.withUnsafeBufferPointer { patterns in
+                name.withUnsafeBufferPointer { nameBytes in
+                    var path: [UInt8]?
+                    for index in compact.indices {
+                        let rule = compact[index]
+                        if rule.kind == Self.never || (rule.directoryOnly && !isDirectory) { continue }
+                        let matched: Bool
+                        if rule.kind == Self.always {
+                            matched = true
+                        } else if rule.kind == Self.byName && rule.shape != Compact.glob {
+                            let pattern = UnsafeBufferPointer(rebasing: patterns[Int(rule.offset)..<Int(rule.offset + rule.length)])
+                            matched = Compact.match(rule.shape, pattern, nameBytes)
+                        } else if rule.kind == Self.byName {
+                            matched = matchers[index].matches(path: [], name: name, isDirectory: isDirectory)
+                        } else {
+                            if path == nil { path = directory.appending(name).bytes }
+                            matched = matchers[index].matches(path: path!, name: name, isDirectory: isDirectory)
+                        }
+                        if matched { return index }
+                    }
+                    return nil
+                }
+            }
+        }
+        guard let decided, rules[decided].action == .exclude else { return nil }
+        return rules[decided]
+    }
+
+    /// A rule reduced to plain values for the per-name loop.
+    struct Compact {
+        static let literal: UInt8 = 0
+        static let suffix: UInt8 = 1
+        static let prefix: UInt8 = 2
+        static let glob: UInt8 = 3
+
+        var kind: UInt8
+        var shape: UInt8
+        var directoryOnly: Bool
+        var offset: Int32
+        var length: Int32
+
+        @inline(__always)
+        static func match(_ shape: UInt8, _ pattern: UnsafeBufferPointer<UInt8>, _ name: UnsafeBufferPointer<UInt8>) -> Bool {
+            switch shape {
+            case literal:
+                return name.count == pattern.count && (pattern.isEmpty || memcmp(name.baseAddress!, pattern.baseAddress!, pattern.count) == 0)
+            case suffix:
+                return name.count >= pattern.count
+                    && (pattern.isEmpty || memcmp(name.baseAddress! + (name.count - pattern.count), pattern.baseAddress!, pattern.count) == 0)
+            default:  // prefix
+                return name.count >= pattern.count && (pattern.isEmpty || memcmp(name.baseAddress!, pattern.baseAddress!, pattern.count) == 0)
+            }
+        }
+    }
+
+    static let never: UInt8 = 0
+    static let always: UInt8 = 1
+    static let byName: UInt8 = 2
+    static let byPath: UInt8 = 3
+}
+
+extension ArraySlice where Element == UInt8 {
+    fileprivate func windows(of size: Int) -> [ArraySlice<UInt8>] {
+        guard count >= size else { return [] }
+        return (startIndex...(endIndex - size)).map { self[$0..<($0 + size)] }
     }
 }
 

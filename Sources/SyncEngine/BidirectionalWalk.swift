@@ -170,13 +170,13 @@ extension BidirectionalEngine {
         func taken(_ name: [UInt8]) -> Bool {
             assigned.contains(name) || Self.contains(aEntries, name) || Self.contains(bEntries, name) || Self.contains(listing.archived, name)
         }
-        let filters = configuration.filters
-        let depth = job.path.depth
+        // What depends on this folder's path is decided once; each name then costs a comparison per rule.
+        let filters = configuration.filters.isEmpty ? nil : configuration.filters.inFolder(job.path)
         ThreeWayMerge.merge(aEntries, bEntries, listing.archived) { aEntry, bEntry, archived in
-            if !filters.isEmpty {
+            if let filters {
                 let name = (aEntry ?? bEntry ?? archived)!.name
                 let isDirectory = aEntry?.kind == .directory || bEntry?.kind == .directory
-                if let rule = filters.excludingRule(in: job.path, depth: depth, name: name, isDirectory: isDirectory) {
+                if let rule = filters.excludingRule(name: name, isDirectory: isDirectory) {
                     // Left alone on both sides; it leaves the archive, so if it is included
                     // again later it counts as new on both sides (nothing deleted).
                     let path = job.path.appending(name)

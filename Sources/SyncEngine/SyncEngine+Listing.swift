@@ -135,13 +135,13 @@ extension SyncEngine {
         outcome.destinationFiles = destinationEntries.lazy.filter { $0.kind != .directory }.count
 
         let reconciler = configuration.reconciler
-        let filters = configuration.filters
-        let depth = job.path.depth
+        // What depends on this folder's path is decided once; each name then costs a comparison per rule.
+        let filters = configuration.filters.isEmpty ? nil : configuration.filters.inFolder(job.path)
         DirectoryMerge.merge(source: sourceEntries, destination: destinationEntries) { sourceEntry, destinationEntry in
-            if !filters.isEmpty {
+            if let filters {
                 let name = sourceEntry?.name ?? destinationEntry!.name
                 let isDirectory = sourceEntry?.kind == .directory || destinationEntry?.kind == .directory
-                if let rule = filters.excludingRule(in: job.path, depth: depth, name: name, isDirectory: isDirectory) {
+                if let rule = filters.excludingRule(name: name, isDirectory: isDirectory) {
                     // Never copied, deleted, counted by the guards, or looked into.
                     outcome.excluded += 1
                     if mode != .survey { outcome.exclusions.append((job.path.appending(name), rule)) }

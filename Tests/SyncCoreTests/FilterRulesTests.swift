@@ -66,6 +66,32 @@ struct FilterRulesTests {
         #expect(decided?.text == row.excludedBy)
     }
 
+    /// Deciding per folder (what the engines do) agrees with matching the full path, for every
+    /// pattern against every path of a small tree.
+    @Test func perFolderDecisionsAgreeWithFullPathMatching() throws {
+        let patterns = [
+            "/cache", "/cache/", "a/*/c", "a/**/c", "**/tmp/**", "a/**", "/infra/db/*.ibd", "x/y", "**/node_modules", "*.tmp", "[ab]/c*",
+            "a/b/", "/a", "a/**/b/**", "*/c", "a/[!x]/c",
+        ]
+        let paths = [
+            "a", "a/b", "a/b/c", "a/c", "a/x/c", "a/b/x/c", "cache", "x/cache", "tmp", "tmp/f", "x/tmp/f", "x/tmp/y/z", "infra/db/t.ibd",
+            "infra/db/sub/t.ibd", "x/y", "q/x/y", "deep/node_modules", "f.tmp", "d/f.tmp", "b/cat", "a/b/b/c",
+        ]
+        for pattern in patterns {
+            let rules = FilterRules(try FilterRules.parse(lines: "- " + pattern, origin: "t"))
+            for path in paths {
+                for folder in [false, true] {
+                    let relative = RelativePath(path)
+                    let whole = rules.excludingRule(relative, isDirectory: folder)?.text
+                    let perFolder = rules.inFolder(relative.parent).excludingRule(name: relative.lastComponent, isDirectory: folder)?.text
+                    #expect(
+                        whole == perFolder,
+                        "\(pattern) on \(path)\(folder ? "/" : ""): path says \(whole ?? "included"), folder says \(perFolder ?? "included")")
+                }
+            }
+        }
+    }
+
     @Test func ruleFilesHaveCommentsAndSayWhereAMistakeIs() throws {
         let rules = try FilterRules.parse(lines: "# caches\n- *.tmp\n\n+ important.tmp\n.DS_Store\r\n", origin: "rules.txt")
         #expect(rules.map(\.text) == ["- *.tmp", "+ important.tmp", "- .DS_Store"])
