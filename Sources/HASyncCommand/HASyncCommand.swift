@@ -18,7 +18,7 @@ public struct HASyncCommand: AsyncParsableCommand {
             the state of the last sync, changes and deletes travel both ways, and a path changed on \
             both sides keeps both versions (a conflict copy). Without it, the run is one-way (newest \
             mtime wins); two one-way runs per pair share the pair's lock. Exit status: 0 success (or the pair is locked by another run), \
-            1 failed run, 2 some files failed, 3 refused by a delete guard, 64 usage error, \
+            1 failed run, 2 some files failed, 3 refused by a guard, 64 usage error, \
             130/143 stopped by SIGINT/SIGTERM. Every run is recorded in an opslog in --log-dir and then in \
             the audit database. 'ha-sync prune-history --help' deletes old audit rows. See docs/cli.md.
             """,
