@@ -306,24 +306,7 @@ extension BidirectionalEngine {
     func keepVersion(_ path: RelativePath, _ existing: Entry, on side: Side, moving: Bool, settings: VersionSettings, mode: WalkMode) throws
         -> OperationResult
     {
-        let started = Timestamp.now()
-        let store = VersionStore(settings: settings)
-        let versionPath: RelativePath
-        if mode == .apply {
-            do {
-                versionPath = try store.keep(path, expected: existing, on: tree(side), keepOriginal: !moving)
-            } catch let error as SyncTreeError where error.code != .targetChanged {
-                throw SyncTreeError(
-                    code: error.code, operation: "keep the old version in .ha-sync-versions", path: path,
-                    detail: "\(error.message); nothing was \(moving ? "deleted" : "replaced")")
-            }
-        } else {
-            versionPath = VersionStore.versionFolder(of: path).appending(
-                VersionName.stem(path.lastComponent) + Array("~\(VersionName.stamp(settings.runTime))".utf8))
-        }
-        return OperationResult(
-            path: versionPath, action: .keepVersion, kind: existing.kind, sizeBefore: existing.size, sizeAfter: existing.size,
-            startedAt: started, endedAt: Timestamp.now(), side: side)
+        try VersionStore(settings: settings).record(keeping: path, existing, on: tree(side), side: side, moving: moving, dryRun: mode != .apply)
     }
 
     /// Throws ``SyncTreeError/Code/targetChanged`` unless `side` still holds what was listed.
@@ -350,24 +333,10 @@ extension BidirectionalEngine {
     /// deepest first (a folder whose content survived stays).
     func runDeletes(_ outcome: BidirectionalOutcome, mode: WalkMode, pool: NIOThreadPoolBox, summary: inout SyncSummary) async throws {
         let inFlight = configuration.metadataConcurrency.batches(observedMicrosPerRequest: outcome.microsPerRequest)
-        let remote = configuration.metadataConcurrency.isRemote(observedMicrosPerRequest: outcome.microsPerRequest)
         let files = outcome.deletes
         let batchSize = max(16, min(256, files.count / max(inFlight, 1) + 1))
         let batches = stride(from: 0, to: files.count, by: batchSize).map { Array(files[$0..<min($0 + batchSize, files.count)]) }
-        try await withThrowingTaskGroup(of: ([OperationResult], [ArchiveUpdate]).self) { group in
-            var next = 0
-            func spawn() {
-                let batch = batches[next]
-                next += 1
-                group.addTask { try await pool.run(wide: remote) { self.apply(batch, mode: mode) } }
-            }
-            while next < batches.count && next < inFlight { spawn() }
-            while let (results, updates) = try await group.next() {
-                count(results, into: &summary, notify: false)
-                if mode == .apply && !updates.isEmpty { try await archive.record(updates) }
-                if next < batches.count && !stopSignal.isStopped { spawn() }
-            }
-        }
+        try await applyBatches(batches, mode: mode, pool: pool, microsPerRequest: outcome.microsPerRequest, summary: &summary)
         guard !stopSignal.isStopped else { return }
         let folders = outcome.directoryDeletes.sorted { $0.path.depth > $1.path.depth }
         let (results, updates) = try await pool.run { self.apply(folders, mode: mode) }
@@ -433,9 +402,16 @@ extension BidirectionalEngine {
             }
         }
         if !current.isEmpty { batches.append(current) }
-        let inFlight = configuration.metadataConcurrency.batches(observedMicrosPerRequest: outcome.microsPerRequest)
-        let remote = configuration.metadataConcurrency.isRemote(observedMicrosPerRequest: outcome.microsPerRequest)
-        var summary = outcome.summary
+        try await applyBatches(batches, mode: mode, pool: pool, microsPerRequest: outcome.microsPerRequest, summary: &outcome.summary)
+    }
+
+    /// Applies batches on the I/O pool, as many in flight as the observed latency is worth,
+    /// recording results and archive updates as each batch returns.
+    private func applyBatches(
+        _ batches: [[BidirectionalOperation]], mode: WalkMode, pool: NIOThreadPoolBox, microsPerRequest: Double?, summary: inout SyncSummary
+    ) async throws {
+        let inFlight = configuration.metadataConcurrency.batches(observedMicrosPerRequest: microsPerRequest)
+        let remote = configuration.metadataConcurrency.isRemote(observedMicrosPerRequest: microsPerRequest)
         try await withThrowingTaskGroup(of: ([OperationResult], [ArchiveUpdate]).self) { group in
             var next = 0
             func spawn() {
@@ -450,7 +426,6 @@ extension BidirectionalEngine {
                 if next < batches.count && !stopSignal.isStopped { spawn() }
             }
         }
-        outcome.summary = summary
     }
 
     /// Removes temporary files of killed runs that a `.plan` walk saw; returns how many.

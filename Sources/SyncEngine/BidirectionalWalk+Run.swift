@@ -191,12 +191,6 @@ extension BidirectionalEngine {
             summary.record(result)
             if notify { observer.operationFinished(result) }
         }
-        let failures = results.lazy.filter { $0.status == .failed }.count
-        let bytes = results.reduce(Int64(0)) { $0 + ($1.status == .success ? $1.bytesTransferred : 0) }
-        progress.update {
-            $0.done += results.count
-            $0.failed += failures
-            $0.doneBytes += bytes
-        }
+        progress.count(results)
     }
 }

@@ -99,24 +99,7 @@ extension SyncEngine {
     func keepVersion(_ path: RelativePath, _ existing: Entry, on side: Side, moving: Bool, settings: VersionSettings, mode: Mode) throws
         -> OperationResult
     {
-        let started = Timestamp.now()
-        let store = VersionStore(settings: settings)
-        let versionPath: RelativePath
-        if mode == .apply {
-            do {
-                versionPath = try store.keep(path, expected: existing, on: tree(side), keepOriginal: !moving)
-            } catch let error as SyncTreeError where error.code != .targetChanged {
-                throw SyncTreeError(
-                    code: error.code, operation: "keep the old version in .ha-sync-versions", path: path,
-                    detail: "\(error.message); nothing was \(moving ? "deleted" : "replaced")")
-            }
-        } else {
-            versionPath = VersionStore.versionFolder(of: path).appending(
-                VersionName.stem(path.lastComponent) + Array("~\(VersionName.stamp(settings.runTime))".utf8))
-        }
-        return OperationResult(
-            path: versionPath, action: .keepVersion, kind: existing.kind, sizeBefore: existing.size, sizeAfter: existing.size, startedAt: started,
-            endedAt: Timestamp.now(), side: nil)
+        try VersionStore(settings: settings).record(keeping: path, existing, on: tree(side), side: nil, moving: moving, dryRun: mode != .apply)
     }
 
     private func vanished(_ planned: PlannedOperation, started: Timestamp) -> OperationResult {
@@ -202,12 +185,6 @@ extension SyncEngine {
             summary.record(result)
             if notify { observer.operationFinished(result) }
         }
-        let failures = results.lazy.filter { $0.status == .failed }.count
-        let bytes = results.reduce(Int64(0)) { $0 + ($1.status == .success ? $1.bytesTransferred : 0) }
-        progress.update {
-            $0.done += results.count
-            $0.failed += failures
-            $0.doneBytes += bytes
-        }
+        progress.count(results)
     }
 }

@@ -1,3 +1,4 @@
+import SyncCore
 import Synchronization
 
 /// Live counters of a run, read by the progress display while the engine updates them.
@@ -30,5 +31,16 @@ public final class SyncProgress: Sendable {
 
     func update(_ body: (inout Snapshot) -> Void) {
         state.withLock { body(&$0) }
+    }
+
+    /// Counts finished operations: done, failed, and the bytes of the successful ones.
+    func count(_ results: [OperationResult]) {
+        let failures = results.lazy.filter { $0.status == .failed }.count
+        let bytes = results.reduce(Int64(0)) { $0 + ($1.status == .success ? $1.bytesTransferred : 0) }
+        update {
+            $0.done += results.count
+            $0.failed += failures
+            $0.doneBytes += bytes
+        }
     }
 }

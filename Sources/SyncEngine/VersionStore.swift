@@ -40,6 +40,31 @@ public struct VersionStore: Sendable {
         throw SyncTreeError(code: .alreadyExists, operation: "keep version", path: path, detail: "1000 versions of it in this run already")
     }
 
+    /// Keeps `existing` (what `tree` holds at `path`) as a version, or in a dry run only says
+    /// where it would go, and returns the operation's record. A failure names what was kept
+    /// from happening: nothing is replaced or deleted without its version.
+    public func record(
+        keeping path: RelativePath, _ existing: Entry, on tree: any SyncTree, side: Side?, moving: Bool, dryRun: Bool
+    ) throws -> OperationResult {
+        let started = Timestamp.now()
+        let versionPath: RelativePath
+        if dryRun {
+            versionPath = Self.versionFolder(of: path).appending(
+                VersionName.stem(path.lastComponent) + Array("~\(VersionName.stamp(settings.runTime))".utf8))
+        } else {
+            do {
+                versionPath = try keep(path, expected: existing, on: tree, keepOriginal: !moving)
+            } catch let error as SyncTreeError where error.code != .targetChanged {
+                throw SyncTreeError(
+                    code: error.code, operation: "keep the old version in .ha-sync-versions", path: path,
+                    detail: "\(error.message); nothing was \(moving ? "deleted" : "replaced")")
+            }
+        }
+        return OperationResult(
+            path: versionPath, action: .keepVersion, kind: existing.kind, sizeBefore: existing.size, sizeAfter: existing.size,
+            startedAt: started, endedAt: Timestamp.now(), side: side)
+    }
+
     /// The folder in the store that holds the versions of the files of `path`'s folder.
     public static func versionFolder(of path: RelativePath) -> RelativePath {
         var folder = VersionName.folderPath
