@@ -7,17 +7,15 @@ import Testing
 /// archive in the log folder. Serialized: some tests freeze or kill runs and time their steps.
 @Suite("ha-sync --bidirectional", .serialized)
 struct BidirectionalEndToEndTests {
-    let tree: TemporaryTree
-    let a: String
-    let b: String
-    let logs: String
-    let t0 = Timestamp(seconds: 1_790_000_000)
+    let pair: ServerPair
+    var tree: TemporaryTree { pair.tree }
+    var a: String { pair.a }
+    var b: String { pair.b }
+    var logs: String { pair.logs }
+    var t0: Timestamp { pair.t0 }
 
     init() throws {
-        tree = try TemporaryTree("bidi")
-        a = try tree.directory("dell")
-        b = try tree.directory("hp")
-        logs = tree.root + "/logs"
+        pair = try ServerPair("bidi")
     }
 
     func arguments(_ extra: [String] = []) -> [String] {
@@ -32,7 +30,7 @@ struct BidirectionalEndToEndTests {
         return outcome
     }
 
-    func time(_ offset: Int64) -> Timestamp { Timestamp(seconds: t0.seconds + offset) }
+    func time(_ offset: Int64) -> Timestamp { pair.time(offset) }
 
     func text(_ root: String, _ path: String) -> String? {
         (try? TemporaryTree.read(root, RelativePath(path))).map { String(decoding: $0, as: UTF8.self) }

@@ -8,17 +8,15 @@ import Testing
 /// even listed.
 @Suite("ha-sync filters", .serialized)
 struct FiltersEndToEndTests {
-    let tree: TemporaryTree
-    let a: String
-    let b: String
-    let logs: String
-    let t0 = Timestamp(seconds: 1_790_000_000)
+    let pair: ServerPair
+    var tree: TemporaryTree { pair.tree }
+    var a: String { pair.a }
+    var b: String { pair.b }
+    var logs: String { pair.logs }
+    var t0: Timestamp { pair.t0 }
 
     init() throws {
-        tree = try TemporaryTree("filters")
-        a = try tree.directory("dell")
-        b = try tree.directory("hp")
-        logs = tree.root + "/logs"
+        pair = try ServerPair("filters")
     }
 
     func run(_ extra: [String], expect status: Int32 = 0, prefix: [String] = []) async throws -> HASyncProcess.Outcome {

@@ -7,17 +7,15 @@ import Testing
 /// `.ha-sync-versions/`, the keep rules prune it, and the store is never synced.
 @Suite("ha-sync versions", .serialized)
 struct VersionsEndToEndTests {
-    let tree: TemporaryTree
-    let a: String
-    let b: String
-    let logs: String
-    let t0 = Timestamp(seconds: 1_790_000_000)
+    let pair: ServerPair
+    var tree: TemporaryTree { pair.tree }
+    var a: String { pair.a }
+    var b: String { pair.b }
+    var logs: String { pair.logs }
+    var t0: Timestamp { pair.t0 }
 
     init() throws {
-        tree = try TemporaryTree("versions")
-        a = try tree.directory("dell")
-        b = try tree.directory("hp")
-        logs = tree.root + "/logs"
+        pair = try ServerPair("versions")
     }
 
     func run(_ extra: [String], expect status: Int32 = 0, prefix: [String] = []) async throws -> HASyncProcess.Outcome {
@@ -27,7 +25,7 @@ struct VersionsEndToEndTests {
         return outcome
     }
 
-    func time(_ offset: Int64) -> Timestamp { Timestamp(seconds: t0.seconds + offset) }
+    func time(_ offset: Int64) -> Timestamp { pair.time(offset) }
 
     /// Every file under `root/.ha-sync-versions`, by path relative to the store.
     func versions(_ root: String) -> [String: String] {
