@@ -389,19 +389,7 @@ extension BidirectionalEngine {
             outcome.createdDirectories += created
             if mode == .apply && !updates.isEmpty { try await archive.record(updates) }
         }
-        var batches: [[BidirectionalOperation]] = []
-        var current: [BidirectionalOperation] = []
-        var currentBytes: Int64 = 0
-        for operation in rest {
-            current.append(operation)
-            currentBytes += operation.bytes
-            if current.count >= BidirectionalWalk<A, B>.batchOperations || currentBytes >= BidirectionalWalk<A, B>.batchBytes {
-                batches.append(current)
-                current = []
-                currentBytes = 0
-            }
-        }
-        if !current.isEmpty { batches.append(current) }
+        let batches = OperationBatches.split(rest) { $0.bytes }.map(\.items)
         try await applyBatches(batches, mode: mode, pool: pool, microsPerRequest: outcome.microsPerRequest, summary: &outcome.summary)
     }
 

@@ -17,8 +17,6 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
     /// Operations a `.plan` walk keeps; beyond this it counts deletes only and a second walk applies.
     static var pendingLimit: Int { 20_000 }
 
-    static var batchOperations: Int { 64 }
-    static var batchBytes: Int64 { 8 << 20 }
     static var backlogLimit: Int { 256 }
 
     private enum Child: Sendable {
@@ -43,7 +41,7 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
                 let observed = latency.microsPerRequest
                 let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
                 while !stopped && applying < concurrency.batches(observedMicrosPerRequest: observed), let next = batches.first {
-                    let large = next.bytes >= Self.batchBytes
+                    let large = next.bytes >= OperationBatches.maxBytes
                     if large && applyingLarge >= workers { break }
                     batches.removeFirst()
                     applying += 1
@@ -111,25 +109,9 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
                         }
                         continue
                     }
-                    var current: [BidirectionalOperation] = []
-                    var currentBytes: Int64 = 0
-                    var plannedBytes: Int64 = 0
-                    for operation in plan.operations {
-                        if operation.bytes >= Self.batchBytes && !current.isEmpty {
-                            batches.append((current, currentBytes))
-                            current = []
-                            currentBytes = 0
-                        }
-                        current.append(operation)
-                        currentBytes += operation.bytes
-                        plannedBytes += operation.bytes
-                        if current.count >= Self.batchOperations || currentBytes >= Self.batchBytes {
-                            batches.append((current, currentBytes))
-                            current = []
-                            currentBytes = 0
-                        }
-                    }
-                    if !current.isEmpty { batches.append((current, currentBytes)) }
+                    let split = OperationBatches.split(plan.operations) { $0.bytes }
+                    batches.append(contentsOf: split.map { (operations: $0.items, bytes: $0.bytes) })
+                    let plannedBytes = split.reduce(Int64(0)) { $0 + $1.bytes }
                     let planned = plan.operations.count + plan.deletes.count + plan.results.count
                     engine.progress.update {
                         $0.scanned += listed.entries[0].count + listed.entries[1].count

@@ -31,9 +31,6 @@ extension SyncEngine {
         let mode: Mode
         let pool: NIOThreadPoolBox
 
-        /// Batches close at this many operations or bytes, so small files share one trip to the pool.
-        static var batchOperations: Int { 64 }
-        static var batchBytes: Int64 { 8 << 20 }
         /// Listing pauses while this many batches wait to be applied.
         static var backlogLimit: Int { 256 }
 
@@ -68,7 +65,7 @@ extension SyncEngine {
                     let listingLimit = concurrency.listings(observedMicrosPerRequest: observed)
                     let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
                     while !stopped && applying < batchLimit, let next = batches.first {
-                        let large = next.bytes >= Self.batchBytes
+                        let large = next.bytes >= OperationBatches.maxBytes
                         if large && applyingLarge >= workers { break }
                         batches.removeFirst()
                         applying += 1
@@ -180,29 +177,10 @@ extension SyncEngine {
             }
             var plannedBytes: Int64 = 0
             if mode != .survey {
-                var current: [PlannedOperation] = []
-                var currentBytes: Int64 = 0
-                for operation in listed.operations {
-                    // A large file gets a batch of its own, so small files never wait behind it.
-                    if operation.bytesToCopy >= Self.batchBytes && !current.isEmpty {
-                        batches.append((job.trackerID, current, currentBytes))
-                        tracker.addWork(job.trackerID, count: 1)
-                        current = []
-                        currentBytes = 0
-                    }
-                    current.append(operation)
-                    currentBytes += operation.bytesToCopy
-                    plannedBytes += operation.bytesToCopy
-                    if current.count >= Self.batchOperations || currentBytes >= Self.batchBytes {
-                        batches.append((job.trackerID, current, currentBytes))
-                        tracker.addWork(job.trackerID, count: 1)
-                        current = []
-                        currentBytes = 0
-                    }
-                }
-                if !current.isEmpty {
-                    batches.append((job.trackerID, current, currentBytes))
+                for batch in OperationBatches.split(listed.operations, bytes: { $0.bytesToCopy }) {
+                    batches.append((job.trackerID, batch.items, batch.bytes))
                     tracker.addWork(job.trackerID, count: 1)
+                    plannedBytes += batch.bytes
                 }
             }
             let planned = listed.operations.count + listed.deletes.count + listed.results.count

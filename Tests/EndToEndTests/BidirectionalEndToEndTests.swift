@@ -6,13 +6,8 @@ import Testing
 /// `ha-sync --bidirectional` as a user runs it: the real binary on real trees, with the state
 /// archive in the log folder. Serialized: some tests freeze or kill runs and time their steps.
 @Suite("ha-sync --bidirectional", .serialized)
-struct BidirectionalEndToEndTests {
+struct BidirectionalEndToEndTests: ServerPairSuite {
     let pair: ServerPair
-    var tree: TemporaryTree { pair.tree }
-    var a: String { pair.a }
-    var b: String { pair.b }
-    var logs: String { pair.logs }
-    var t0: Timestamp { pair.t0 }
 
     init() throws {
         pair = try ServerPair("bidi")
@@ -29,8 +24,6 @@ struct BidirectionalEndToEndTests {
         #expect(outcome.status == status, "\(outcome.stderr)")
         return outcome
     }
-
-    func time(_ offset: Int64) -> Timestamp { pair.time(offset) }
 
     func text(_ root: String, _ path: String) -> String? {
         (try? TemporaryTree.read(root, RelativePath(path))).map { String(decoding: $0, as: UTF8.self) }

@@ -7,13 +7,8 @@ import Testing
 /// both modes: excluded paths are neither copied nor deleted, and excluded folders are not
 /// even listed.
 @Suite("ha-sync filters", .serialized)
-struct FiltersEndToEndTests {
+struct FiltersEndToEndTests: ServerPairSuite {
     let pair: ServerPair
-    var tree: TemporaryTree { pair.tree }
-    var a: String { pair.a }
-    var b: String { pair.b }
-    var logs: String { pair.logs }
-    var t0: Timestamp { pair.t0 }
 
     init() throws {
         pair = try ServerPair("filters")

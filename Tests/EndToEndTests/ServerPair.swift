@@ -20,3 +20,17 @@ struct ServerPair {
 
     func time(_ offset: Int64) -> Timestamp { Timestamp(seconds: t0.seconds + offset) }
 }
+
+/// A suite that works on a ``ServerPair``: its folders and times, by their short names.
+protocol ServerPairSuite {
+    var pair: ServerPair { get }
+}
+
+extension ServerPairSuite {
+    var tree: TemporaryTree { pair.tree }
+    var a: String { pair.a }
+    var b: String { pair.b }
+    var logs: String { pair.logs }
+    var t0: Timestamp { pair.t0 }
+    func time(_ offset: Int64) -> Timestamp { pair.time(offset) }
+}

@@ -6,13 +6,8 @@ import Testing
 /// `--versions` with the real binary: what a sync replaces or deletes is kept in the side's
 /// `.ha-sync-versions/`, the keep rules prune it, and the store is never synced.
 @Suite("ha-sync versions", .serialized)
-struct VersionsEndToEndTests {
+struct VersionsEndToEndTests: ServerPairSuite {
     let pair: ServerPair
-    var tree: TemporaryTree { pair.tree }
-    var a: String { pair.a }
-    var b: String { pair.b }
-    var logs: String { pair.logs }
-    var t0: Timestamp { pair.t0 }
 
     init() throws {
         pair = try ServerPair("versions")
@@ -24,8 +19,6 @@ struct VersionsEndToEndTests {
         #expect(outcome.status == status, "\(outcome.stderr)")
         return outcome
     }
-
-    func time(_ offset: Int64) -> Timestamp { pair.time(offset) }
 
     /// Every file under `root/.ha-sync-versions`, by path relative to the store.
     func versions(_ root: String) -> [String: String] {
