@@ -2,6 +2,7 @@
 #include "CSyncShims.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -56,4 +57,56 @@ int hasync_clone(int fd_in, int fd_out) {
 
 void hasync_advise_sequential(int fd) {
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+struct hasync_stat_range {
+    int dirfd;
+    const char *const *names;
+    struct stat *stats;
+    int *errors;
+    size_t begin;
+    size_t end;
+};
+
+static void *hasync_stat_range_run(void *argument) {
+    struct hasync_stat_range *range = argument;
+    for (size_t index = range->begin; index < range->end; index++) {
+        int result = fstatat(range->dirfd, range->names[index], &range->stats[index], AT_SYMLINK_NOFOLLOW);
+        range->errors[index] = result == 0 ? 0 : errno;
+    }
+    return NULL;
+}
+
+#define HASYNC_STAT_MAX_THREADS 16
+
+void hasync_fstatat_many(int dirfd, const char *const *names, size_t count, struct stat *stats, int *errors, int threads) {
+    if (threads > HASYNC_STAT_MAX_THREADS) threads = HASYNC_STAT_MAX_THREADS;
+    if (threads < 1) threads = 1;
+    if ((size_t)threads > count) threads = count == 0 ? 1 : (int)count;
+    struct hasync_stat_range ranges[HASYNC_STAT_MAX_THREADS];
+    pthread_t ids[HASYNC_STAT_MAX_THREADS];
+    int started[HASYNC_STAT_MAX_THREADS] = {0};
+    size_t chunk = (count + (size_t)threads - 1) / (size_t)threads;
+    for (int index = 0; index < threads; index++) {
+        size_t begin = (size_t)index * chunk;
+        size_t end = begin + chunk < count ? begin + chunk : count;
+        ranges[index] = (struct hasync_stat_range){dirfd, names, stats, errors, begin < count ? begin : count, end};
+    }
+    pthread_attr_t attributes;
+    int haveAttributes = pthread_attr_init(&attributes) == 0;
+    // fstatat needs little stack: keep each helper's mapping small.
+    if (haveAttributes) pthread_attr_setstacksize(&attributes, 128 * 1024);
+    for (int index = 1; index < threads; index++) {
+        // A thread that cannot be started leaves its range to the caller's thread.
+        started[index] = pthread_create(&ids[index], haveAttributes ? &attributes : NULL, hasync_stat_range_run, &ranges[index]) == 0;
+    }
+    if (haveAttributes) pthread_attr_destroy(&attributes);
+    hasync_stat_range_run(&ranges[0]);
+    for (int index = 1; index < threads; index++) {
+        if (started[index]) {
+            pthread_join(ids[index], NULL);
+        } else {
+            hasync_stat_range_run(&ranges[index]);
+        }
+    }
 }

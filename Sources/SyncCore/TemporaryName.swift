@@ -7,7 +7,7 @@ public enum TemporaryName {
     public static let prefix = Array(".ha-sync-tmp.".utf8)
 
     /// Whether `name` is one of the engine's temporary files.
-    public static func matches(_ name: [UInt8]) -> Bool {
+    public static func matches(_ name: some Collection<UInt8>) -> Bool {
         name.count > prefix.count && name.starts(with: prefix)
     }
 

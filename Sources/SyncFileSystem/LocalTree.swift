@@ -19,9 +19,12 @@ public final class LocalTree: SyncTree {
     let rootDescriptor: Int32
     /// Set once a reflink (FICLONE) failed for lack of support, so it is not tried per file.
     let cloneUnsupported = Atomic<Bool>(false)
+    /// When a large folder's names are examined on several threads.
+    let statFanOut: StatFanOut
 
     /// Opens the tree rooted at `path`, which must be an existing directory.
-    public init(root path: String) throws {
+    public init(root path: String, statFanOut: StatFanOut = .standard) throws {
+        self.statFanOut = statFanOut
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else {
             let code = errno
@@ -73,6 +76,10 @@ public final class LocalTree: SyncTree {
 
     /// `detailed: false` takes each entry's kind from `d_type` and stats only where the file
     /// system does not report it (`DT_UNKNOWN`).
+    ///
+    /// Names are examined one by one as they are read. When the first few `stat`s each take as
+    /// long as a network round trip (NFS with a cold attribute cache), the rest of the folder's
+    /// names are collected and examined on several threads at once (``StatFanOut``).
     private func list(_ directory: RelativePath, detailed: Bool) throws -> DirectoryListing {
         let descriptor = try openBeneath(directory, flags: O_RDONLY | O_DIRECTORY, operation: "list directory")
         guard let stream = fdopendir(descriptor) else {
@@ -85,6 +92,12 @@ public final class LocalTree: SyncTree {
         let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
 
         var listing = DirectoryListing()
+        var probeStarted: Int64 = 0
+        var probed = 0
+        var microsPerStat = 0.0
+        // Names left for the fan-out, NUL-terminated, once the probe found the stats slow.
+        var deferred: [[UInt8]] = []
+        var deferring = false
         while true {
             errno = 0
             guard let record = readdir(stream) else {
@@ -96,35 +109,95 @@ public final class LocalTree: SyncTree {
             if namePointer[0] == 0x2E && (length == 1 || (length == 2 && namePointer[1] == 0x2E)) {
                 continue  // "." and ".."
             }
-            let name = Array(UnsafeRawBufferPointer(start: namePointer, count: length).bindMemory(to: UInt8.self))
-            if TemporaryName.matches(name) {
-                listing.temporaryFiles.append(name)
+            let nameBytes = UnsafeRawBufferPointer(start: namePointer, count: length)
+            if TemporaryName.matches(nameBytes) {
+                listing.temporaryFiles.append(Array(nameBytes))
                 continue
             }
             if !detailed, let kind = Self.kind(ofDirectoryEntryType: record.pointee.d_type) {
-                listing.entries.append(Entry(name: name, kind: kind, modified: Timestamp(seconds: 0)))
+                listing.entries.append(Entry(name: Array(nameBytes), kind: kind, modified: Timestamp(seconds: 0)))
                 continue
             }
+            if deferring {
+                deferred.append(Array(UnsafeRawBufferPointer(start: namePointer, count: length + 1)))
+                continue
+            }
+            if probed == 0 { probeStarted = Self.monotonicNanoseconds() }
             var info = stat()
-            guard fstatat(streamDescriptor, namePointer, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                let code = errno
-                if code == ENOENT { continue }  // removed since readdir: not there any more
-                listing.failures.append(.system("stat", directory.appending(name), errno: code))
-                continue
+            let code = fstatat(streamDescriptor, namePointer, &info, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno
+            accept(Array(nameBytes), info: info, errno: code, in: directory, descriptor: streamDescriptor, into: &listing)
+            probed += 1
+            if detailed && probed == StatFanOut.probe {
+                microsPerStat = Double(Self.monotonicNanoseconds() - probeStarted) / 1000 / Double(probed)
+                deferring = microsPerStat >= statFanOut.remoteMicrosPerStat
             }
-            var entry = Entry(name: name, info: info)
-            if entry.kind == .symlink {
-                do {
-                    entry.symlinkTarget = try readLink(streamDescriptor, namePointer, size: Int(info.st_size), path: directory.appending(name))
-                } catch {
-                    listing.failures.append(error)
-                    continue
-                }
+        }
+        if !deferred.isEmpty {
+            let threads = statFanOut.threads(remaining: deferred.count, observedMicrosPerStat: microsPerStat)
+            let results = Self.statMany(in: streamDescriptor, names: deferred, threads: threads)
+            for (name, result) in zip(deferred, results) {
+                accept(Array(name.dropLast()), info: result.info, errno: result.errno, in: directory, descriptor: streamDescriptor, into: &listing)
             }
-            listing.entries.append(entry)
         }
         DirectoryMerge.sort(&listing.entries)
         return listing
+    }
+
+    /// Adds one examined name to `listing` (a failure if its `stat` failed; nothing if it is
+    /// gone since `readdir`), reading a symlink's target.
+    private func accept(
+        _ name: [UInt8], info: stat, errno code: Int32, in directory: RelativePath, descriptor: Int32, into listing: inout DirectoryListing
+    ) {
+        guard code == 0 else {
+            // Removed since readdir: not there any more.
+            if code != ENOENT { listing.failures.append(.system("stat", directory.appending(name), errno: code)) }
+            return
+        }
+        var entry = Entry(name: name, info: info)
+        if entry.kind == .symlink {
+            let terminated = name + [0]
+            let target = terminated.withUnsafeBufferPointer { bytes -> Result<[UInt8], SyncTreeError> in
+                let cName = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+                return Result { () throws(SyncTreeError) in
+                    try readLink(descriptor, cName, size: Int(info.st_size), path: directory.appending(name))
+                }
+            }
+            switch target {
+            case .success(let bytes): entry.symlinkTarget = bytes
+            case .failure(let error):
+                listing.failures.append(error)
+                return
+            }
+        }
+        listing.entries.append(entry)
+    }
+
+    /// `fstatat` of each NUL-terminated name, on `threads` threads.
+    static func statMany(in directory: Int32, names: [[UInt8]], threads: Int) -> [(info: stat, errno: Int32)] {
+        var pointers: [UnsafePointer<CChar>?] = []
+        pointers.reserveCapacity(names.count)
+        var infos = Array(repeating: stat(), count: names.count)
+        var errors = [Int32](repeating: 0, count: names.count)
+        // The names' storage stays alive (and unmoved) for the whole call.
+        withExtendedLifetime(names) {
+            for name in names {
+                name.withUnsafeBufferPointer { pointers.append(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) }
+            }
+            pointers.withUnsafeBufferPointer { names in
+                infos.withUnsafeMutableBufferPointer { infos in
+                    errors.withUnsafeMutableBufferPointer { errors in
+                        hasync_fstatat_many(directory, names.baseAddress, names.count, infos.baseAddress, errors.baseAddress, Int32(threads))
+                    }
+                }
+            }
+        }
+        return Array(zip(infos, errors).map { (info: $0, errno: $1) })
+    }
+
+    static func monotonicNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
     /// The kind `readdir` reports, or `nil` when it does not know (`DT_UNKNOWN`).

@@ -128,3 +128,31 @@ extension LocalTree {
         try receiveFile(path, from: source.openFile(path), options: options, shouldStop: shouldStop)
     }
 }
+
+@Suite("Local tree: a large folder examined on several threads")
+struct LocalTreeFanOutTests {
+    /// A fan-out that always splits (as on a slow mount) lists exactly what one thread lists.
+    @Test func theFanOutListsWhatOneThreadLists() throws {
+        let scratch = try TemporaryTree("fan-out")
+        let root = try scratch.directory("root")
+        for index in 0..<300 {
+            try TemporaryTree.write(root, String(format: "file-%03d.txt", index), String(repeating: "x", count: index))
+        }
+        for index in 0..<5 {
+            try TemporaryTree.symlink(root, RelativePath("link-\(index)"), target: "file-00\(index).txt")
+            try TemporaryTree.makeDirectories(root, RelativePath("dir-\(index)"))
+        }
+        #expect(mkfifo(root + "/fifo", 0o644) == 0)
+        try TemporaryTree.write(root, ".ha-sync-tmp.00000000000000ff", "partial")
+
+        let alwaysSplit = StatFanOut(remoteMicrosPerStat: 0, namesPerThread: 7, maximumThreads: 6)
+        let split = try LocalTree(root: root, statFanOut: alwaysSplit).list(.root)
+        let single = try LocalTree(root: root).list(.root)
+        #expect(split.entries.count == 311)
+        #expect(split.entries == single.entries)
+        #expect(split.temporaryFiles == single.temporaryFiles)
+        #expect(split.failures.isEmpty)
+        #expect(split.entries.first { $0.name == Array("link-3".utf8) }?.symlinkTarget == Array("file-003.txt".utf8))
+        #expect(split.entries.first { $0.name == Array("file-299.txt".utf8) }?.size == 299)
+    }
+}
