@@ -195,7 +195,7 @@ let package = Package(
         .target(name: "AuditTestSupport", dependencies: ["AuditLog"], path: "Tests/AuditTestSupport", swiftSettings: strict),
         .testTarget(
             name: "AuditLogTests",
-            dependencies: ["AuditLog", "AuditTestSupport", .product(name: "SQLiteNIO", package: "sqlite-nio")],
+            dependencies: ["AuditLog", "AuditTestSupport", "SyncTestSupport", .product(name: "SQLiteNIO", package: "sqlite-nio")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -2,7 +2,9 @@ public import SyncCore
 
 /// Where the audit trail is kept: SQLite by default, MySQL in the cluster.
 ///
-/// Writes happen only when an opslog is flushed, one run per transaction. Every query a
+/// A run's operations reach the store while it runs (``begin(_:)`` and ``append(_:progress:iterationID:)``,
+/// best effort) and when its opslog is flushed (``store(_:nextBatch:)``, which completes the
+/// row; the opslog stays the record that counts). Every query a
 /// real run makes filters `dry_run = 0`; dry-run rows serve the dry-run idempotency check
 /// and the dashboard only.
 public protocol AuditStore: Sendable {
@@ -14,8 +16,18 @@ public protocol AuditStore: Sendable {
 
     /// Stores a run and its operations in one transaction. Idempotent: a run whose id is
     /// already stored is left as it is and reported as ``StoreOutcome/alreadyStored(iterationID:)``.
+    /// A run recorded while it ran (its row still `running`) is completed: operations whose
+    /// sequence number is already stored are skipped, and the row takes `iteration`'s values.
     /// `nextBatch` hands out the operations in batches until it returns `nil`.
     func store(_ iteration: IterationRecord, nextBatch: () throws -> [OperationRecord]?) async throws -> StoreOutcome
+
+    /// Records a run that has started: its row with status `running`, so the dashboard can show
+    /// it. Returns the row's id (the existing one, if the run id is already there).
+    func begin(_ iteration: IterationRecord) async throws -> Int64
+
+    /// Adds operations of a running run, in sequence order and continuing the stored ones, and
+    /// updates the row's counters from `progress` (its status stays `running`), in one transaction.
+    func append(_ records: [OperationRecord], progress: IterationRecord, iterationID: Int64) async throws
 
     /// The last successful dry run of a pair and direction, with the fingerprint of its operations.
     func lastSuccessfulDryRun(pair: String, direction: String) async throws -> DryRunFingerprint?

@@ -10,6 +10,13 @@ public final class InMemoryAuditStore: AuditStore {
         var nextIterationID: Int64 = 1
         var nextOperationID: Int64 = 1
         var unreachable = false
+
+        mutating func add(_ records: [OperationRecord], to iterationID: Int64) {
+            for record in records {
+                operations.append(StoredOperation(id: nextOperationID, iterationID: iterationID, record: record))
+                nextOperationID += 1
+            }
+        }
     }
     private let state = Mutex(State())
 
@@ -29,20 +36,50 @@ public final class InMemoryAuditStore: AuditStore {
 
     public func store(_ iteration: IterationRecord, nextBatch: () throws -> [OperationRecord]?) async throws -> StoreOutcome {
         try check()
-        if let existing = state.withLock({ $0.iterations.first { $0.record.runID == iteration.runID } }) {
+        let existing = state.withLock { $0.iterations.first { $0.record.runID == iteration.runID } }
+        if let existing, existing.record.status != .running {
             return .alreadyStored(iterationID: existing.id)
         }
         var records: [OperationRecord] = []
         while let batch = try nextBatch() { records += batch }
         return state.withLock { state in
+            let id: Int64
+            if let existing, let index = state.iterations.firstIndex(where: { $0.id == existing.id }) {
+                id = existing.id
+                state.iterations[index].record = iteration
+                let storedThrough = state.operations.filter { $0.iterationID == id }.map(\.record.sequence).max() ?? 0
+                records.removeAll { $0.sequence <= storedThrough }
+            } else {
+                id = state.nextIterationID
+                state.nextIterationID += 1
+                state.iterations.append(StoredIteration(id: id, record: iteration))
+            }
+            state.add(records, to: id)
+            return .stored(iterationID: id)
+        }
+    }
+
+    public func begin(_ iteration: IterationRecord) async throws -> Int64 {
+        try check()
+        return state.withLock { state in
+            if let existing = state.iterations.first(where: { $0.record.runID == iteration.runID }) { return existing.id }
+            var running = iteration
+            running.status = .running
             let id = state.nextIterationID
             state.nextIterationID += 1
-            state.iterations.append(StoredIteration(id: id, record: iteration))
-            for record in records {
-                state.operations.append(StoredOperation(id: state.nextOperationID, iterationID: id, record: record))
-                state.nextOperationID += 1
-            }
-            return .stored(iterationID: id)
+            state.iterations.append(StoredIteration(id: id, record: running))
+            return id
+        }
+    }
+
+    public func append(_ records: [OperationRecord], progress: IterationRecord, iterationID: Int64) async throws {
+        try check()
+        state.withLock { state in
+            guard let index = state.iterations.firstIndex(where: { $0.id == iterationID }) else { return }
+            var running = progress
+            running.status = .running
+            state.iterations[index].record = running
+            state.add(records, to: iterationID)
         }
     }
 

@@ -59,6 +59,13 @@ public struct IterationRecord: Sendable, Hashable {
     }
 
     /// Copies the counters of a finished run.
+    /// The same run with another status.
+    public func withStatus(_ status: Status) -> IterationRecord {
+        var copy = self
+        copy.status = status
+        return copy
+    }
+
     public mutating func finish(status: Status, summary: SyncSummary, endedAt: Timestamp, errorMessage: String?) {
         self.status = status
         self.endedAt = endedAt

@@ -98,11 +98,7 @@ public struct OpslogFlusher: Sendable {
         if reader.damagedLines > 0 {
             logger.warning("opslog had unreadable lines; they were skipped", metadata: ["opslog": "\(path)", "lines": "\(reader.damagedLines)"])
         }
-        #if HA_SYNC_TEST_HOOKS
-        if ProcessInfo.environmentValue(Self.crashAfterCommitVariable) == "1" {
-            raise(SIGKILL)
-        }
-        #endif
+        Self.crashPointAfterCommit()
         guard unlink(path) == 0 || errno == ENOENT else {
             throw AuditError(
                 "flushed opslog \(path) but cannot delete it: \(String(cString: strerror(errno))); the next run will see it is already stored")
@@ -115,6 +111,35 @@ public struct OpslogFlusher: Sendable {
             logger.info("opslog was already in the audit store; removed it", metadata: ["opslog": "\(path)", "iteration_id": "\(id)"])
             return .alreadyStored(iterationID: id)
         }
+    }
+
+    /// Completes a run whose operations reached the store while it ran (``LiveAuditFeed``):
+    /// stores `remainder` (the operations not stored yet) and the run's final row in one
+    /// transaction, then deletes its opslog without reading it back.
+    public func complete(_ path: String, iteration: IterationRecord, remainder: [OperationRecord], in store: any AuditStore) async throws {
+        var batch: [OperationRecord]? = remainder
+        let outcome = try await store.store(iteration) {
+            defer { batch = nil }
+            return batch
+        }
+        Self.crashPointAfterCommit()
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw AuditError(
+                "stored the run but cannot delete its opslog \(path): \(String(cString: strerror(errno))); the next run will see it is already stored"
+            )
+        }
+        if case .stored(let id) = outcome {
+            logger.info("audit recorded", metadata: ["opslog": "\(path)", "iteration_id": "\(id)", "operations_at_the_end": "\(remainder.count)"])
+        }
+    }
+
+    /// The tests' fault point between a commit and the opslog's removal (debug builds only).
+    static func crashPointAfterCommit() {
+        #if HA_SYNC_TEST_HOOKS
+        if ProcessInfo.environmentValue(Self.crashAfterCommitVariable) == "1" {
+            raise(SIGKILL)
+        }
+        #endif
     }
 
     /// Deletes opslogs whose last change is older than `days` days (unflushed ones: the store

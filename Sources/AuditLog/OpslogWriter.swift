@@ -21,6 +21,8 @@ public final class OpslogWriter: Sendable {
         var sequence = 0
         var digest = PlanDigest()
         var writeError: String?
+        /// Sees each operation after its line is written (the live feed).
+        var tap: (@Sendable (OperationRecord) -> Void)?
     }
     private let state: Mutex<State>
     private let dryRun: Bool
@@ -54,7 +56,14 @@ public final class OpslogWriter: Sendable {
             // Only a dry run is compared with an earlier plan.
             if dryRun { state.digest.add(record.planKey) }
             Self.write(Opslog.operationLine(record), to: &state)
+            state.tap?(record)
         }
+    }
+
+    /// Hands every operation appended from now on to `tap`, in sequence order, once its line
+    /// is written.
+    public func setTap(_ tap: @escaping @Sendable (OperationRecord) -> Void) {
+        state.withLock { $0.tap = tap }
     }
 
     /// Operations written so far.

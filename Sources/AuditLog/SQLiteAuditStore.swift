@@ -187,33 +187,26 @@ public final class SQLiteAuditStore: AuditStore {
     public func store(_ iteration: IterationRecord, nextBatch: () throws -> [OperationRecord]?) async throws -> StoreOutcome {
         try await run("BEGIN IMMEDIATE")
         do {
-            if let existing = try await query("SELECT id FROM sync_iterations WHERE run_id = ?", [.text(iteration.runID)]).first?.column("id")?
-                .integer
+            let id: Int
+            var storedThrough = 0
+            if let existing = try await query("SELECT id, status FROM sync_iterations WHERE run_id = ?", [.text(iteration.runID)]).first,
+                let existingID = existing.column("id")?.integer
             {
-                try await run("COMMIT")
-                return .alreadyStored(iterationID: Int64(existing))
+                guard existing.column("status")?.string == IterationRecord.Status.running.rawValue else {
+                    try await run("COMMIT")
+                    return .alreadyStored(iterationID: Int64(existingID))
+                }
+                // Recorded while it ran: add what is missing and complete the row.
+                id = existingID
+                storedThrough = try await lastSequence(iterationID: id)
+                try await update(iteration, id: id)
+            } else {
+                id = try await insert(iteration)
             }
-            let inserted = try await query(
-                """
-                INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
-                    files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
-                    files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
-                """,
-                [
-                    .text(iteration.runID), .text(iteration.pair), .text(iteration.direction), .text(iteration.source),
-                    .text(iteration.destination), .text(SQLTime.format(iteration.startedAt)), Self.time(iteration.endedAt),
-                    .text(iteration.status.rawValue), .integer(iteration.dryRun ? 1 : 0), .integer(iteration.filesCreated),
-                    .integer(iteration.filesUpdated), .integer(iteration.filesDeleted), .integer(iteration.filesSkipped),
-                    .integer(iteration.filesFailed), .integer(Int(iteration.bytesTransferred)), Self.text(iteration.errorMessage),
-                    .integer(iteration.conflicts), .integer(iteration.versionsKept), .integer(iteration.versionsPruned),
-                    .integer(iteration.versionStoreFiles), .integer(Int(iteration.versionStoreBytes)), Self.text(iteration.filterFingerprint),
-                    Self.text(iteration.filterRules),
-                ])
-            guard let id = inserted.first?.column("id")?.integer else { throw AuditError("the SQLite store returned no id for the new run") }
             while let batch = try nextBatch() {
-                for start in stride(from: 0, to: batch.count, by: Self.insertBatch) {
-                    try await insert(batch[start..<min(start + Self.insertBatch, batch.count)], iterationID: id)
+                let missing = storedThrough == 0 ? batch[...] : batch.drop { $0.sequence <= storedThrough }
+                for start in stride(from: missing.startIndex, to: missing.endIndex, by: Self.insertBatch) {
+                    try await insert(missing[start..<min(start + Self.insertBatch, missing.endIndex)], iterationID: id)
                 }
             }
             try await run("COMMIT")
@@ -222,6 +215,90 @@ public final class SQLiteAuditStore: AuditStore {
             try? await run("ROLLBACK")
             throw error
         }
+    }
+
+    public func begin(_ iteration: IterationRecord) async throws -> Int64 {
+        try await run("BEGIN IMMEDIATE")
+        do {
+            var running = iteration
+            running.status = .running
+            let id: Int
+            if let existing = try await query("SELECT id FROM sync_iterations WHERE run_id = ?", [.text(iteration.runID)]).first?.column("id")?
+                .integer
+            {
+                id = existing
+            } else {
+                id = try await insert(running)
+            }
+            try await run("COMMIT")
+            return Int64(id)
+        } catch {
+            try? await run("ROLLBACK")
+            throw error
+        }
+    }
+
+    public func append(_ records: [OperationRecord], progress: IterationRecord, iterationID: Int64) async throws {
+        try await run("BEGIN IMMEDIATE")
+        do {
+            var running = progress
+            running.status = .running
+            try await update(running, id: Int(iterationID))
+            for start in stride(from: 0, to: records.count, by: Self.insertBatch) {
+                try await insert(records[start..<min(start + Self.insertBatch, records.count)], iterationID: Int(iterationID))
+            }
+            try await run("COMMIT")
+        } catch {
+            try? await run("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The highest sequence number stored for a run (0 if none).
+    private func lastSequence(iterationID: Int) async throws -> Int {
+        try await query("SELECT COALESCE(MAX(seq), 0) AS last FROM sync_operations WHERE iteration_id = ?", [.integer(iterationID)])
+            .first?.column("last")?.integer ?? 0
+    }
+
+    private func insert(_ iteration: IterationRecord) async throws -> Int {
+        let inserted = try await query(
+            """
+            INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
+                files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
+                files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+            """,
+            [
+                .text(iteration.runID), .text(iteration.pair), .text(iteration.direction), .text(iteration.source),
+                .text(iteration.destination), .text(SQLTime.format(iteration.startedAt)), Self.time(iteration.endedAt),
+                .text(iteration.status.rawValue), .integer(iteration.dryRun ? 1 : 0),
+            ] + Self.counters(iteration))
+        guard let id = inserted.first?.column("id")?.integer else { throw AuditError("the SQLite store returned no id for the new run") }
+        return id
+    }
+
+    /// Sets a stored run's end, status and counters.
+    private func update(_ iteration: IterationRecord, id: Int) async throws {
+        try await run(
+            """
+            UPDATE sync_iterations SET ended_at = ?, status = ?,
+                files_created = ?, files_updated = ?, files_deleted = ?, files_skipped = ?, files_failed = ?, total_bytes_transferred = ?,
+                error_message = ?, files_conflicted = ?, versions_kept = ?, versions_pruned = ?, version_store_files = ?,
+                version_store_bytes = ?, filter_fingerprint = ?, filter_rules = ?
+            WHERE id = ?
+            """,
+            [Self.time(iteration.endedAt), .text(iteration.status.rawValue)] + Self.counters(iteration) + [.integer(id)])
+    }
+
+    /// The values after `dry_run`, in the column order `insert` and `update` use.
+    private static func counters(_ iteration: IterationRecord) -> [SQLiteData] {
+        [
+            .integer(iteration.filesCreated), .integer(iteration.filesUpdated), .integer(iteration.filesDeleted), .integer(iteration.filesSkipped),
+            .integer(iteration.filesFailed), .integer(Int(iteration.bytesTransferred)), Self.text(iteration.errorMessage),
+            .integer(iteration.conflicts), .integer(iteration.versionsKept), .integer(iteration.versionsPruned),
+            .integer(iteration.versionStoreFiles), .integer(Int(iteration.versionStoreBytes)), Self.text(iteration.filterFingerprint),
+            Self.text(iteration.filterRules),
+        ]
     }
 
     private func insert(_ records: ArraySlice<OperationRecord>, iterationID: Int) async throws {

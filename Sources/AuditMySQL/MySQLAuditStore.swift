@@ -207,52 +207,26 @@ public final class MySQLAuditStore: AuditStore {
     public func store(_ iteration: IterationRecord, nextBatch: () throws -> [OperationRecord]?) async throws -> StoreOutcome {
         try await onConnection { try $0.execute("START TRANSACTION") }
         do {
-            let id: Int64 = try await onConnection { connection in
-                let existing = try connection.query("SELECT id FROM sync_iterations WHERE run_id = \(try connection.literal(iteration.runID))")
-                if let value = existing.rows.first?[0], let id = Int64(value) { return -id }
-                try connection.execute(
-                    """
-                    INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
-                        files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
-                        files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules)
-                    VALUES (\(try connection.literal(iteration.runID)), \(try connection.literal(iteration.pair)), \(try connection.literal(iteration.direction)),
-                        \(try connection.literal(iteration.source)), \(try connection.literal(iteration.destination)),
-                        '\(SQLTime.format(iteration.startedAt))', \(Self.time(iteration.endedAt)), '\(iteration.status.rawValue)', \(iteration.dryRun ? 1 : 0),
-                        \(iteration.filesCreated), \(iteration.filesUpdated), \(iteration.filesDeleted), \(iteration.filesSkipped), \(iteration.filesFailed),
-                        \(iteration.bytesTransferred), \(try connection.literal(iteration.errorMessage)), \(iteration.conflicts),
-                        \(iteration.versionsKept), \(iteration.versionsPruned), \(iteration.versionStoreFiles), \(iteration.versionStoreBytes),
-                        \(try connection.literal(iteration.filterFingerprint)), \(try connection.literal(iteration.filterRules)))
-                    """)
-                return Int64(connection.lastInsertID)
+            // (id, highest stored sequence) of a row recorded while the run ran; (-id, 0) if complete.
+            let (id, storedThrough): (Int64, Int) = try await onConnection { connection in
+                let existing = try connection.query(
+                    "SELECT id, status FROM sync_iterations WHERE run_id = \(try connection.literal(iteration.runID)) FOR UPDATE")
+                if let row = existing.rows.first, let value = row[0], let id = Int64(value) {
+                    guard row[1] == IterationRecord.Status.running.rawValue else { return (-id, 0) }
+                    let last = try connection.query("SELECT COALESCE(MAX(seq), 0) FROM sync_operations WHERE iteration_id = \(id)")
+                    try connection.execute(try Self.updateStatement(iteration, id: id, connection))
+                    return (id, last.rows.first?[0].flatMap { Int($0) } ?? 0)
+                }
+                try connection.execute(try Self.insertStatement(iteration, connection))
+                return (Int64(connection.lastInsertID), 0)
             }
             if id < 0 {
                 try await onConnection { try $0.execute("COMMIT") }
                 return .alreadyStored(iterationID: -id)
             }
-            let limit = maxPacketBytes - 4096
             while let batch = try nextBatch() {
-                try await onConnection { connection in
-                    let prefix =
-                        "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, filepath_escaped, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message, direction, conflict) VALUES "
-                    var statement = prefix
-                    var rows = 0
-                    for record in batch {
-                        let row =
-                            "(\(id), \(record.sequence), \(record.dryRun ? 1 : 0), '\(record.operation.rawValue)', \(try connection.literal(record.filepath)), \(record.filepathEscaped ? 1 : 0), "
-                            + "\(Self.integer(record.sizeBefore)), \(Self.integer(record.sizeAfter)), \(try connection.literal(record.md5Before)), "
-                            + "\(try connection.literal(record.md5After)), '\(SQLTime.format(record.startedAt))', \(Self.time(record.endedAt)), "
-                            + "'\(record.succeeded ? "success" : "fail")', \(try connection.literal(record.errorMessage)), "
-                            + "\(try connection.literal(record.direction)), \(record.conflict ? 1 : 0))"
-                        if rows > 0 && statement.utf8.count + row.utf8.count + 2 > limit {
-                            try connection.execute(statement)
-                            statement = prefix
-                            rows = 0
-                        }
-                        statement += rows == 0 ? row : ", " + row
-                        rows += 1
-                    }
-                    if rows > 0 { try connection.execute(statement) }
-                }
+                let missing = storedThrough == 0 ? batch[...] : batch.drop { $0.sequence <= storedThrough }
+                try await insert(missing, iterationID: id)
             }
             try await onConnection { try $0.execute("COMMIT") }
             return .stored(iterationID: id)
@@ -260,6 +234,87 @@ public final class MySQLAuditStore: AuditStore {
             _ = try? await onConnection { try $0.execute("ROLLBACK") }
             throw error
         }
+    }
+
+    public func begin(_ iteration: IterationRecord) async throws -> Int64 {
+        let running = iteration.withStatus(.running)
+        return try await onConnection { connection in
+            let existing = try connection.query("SELECT id FROM sync_iterations WHERE run_id = \(try connection.literal(iteration.runID))")
+            if let value = existing.rows.first?[0], let id = Int64(value) { return id }
+            try connection.execute(try Self.insertStatement(running, connection))
+            return Int64(connection.lastInsertID)
+        }
+    }
+
+    public func append(_ records: [OperationRecord], progress: IterationRecord, iterationID: Int64) async throws {
+        let running = progress.withStatus(.running)
+        try await onConnection { connection in
+            try connection.execute("START TRANSACTION")
+            try connection.execute(try Self.updateStatement(running, id: iterationID, connection))
+        }
+        do {
+            try await insert(records[...], iterationID: iterationID)
+            try await onConnection { try $0.execute("COMMIT") }
+        } catch {
+            _ = try? await onConnection { try $0.execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Inserts operations in multi-row statements that stay under the server's packet limit.
+    private func insert(_ records: ArraySlice<OperationRecord>, iterationID id: Int64) async throws {
+        guard !records.isEmpty else { return }
+        let limit = maxPacketBytes - 4096
+        try await onConnection { connection in
+            let prefix =
+                "INSERT INTO sync_operations (iteration_id, seq, dry_run, operation, filepath, filepath_escaped, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message, direction, conflict) VALUES "
+            var statement = prefix
+            var rows = 0
+            for record in records {
+                let row =
+                    "(\(id), \(record.sequence), \(record.dryRun ? 1 : 0), '\(record.operation.rawValue)', \(try connection.literal(record.filepath)), \(record.filepathEscaped ? 1 : 0), "
+                    + "\(Self.integer(record.sizeBefore)), \(Self.integer(record.sizeAfter)), \(try connection.literal(record.md5Before)), "
+                    + "\(try connection.literal(record.md5After)), '\(SQLTime.format(record.startedAt))', \(Self.time(record.endedAt)), "
+                    + "'\(record.succeeded ? "success" : "fail")', \(try connection.literal(record.errorMessage)), "
+                    + "\(try connection.literal(record.direction)), \(record.conflict ? 1 : 0))"
+                if rows > 0 && statement.utf8.count + row.utf8.count + 2 > limit {
+                    try connection.execute(statement)
+                    statement = prefix
+                    rows = 0
+                }
+                statement += rows == 0 ? row : ", " + row
+                rows += 1
+            }
+            if rows > 0 { try connection.execute(statement) }
+        }
+    }
+
+    private static func insertStatement(_ iteration: IterationRecord, _ connection: MariaDBConnection) throws -> String {
+        """
+        INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
+            files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
+            files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules)
+        VALUES (\(try connection.literal(iteration.runID)), \(try connection.literal(iteration.pair)), \(try connection.literal(iteration.direction)),
+            \(try connection.literal(iteration.source)), \(try connection.literal(iteration.destination)),
+            '\(SQLTime.format(iteration.startedAt))', \(Self.time(iteration.endedAt)), '\(iteration.status.rawValue)', \(iteration.dryRun ? 1 : 0),
+            \(iteration.filesCreated), \(iteration.filesUpdated), \(iteration.filesDeleted), \(iteration.filesSkipped), \(iteration.filesFailed),
+            \(iteration.bytesTransferred), \(try connection.literal(iteration.errorMessage)), \(iteration.conflicts),
+            \(iteration.versionsKept), \(iteration.versionsPruned), \(iteration.versionStoreFiles), \(iteration.versionStoreBytes),
+            \(try connection.literal(iteration.filterFingerprint)), \(try connection.literal(iteration.filterRules)))
+        """
+    }
+
+    private static func updateStatement(_ iteration: IterationRecord, id: Int64, _ connection: MariaDBConnection) throws -> String {
+        """
+        UPDATE sync_iterations SET ended_at = \(Self.time(iteration.endedAt)), status = '\(iteration.status.rawValue)',
+            files_created = \(iteration.filesCreated), files_updated = \(iteration.filesUpdated), files_deleted = \(iteration.filesDeleted),
+            files_skipped = \(iteration.filesSkipped), files_failed = \(iteration.filesFailed), total_bytes_transferred = \(iteration.bytesTransferred),
+            error_message = \(try connection.literal(iteration.errorMessage)), files_conflicted = \(iteration.conflicts),
+            versions_kept = \(iteration.versionsKept), versions_pruned = \(iteration.versionsPruned),
+            version_store_files = \(iteration.versionStoreFiles), version_store_bytes = \(iteration.versionStoreBytes),
+            filter_fingerprint = \(try connection.literal(iteration.filterFingerprint)), filter_rules = \(try connection.literal(iteration.filterRules))
+        WHERE id = \(id)
+        """
     }
 
     // MARK: Reading

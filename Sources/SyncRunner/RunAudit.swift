@@ -14,14 +14,22 @@ final class RunAudit: Sendable {
     let flusher: OpslogFlusher
     let logger: Logger
     let writer: OpslogWriter?
+    /// Streams the run into the store as it goes (real runs, when the store answered at the start).
+    let feed: LiveAuditFeed?
 
-    private init(store: (any AuditStore)?, storeProblem: String?, flusher: OpslogFlusher, writer: OpslogWriter?, logger: Logger) {
+    private init(
+        store: (any AuditStore)?, storeProblem: String?, flusher: OpslogFlusher, writer: OpslogWriter?, feed: LiveAuditFeed? = nil, logger: Logger
+    ) {
         self.store = store
         self.storeProblem = storeProblem
         self.flusher = flusher
         self.writer = writer
+        self.feed = feed
         self.logger = logger
     }
+
+    /// How often the live feed stores what arrived.
+    static let feedInterval: Duration = .milliseconds(500)
 
     /// Opens the store, flushes opslogs left by earlier runs, and starts this run's opslog.
     /// A stop request ends the waits on the store at once; no opslog is started then.
@@ -59,7 +67,20 @@ final class RunAudit: Sendable {
         } catch {
             logger.error("\(error); this run's operations are not recorded")
         }
-        return RunAudit(store: store, storeProblem: problem, flusher: flusher, writer: writer, logger: logger)
+        var feed: LiveAuditFeed?
+        // A dry run that repeats the last one writes no rows at all, so only real runs go live.
+        if let store, let writer, !iteration.dryRun {
+            do {
+                if let id = try await stop.unlessStopped({ try await store.begin(iteration) }) {
+                    let started = LiveAuditFeed(store: store, iterationID: id, iteration: iteration, logger: logger)
+                    writer.setTap { started.add($0) }
+                    feed = started
+                }
+            } catch {
+                logger.warning("could not record the run as running: \(error); it is recorded when it ends")
+            }
+        }
+        return RunAudit(store: store, storeProblem: problem, flusher: flusher, writer: writer, feed: feed, logger: logger)
     }
 
     /// Records an operation in the opslog.
@@ -104,14 +125,24 @@ final class RunAudit: Sendable {
         do {
             let flusher = self.flusher
             let path = writer.path
+            // Everything but the last few operations reached the store as they happened: store
+            // those and complete the row, without reading the opslog back.
+            let remainder = feed?.remainder(expecting: writer.operationCount)
+            let flush: @Sendable () async throws -> Void = {
+                if let remainder {
+                    try await flusher.complete(path, iteration: iteration, remainder: remainder, in: store)
+                } else {
+                    _ = try await flusher.flush(path, to: store)
+                }
+            }
             if stopped {
-                let done = try await Self.within(stopGrace, clock: clock) { _ = try await flusher.flush(path, to: store) }
+                let done = try await Self.within(stopGrace, clock: clock) { try await flush() }
                 guard done else {
                     logger.warning("audit flush pending: the store did not answer in time after the stop; \(path) stays for a later run")
                     return .pending
                 }
             } else {
-                _ = try await flusher.flush(path, to: store)
+                try await flush()
             }
             return .recorded
         } catch {

@@ -114,7 +114,16 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             await audit.close()
             return stoppedEarly("while opening the audit store")
         }
-        let outcome = await sync(audit: audit, hold: hold)
+        let outcome = await withTaskGroup(of: Void.self) { group in
+            if let feed = audit.feed {
+                group.addTask { [clock] in await feed.run(every: RunAudit.feedInterval, clock: clock) }
+            }
+            let outcome = await sync(audit: audit, hold: hold)
+            // Ends the feed's wait; a store call it is in finishes first.
+            audit.feed?.finish()
+            group.cancelAll()
+            return outcome
+        }
         let auditStatus: IterationRecord.Status =
             switch outcome.report?.status {
             case .success: .success

@@ -29,6 +29,7 @@ struct AuditStoreTests {
     @Test func sqliteComparesPlansAcrossPathForms() async throws {
         try await Self.sqlite.aPlanStoredWithEscapedPathsMatchesTheSamePlanStoredExactly()
     }
+    @Test func sqliteRecordsRunsWhileTheyRun() async throws { try await Self.sqlite.aRunRecordedWhileItRunsIsCompletedExactlyOnce() }
     @Test func inMemoryStoreBehavesTheSame() async throws { try await Self.memory.runAll() }
 
     /// The column holds the name itself; only a name that cannot be text is escaped.

@@ -84,6 +84,49 @@ public struct AuditStoreConformance: Sendable {
         try await queriesFilterAndPage()
         try await pruningDeletesOnlyOldRuns()
         try await aPlanStoredWithEscapedPathsMatchesTheSamePlanStoredExactly()
+        try await aRunRecordedWhileItRunsIsCompletedExactlyOnce()
+    }
+
+    /// A run's row appears as `running` with its counters as operations arrive; the flush of
+    /// the whole opslog afterwards adds only what is missing and completes the row.
+    public func aRunRecordedWhileItRunsIsCompletedExactlyOnce() async throws {
+        let store = try await makeStore()
+        let final = Self.iteration(run: "live")
+        var started = IterationRecord(
+            runID: "live", pair: final.pair, direction: final.direction, source: final.source, destination: final.destination,
+            startedAt: final.startedAt, dryRun: false)
+        started.filterFingerprint = final.filterFingerprint
+        let id = try await store.begin(started)
+        #expect(try await store.begin(started) == id, "begin is idempotent by run id")
+        let beginning = try #require(try await store.iteration(id: id))
+        #expect(beginning.record.status == .running)
+        #expect(beginning.record.endedAt == nil)
+
+        let records = Self.operations(1200, paths: Self.awkwardPaths)
+        var progress = started
+        progress.filesCreated = 400
+        progress.bytesTransferred = 12345
+        try await store.append(Array(records[..<700]), progress: progress, iterationID: id)
+        try await store.append(Array(records[700..<1000]), progress: progress, iterationID: id)
+        let midway = try #require(try await store.iteration(id: id))
+        #expect(midway.record.status == .running)
+        #expect(midway.record.filesCreated == 400)
+        #expect(midway.record.bytesTransferred == 12345)
+        #expect(try await store.operations(OperationQuery(iterationID: id, limit: 5000)).count == 1000)
+        let statuses = try await store.pairStatuses()
+        #expect(statuses.first?.lastReal?.record.status == .running, "the dashboard sees the run in progress")
+
+        // The flush hands over the whole opslog: the first 1000 are skipped, the row completed.
+        #expect(try await Self.store(store, final, records, batch: 333) == .stored(iterationID: id))
+        let completed = try #require(try await store.iteration(id: id))
+        #expect(completed.record == final)
+        let stored = try await store.operations(OperationQuery(iterationID: id, limit: 5000))
+        #expect(stored.map(\.record) == records)
+        // Once complete, a second flush changes nothing.
+        #expect(try await Self.store(store, final, records) == .alreadyStored(iterationID: id))
+        #expect(try await store.operations(OperationQuery(iterationID: id, limit: 5000)).count == 1200)
+        #expect(try await store.iterations(IterationQuery(limit: 10)).count == 1)
+        await store.close()
     }
 
     public func storesAndReadsBackExactly() async throws {

@@ -135,9 +135,19 @@ struct AuditEndToEndTests {
             }
         }
         #expect(try await waitUntil { recorded() && !temporaryFiles(in: destination).isEmpty })
+        // The store shows the run while it runs, with what it did so far.
+        let live = try await waitUntilAsync {
+            try await withStore { store in
+                guard let row = try await store.iterations(IterationQuery(limit: 1)).first, row.record.status == .running else { return false }
+                return try await allOperations(store, row.id).map(\.record.filepath) == ["a-small.txt"] && row.record.filesCreated == 1
+            }
+        }
+        #expect(live, "a running row with the operations so far")
         run.signal(SIGKILL)
         _ = try await run.wait()
         #expect(opslogs().count == 1)
+        let statuses = try await withStore { store in try await store.iterations(IterationQuery(limit: 10)).map(\.record.status) }
+        #expect(statuses == [.running], "a killed run's row stays running")
         let next = try await HASyncProcess.run(arguments())
         #expect(next.status == 0)
         try await withStore { store in
@@ -145,7 +155,7 @@ struct AuditEndToEndTests {
             #expect(runs.count == 2)
             let killed = try #require(runs.first { $0.record.status == .failed })
             #expect(killed.record.errorMessage?.contains("interrupted") == true)
-            #expect(try await allOperations(store, killed.id).map(\.record.filepath) == ["a-small.txt"])
+            #expect(try await allOperations(store, killed.id).map(\.record.filepath) == ["a-small.txt"], "stored once, live and flushed")
         }
     }
 

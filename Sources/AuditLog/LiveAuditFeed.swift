@@ -1,0 +1,129 @@
+public import Logging
+public import SyncCore
+import Synchronization
+
+/// Streams a run's operations into the audit store while it runs: the dashboard shows the run
+/// and its counters as they grow, and the flush at the end has only the last few left to store.
+///
+/// Best effort, never in the sync's way: operations are handed over from the opslog writer
+/// (after their line is written, so the opslog stays the record that counts) into a buffer
+/// that ``run(every:clock:)`` stores every interval. The first store error, or a backlog the
+/// store cannot keep up with, stops the feed for the rest of the run, and the flush of the
+/// opslog stores what is missing (``AuditStore/store(_:nextBatch:)`` skips what is there).
+public final class LiveAuditFeed: Sendable {
+    public let store: any AuditStore
+    /// The run's row, inserted by ``AuditStore/begin(_:)``.
+    public let iterationID: Int64
+    let logger: Logger
+
+    /// Operations waiting beyond this many mean the store is not keeping up: the feed stops.
+    public static let backlogLimit = 200_000
+
+    private struct State {
+        var pending: [OperationRecord] = []
+        var stored = 0
+        /// The run's counters as far as the operations tell them.
+        var progress: IterationRecord
+        var progressChanged = false
+        var live = true
+        var finished = false
+    }
+    private let state: Mutex<State>
+
+    public init(store: any AuditStore, iterationID: Int64, iteration: IterationRecord, logger: Logger) {
+        self.store = store
+        self.iterationID = iterationID
+        self.logger = logger
+        self.state = Mutex(State(progress: iteration))
+    }
+
+    /// Takes one operation, in sequence order (called by the opslog writer).
+    public func add(_ record: OperationRecord) {
+        state.withLock { state in
+            guard state.live else { return }
+            state.pending.append(record)
+            Self.count(record, into: &state.progress)
+            state.progressChanged = true
+            if state.pending.count > Self.backlogLimit {
+                state.live = false
+                state.pending = []
+            }
+        }
+    }
+
+    /// Stores what arrived, every `interval`, until ``finish()`` and cancellation. A store
+    /// call in progress is never interrupted (cancelling ends the wait between calls only): a
+    /// transaction cut in the middle would leave the connection unusable for the final flush.
+    public func run(every interval: Duration, clock: any WallClock) async {
+        while true {
+            do {
+                try await clock.sleep(until: clock.now.advanced(by: interval), tolerance: nil)
+            } catch {
+                return
+            }
+            if state.withLock({ $0.finished }) { return }
+            // Its own task, which the run's cancellation does not reach.
+            await Task { await self.storePending() }.value
+        }
+    }
+
+    /// Marks the run's operations complete: ``run(every:clock:)`` stores nothing more (cancel
+    /// its task to end its wait); what is pending stays for ``remainder(expecting:)``.
+    public func finish() {
+        state.withLock { $0.finished = true }
+    }
+
+    /// The operations not stored yet, if every one of the run's `operations` reached the feed
+    /// and the feed stayed live; `nil` means the opslog must be flushed as usual.
+    public func remainder(expecting operations: Int) -> [OperationRecord]? {
+        state.withLock { state in
+            guard state.live, state.stored + state.pending.count == operations else { return nil }
+            return state.pending
+        }
+    }
+
+    /// Whether the feed stopped (a store error or a backlog).
+    public var isLive: Bool { state.withLock { $0.live } }
+
+    private func storePending() async {
+        let (records, progress) = state.withLock { state -> ([OperationRecord], IterationRecord?) in
+            guard state.live, !state.pending.isEmpty || state.progressChanged else { return ([], nil) }
+            let records = state.pending
+            state.pending = []
+            state.progressChanged = false
+            return (records, state.progress)
+        }
+        guard let progress else { return }
+        do {
+            try await store.append(records, progress: progress, iterationID: iterationID)
+            state.withLock { $0.stored += records.count }
+        } catch {
+            state.withLock { state in
+                state.live = false
+                state.pending = []
+            }
+            logger.warning("the audit store stopped taking this run's operations as they happen: \(error); the opslog flush at the end stores them")
+        }
+    }
+
+    /// Adds one operation to a run's counters (what the final summary will say, as far as
+    /// the operations so far tell).
+    static func count(_ record: OperationRecord, into progress: inout IterationRecord) {
+        guard record.succeeded else {
+            progress.filesFailed += 1
+            return
+        }
+        switch record.operation {
+        case .create:
+            progress.filesCreated += 1
+            progress.bytesTransferred += record.sizeAfter ?? 0
+        case .update:
+            progress.filesUpdated += 1
+            progress.bytesTransferred += record.sizeAfter ?? 0
+        case .delete: progress.filesDeleted += 1
+        case .version: progress.versionsKept += 1
+        case .prune: progress.versionsPruned += 1
+        }
+        if record.conflict { progress.conflicts += 1 }
+    }
+}
