@@ -179,6 +179,10 @@ def manifests(settings):
     for pair in settings["pairs"]:
         # What a pair leaves out, in order (first match wins); see docs/cli.md#filters.
         filters = [f"--exclude={pattern}" for pattern in pair.get("excludes", [])]
+        if "versions_max_size" in pair:
+            # The version store's cap (see docs/cli.md#versions); the alert below watches it too.
+            size_bytes(pair["versions_max_size"], pair["name"])
+            filters.append(f"--versions-max-size={pair['versions_max_size']}")
         mode = pair.get("mode", "one-way")
         if mode not in ("one-way", "bidirectional"):
             sys.exit(f"pair {pair['name']}: mode must be \"one-way\" or \"bidirectional\", not {mode!r}")
@@ -258,17 +262,173 @@ def manifests(settings):
         },
     ]
 
+    monitoring(settings, files)
+
     files["kustomization.yaml"] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "resources": sorted(name for name in files if name != "kustomization.yaml"),
+        "resources": sorted(name for name in files if name != "kustomization.yaml" and "/" not in name),
     }
     return files
+
+
+UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def size_bytes(text, pair):
+    """Bytes of a size as ha-sync's --versions-max-size reads it (binary units: 500M, 50G, 2T)."""
+    number, unit = text[:-1], text[-1:].upper()
+    if unit not in UNITS or not number.isdigit():
+        sys.exit(f"pair {pair}: versions_max_size must look like 500M, 50G or 2T, not {text!r}")
+    return int(number) * UNITS[unit]
+
+
+def schedule_period_seconds(schedule):
+    """The longest gap between two runs of a cron schedule whose minute field is a step or a list
+    and whose other fields are all `*` (the shapes settings.toml uses); one day otherwise."""
+    minute, *rest = schedule.split()
+    if any(field != "*" for field in rest):
+        return 86_400
+    if minute.startswith("*/") and minute[2:].isdigit():
+        return int(minute[2:]) * 60
+    minutes = sorted(int(value) for value in minute.split(",") if value.isdigit())
+    if not minutes:
+        return 3600
+    gaps = [b - a for a, b in zip(minutes, minutes[1:])] + [60 - minutes[-1] + minutes[0]]
+    return max(gaps) * 60
+
+
+def monitoring(settings, files):
+    """Alerts (a PrometheusRule), the dashboard's scrape (a ServiceMonitor) and a Grafana
+    dashboard, under deploy/monitoring/: a separate kustomization, since they need the
+    prometheus-operator's CRDs (`kubectl apply -k deploy/monitoring/`)."""
+    ns = settings["namespace"]
+    rules = [
+        {
+            "alert": "HaSyncRunFailed",
+            "expr": 'ha_sync_last_run_status{job="ha-sync-ui"} == 2',
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": "ha-sync {{ $labels.pair }} ({{ $labels.direction }}): the last run failed",
+                "description": "The last real run of the pair failed; the dashboard's run view and the job's log say why.",
+            },
+        },
+        {
+            "alert": "HaSyncRunPartiallyFailed",
+            "expr": 'ha_sync_last_run_status{job="ha-sync-ui"} == 1',
+            "for": "1h",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "ha-sync {{ $labels.pair }} ({{ $labels.direction }}): some paths keep failing",
+                "description": "Runs finish with failed paths; the dashboard lists them under the run's failed operations.",
+            },
+        },
+        {
+            "alert": "HaSyncConflictsWaiting",
+            "expr": 'ha_sync_last_run_conflicts{job="ha-sync-ui"} > 0',
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "ha-sync {{ $labels.pair }}: {{ $value }} conflict copies made by the last run",
+                "description": "A path changed on both sides; both versions are kept (*.conflict-<side>-<time>.*). Pick one and delete the other.",
+            },
+        },
+        {
+            "alert": "HaSyncDashboardStoreDown",
+            "expr": 'ha_sync_store_up{job="ha-sync-ui"} == 0',
+            "for": "10m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "ha-sync dashboard cannot read the audit store",
+                "description": "Syncs go on (their opslogs wait on the log volume), but the dashboard and these alerts see nothing new.",
+            },
+        },
+    ]
+    for pair in settings["pairs"]:
+        mode = pair.get("mode", "one-way")
+        directions = [("both", settings["schedules"]["bidirectional"])] if mode == "bidirectional" else [
+            (direction, settings["schedules"][direction]) for direction in ("dell-to-hp", "hp-to-dell")]
+        for direction, schedule in directions:
+            window = 2 * schedule_period_seconds(schedule)
+            selector = f'job="ha-sync-ui",pair="{pair["name"]}",direction="{direction}"'
+            rules.append({
+                "alert": "HaSyncNoRecentSuccess",
+                "expr": f"time() - ha_sync_last_success_timestamp_seconds{{{selector}}} > {window}",
+                "labels": {"severity": "warning"},
+                "annotations": {
+                    "summary": f"ha-sync {pair['name']} ({direction}): no successful run in {window // 60} minutes",
+                    "description": "Two schedule periods passed without a successful real run (failed, refused or not scheduled).",
+                },
+            })
+        if "versions_max_size" in pair:
+            cap = size_bytes(pair["versions_max_size"], pair["name"])
+            rules.append({
+                "alert": "HaSyncVersionStoreOverCap",
+                "expr": f'ha_sync_version_store_bytes{{job="ha-sync-ui",pair="{pair["name"]}"}} > {cap}',
+                "for": "1h",
+                "labels": {"severity": "warning"},
+                "annotations": {
+                    "summary": f"ha-sync {pair['name']}: version store over its {pair['versions_max_size']} cap",
+                    "description": "The keep rules could not bring the store under its cap (versions younger than --keep-min are kept).",
+                },
+            })
+    files["monitoring/prometheus-rule.yaml"] = {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+        "metadata": {"name": APP, "namespace": ns, "labels": labels("monitoring")},
+        "spec": {"groups": [{"name": APP, "rules": rules}]},
+    }
+    files["monitoring/servicemonitor.yaml"] = {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": {"name": "ha-sync-ui", "namespace": ns, "labels": labels("monitoring")},
+        "spec": {
+            "selector": {"matchLabels": labels("dashboard")},
+            "namespaceSelector": {"matchNames": [ns]},
+            # job="ha-sync-ui": the Service's name, which the rules select on.
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}],
+        },
+    }
+    files["monitoring/kustomization.yaml"] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": ["prometheus-rule.yaml", "servicemonitor.yaml"],
+    }
+    files["grafana/ha-sync.json"] = grafana_dashboard()
+
+
+def grafana_dashboard():
+    """A Grafana dashboard on the dashboard's /metrics series (import it, pick the Prometheus data source)."""
+    def panel(index, title, kind, expr, legend, unit, x, y, w=12, h=8):
+        return {
+            "id": index, "title": title, "type": kind, "datasource": {"type": "prometheus", "uid": "${datasource}"},
+            "gridPos": {"x": x, "y": y, "w": w, "h": h},
+            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+            "targets": [{"refId": "A", "expr": expr, "legendFormat": legend}],
+        }
+    by = "{{pair}} {{direction}}"
+    panels = [
+        panel(1, "Last run status (0 ok, 1 partial, 2 failed, 3 running)", "stat", 'ha_sync_last_run_status{job="ha-sync-ui"}', by, "none", 0, 0, 24, 5),
+        panel(2, "Time since last success", "timeseries", 'time() - ha_sync_last_success_timestamp_seconds{job="ha-sync-ui"}', by, "s", 0, 5),
+        panel(3, "Bytes copied by the last run", "timeseries", 'ha_sync_last_run_bytes{job="ha-sync-ui"}', by, "bytes", 12, 5),
+        panel(4, "Duration of the last run", "timeseries", 'ha_sync_last_run_duration_seconds{job="ha-sync-ui"}', by, "s", 0, 13),
+        panel(5, "Files in the last run, by kind", "timeseries", 'ha_sync_last_run_files{job="ha-sync-ui"}', by + " {{kind}}", "none", 12, 13),
+        panel(6, "Running now: files done", "timeseries", 'ha_sync_run_progress_files{job="ha-sync-ui"} and on(pair, direction) ha_sync_run_running == 1', by, "none", 0, 21),
+        panel(7, "Conflict copies made by the last run", "stat", 'ha_sync_last_run_conflicts{job="ha-sync-ui"}', by, "none", 12, 21),
+        panel(8, "Version store size", "timeseries", 'ha_sync_version_store_bytes{job="ha-sync-ui"}', by, "bytes", 0, 29),
+        panel(9, "Audit store reachable", "stat", 'ha_sync_store_up{job="ha-sync-ui"}', "", "bool", 12, 29),
+    ]
+    return {
+        "title": "HA Sync", "uid": "ha-sync", "schemaVersion": 39, "version": 1, "editable": True,
+        "time": {"from": "now-24h", "to": "now"}, "refresh": "1m", "tags": ["ha-sync"],
+        "templating": {"list": [{"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Prometheus"}]},
+        "panels": panels,
+    }
 
 
 def render(files):
     header = "# Generated by deploy/generate.py from deploy/settings.toml: edit those, not this file.\n"
     rendered = {}
     for name, content in files.items():
+        if name.endswith(".json"):
+            # JSON has no comments: docs/operations.md says the file is generated.
+            rendered[name] = json.dumps(content, indent=2, sort_keys=True) + "\n"
+            continue
         documents = content if isinstance(content, list) else [content]
         rendered[name] = header + "---\n".join(emit(document) for document in documents)
     return rendered
@@ -278,7 +438,11 @@ def main():
     with open(os.path.join(HERE, "settings.toml"), "rb") as handle:
         settings = tomllib.load(handle)
     rendered = render(manifests(settings))
-    existing = {name for name in os.listdir(HERE) if name.endswith(".yaml")}
+    existing = {
+        os.path.relpath(os.path.join(folder, name), HERE)
+        for folder in (HERE, os.path.join(HERE, "monitoring"), os.path.join(HERE, "grafana")) if os.path.isdir(folder)
+        for name in os.listdir(folder) if name.endswith((".yaml", ".json"))
+    }
     if "--check" in sys.argv:
         stale = [name for name, text in rendered.items() if not os.path.exists(os.path.join(HERE, name)) or open(os.path.join(HERE, name)).read() != text]
         extra = sorted(existing - set(rendered))
@@ -292,6 +456,7 @@ def main():
     for name in existing - set(rendered):
         os.remove(os.path.join(HERE, name))
     for name, text in rendered.items():
+        os.makedirs(os.path.dirname(os.path.join(HERE, name)), exist_ok=True)
         with open(os.path.join(HERE, name), "w") as handle:
             handle.write(text)
     print(f"wrote {len(rendered)} files to deploy/")

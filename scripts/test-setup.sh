@@ -12,6 +12,8 @@ done
 /sbin/ldconfig -p 2>/dev/null | grep -q 'libmariadb\.so\.3' || missing+=(libmariadb3)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v kubectl >/dev/null || missing+=(kubectl)
+# promtool checks the alerting rules under deploy/monitoring/.
+command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/bin/openssl ] || missing+=(openssl)
 [ -x /usr/bin/setpriv ] || missing+=(util-linux)
 command -v make >/dev/null || missing+=(make)

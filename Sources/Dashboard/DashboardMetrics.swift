@@ -39,6 +39,16 @@ final class DashboardMetrics: Sendable {
             guard let last = status.lastReal?.record else { continue }
             gauge("ha_sync_last_run_timestamp_seconds", labels).record(Double(last.startedAt.seconds))
             gauge("ha_sync_last_run_status", labels).record(Self.code(last.status))
+            // A run in progress: what it has done so far (its row is updated as it goes).
+            let running = last.status == .running
+            gauge("ha_sync_run_running", labels).record(running ? 1 : 0)
+            let done = last.filesCreated + last.filesUpdated + last.filesDeleted + last.filesFailed
+            gauge("ha_sync_run_progress_files", labels).record(running ? Double(done) : 0)
+            gauge("ha_sync_run_progress_bytes", labels).record(running ? Double(last.bytesTransferred) : 0)
+            // The rest describes finished runs; a running row keeps the last finished values.
+            if running { continue }
+            gauge("ha_sync_last_run_conflicts", labels).record(Double(last.conflicts))
+            gauge("ha_sync_version_store_bytes", labels).record(Double(last.versionStoreBytes))
             if let ended = last.endedAt {
                 gauge("ha_sync_last_run_duration_seconds", labels).record(Double(ended.nanoseconds(since: last.startedAt)) / 1e9)
             }

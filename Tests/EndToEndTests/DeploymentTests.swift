@@ -107,4 +107,160 @@ struct DeploymentTests {
         let logs = try #require(volumes.first { ($0["metadata"] as? [String: Any])?["name"] as? String == "pv-ha-sync-logs" })
         #expect(((logs["spec"] as? [String: Any])?["capacity"] as? [String: Any])?["storage"] as? String == "10Gi")
     }
+
+    // MARK: Monitoring
+
+    static func monitoringObjects() throws -> [[String: Any]] {
+        let result = try run(["kubectl", "kustomize", "deploy/monitoring/"])
+        guard result.status == 0 else { throw DeployError("kubectl kustomize deploy/monitoring/ failed: \(result.output)") }
+        return try Yams.load_all(yaml: result.output).compactMap { $0 as? [String: Any] }
+    }
+
+    static func temporaryFile(_ name: String, _ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// The fields the prometheus-operator's PrometheusRule CRD defines, checked as its schema
+    /// does: groups need a name and rules; each rule an expr and exactly one of alert or record;
+    /// `for` a Prometheus duration; labels and annotations string maps. promtool then parses
+    /// every expression and template.
+    @Test func thePrometheusRuleMatchesItsSchemaAndPromtoolAcceptsIt() throws {
+        let objects = try Self.monitoringObjects()
+        let rule = try #require(objects.first { $0["kind"] as? String == "PrometheusRule" })
+        #expect(rule["apiVersion"] as? String == "monitoring.coreos.com/v1")
+        let groups = try #require((rule["spec"] as? [String: Any])?["groups"] as? [[String: Any]])
+        #expect(!groups.isEmpty)
+        let duration = /^([0-9]+(ms|s|m|h|d|w|y))+$/
+        var alerts: [String] = []
+        for group in groups {
+            #expect((group["name"] as? String)?.isEmpty == false)
+            let rules = try #require(group["rules"] as? [[String: Any]])
+            for rule in rules {
+                #expect(Set(rule.keys).isSubset(of: ["alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"]), "\(rule.keys)")
+                #expect((rule["alert"] == nil) != (rule["record"] == nil), "exactly one of alert and record")
+                #expect(rule["expr"] is String)
+                if let value = rule["for"] { #expect((value as? String)?.wholeMatch(of: duration) != nil, "\(value)") }
+                for key in ["labels", "annotations"] where rule[key] != nil {
+                    #expect(rule[key] is [String: String], "\(key) must map strings to strings")
+                }
+                if let alert = rule["alert"] as? String { alerts.append(alert) }
+            }
+        }
+        // What the issue asks the rules to catch, and one freshness alert per scheduled job.
+        for expected in ["HaSyncRunFailed", "HaSyncConflictsWaiting", "HaSyncVersionStoreOverCap", "HaSyncDashboardStoreDown"] {
+            #expect(alerts.contains(expected), "\(expected)")
+        }
+        #expect(alerts.filter { $0 == "HaSyncNoRecentSuccess" }.count == 4 * 2 + 2)
+
+        let rulesFile = try Self.temporaryFile("rules.yaml", try Yams.dump(object: ["groups": groups]))
+        defer { try? FileManager.default.removeItem(atPath: rulesFile) }
+        let check = try Self.run(["promtool", "check", "rules", rulesFile])
+        #expect(check.status == 0, "\(check.output)")
+    }
+
+    /// The alerts fire on the series the dashboard exports, and only then (promtool's rule tests).
+    @Test func theAlertsFireWhenTheyShould() throws {
+        let objects = try Self.monitoringObjects()
+        let rule = try #require(objects.first { $0["kind"] as? String == "PrometheusRule" })
+        let groups = try #require((rule["spec"] as? [String: Any])?["groups"] as? [[String: Any]])
+        let rulesFile = try Self.temporaryFile("rules.yaml", try Yams.dump(object: ["groups": groups]))
+        let alertRules = groups.flatMap { $0["rules"] as? [[String: Any]] ?? [] }
+        /// The expected annotations: `summary` as templated for the case, the rule's own `description`.
+        func annotations(_ alert: String, _ summary: String) -> String {
+            let rule = alertRules.first { $0["alert"] as? String == alert }
+            let description = (rule?["annotations"] as? [String: String])?["description"] ?? ""
+            let json = try! JSONSerialization.data(withJSONObject: ["summary": summary, "description": description], options: [.sortedKeys])
+            return "exp_annotations: " + String(decoding: json, as: UTF8.self)
+        }
+        let media = "job=\"ha-sync-ui\",pair=\"media\",direction=\"dell-to-hp\""
+        let photos = "job=\"ha-sync-ui\",pair=\"photos\",direction=\"both\""
+        let tests = """
+            rule_files: ["\(rulesFile)"]
+            evaluation_interval: 1m
+            tests:
+              - interval: 1m
+                input_series:
+                  - series: 'ha_sync_last_run_status{\(media)}'
+                    values: '0 0 2 2'
+                  - series: 'ha_sync_last_run_conflicts{\(photos)}'
+                    values: '0 3 0'
+                  - series: 'ha_sync_last_success_timestamp_seconds{\(media)}'
+                    values: '0x60'
+                  - series: 'ha_sync_version_store_bytes{\(photos)}'
+                    values: '0+1073741824x120'
+                alert_rule_test:
+                  - eval_time: 1m
+                    alertname: HaSyncRunFailed
+                    exp_alerts: []
+                  - eval_time: 3m
+                    alertname: HaSyncRunFailed
+                    exp_alerts:
+                      - exp_labels: {severity: critical, job: ha-sync-ui, pair: media, direction: dell-to-hp}
+                        \(annotations("HaSyncRunFailed", "ha-sync media (dell-to-hp): the last run failed"))
+                  - eval_time: 1m
+                    alertname: HaSyncConflictsWaiting
+                    exp_alerts:
+                      - exp_labels: {severity: warning, job: ha-sync-ui, pair: photos, direction: both}
+                        \(annotations("HaSyncConflictsWaiting", "ha-sync photos: 3 conflict copies made by the last run"))
+                  - eval_time: 2m
+                    alertname: HaSyncConflictsWaiting
+                    exp_alerts: []
+                  - eval_time: 29m
+                    alertname: HaSyncNoRecentSuccess
+                    exp_alerts: []
+                  - eval_time: 31m
+                    alertname: HaSyncNoRecentSuccess
+                    exp_alerts:
+                      - exp_labels: {severity: warning, job: ha-sync-ui, pair: media, direction: dell-to-hp}
+                        \(annotations("HaSyncNoRecentSuccess", "ha-sync media (dell-to-hp): no successful run in 30 minutes"))
+                  - eval_time: 60m
+                    alertname: HaSyncVersionStoreOverCap
+                    exp_alerts: []
+                  - eval_time: 115m
+                    alertname: HaSyncVersionStoreOverCap
+                    exp_alerts:
+                      - exp_labels: {severity: warning, job: ha-sync-ui, pair: photos, direction: both}
+                        \(annotations("HaSyncVersionStoreOverCap", "ha-sync photos: version store over its 50G cap"))
+            """
+        let testsFile = try Self.temporaryFile("tests.yaml", tests)
+        defer {
+            try? FileManager.default.removeItem(atPath: rulesFile)
+            try? FileManager.default.removeItem(atPath: testsFile)
+        }
+        let result = try Self.run(["promtool", "test", "rules", testsFile])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    /// The ServiceMonitor finds the dashboard's Service and port; the Grafana dashboard only
+    /// queries series the dashboard exports (docs/api.md lists them).
+    @Test func theServiceMonitorAndGrafanaDashboardPointAtRealThings() throws {
+        let monitor = try #require(try Self.monitoringObjects().first { $0["kind"] as? String == "ServiceMonitor" })
+        let spec = try #require(monitor["spec"] as? [String: Any])
+        let service = try #require(
+            try Self.rendered().first { $0["kind"] as? String == "Service" && ($0["metadata"] as? [String: Any])?["name"] as? String == "ha-sync-ui" }
+        )
+        let serviceLabels = (service["metadata"] as? [String: Any])?["labels"] as? [String: String]
+        #expect((spec["selector"] as? [String: Any])?["matchLabels"] as? [String: String] == serviceLabels)
+        let ports = ((service["spec"] as? [String: Any])?["ports"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        let endpoints = try #require(spec["endpoints"] as? [[String: Any]])
+        #expect(endpoints.allSatisfy { ports.contains($0["port"] as? String ?? "") && $0["path"] as? String == "/metrics" })
+
+        let api = try String(contentsOf: Self.repository.appendingPathComponent("docs/api.md"), encoding: .utf8)
+        let dashboard = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: Self.repository.appendingPathComponent("deploy/grafana/ha-sync.json")))
+        let panels = try #require((dashboard as? [String: Any])?["panels"] as? [[String: Any]])
+        #expect(panels.count >= 6)
+        for panel in panels {
+            let targets = panel["targets"] as? [[String: Any]] ?? []
+            #expect(!targets.isEmpty)
+            for target in targets {
+                let expr = target["expr"] as? String ?? ""
+                let names = expr.matches(of: /ha_sync_[a-z_]+/).map { String($0.output) }
+                #expect(!names.isEmpty, "\(expr)")
+                for name in names { #expect(api.contains("`\(name)`"), "\(name) is not a documented series") }
+            }
+        }
+    }
 }
