@@ -42,6 +42,10 @@ extension DashboardAssets {
           }
 
           function took(run) {
+            if (run.status === 'running') {
+              const s = Math.max(0, (Date.now() - Date.parse(run.started_at)) / 1000);
+              return 'for ' + (s < 60 ? Math.round(s) + ' s' : Math.floor(s / 60) + ' min ' + Math.round(s % 60) + ' s');
+            }
             if (run.duration_seconds === null || run.duration_seconds === undefined) return '—';
             const s = run.duration_seconds;
             return s < 60 ? s.toFixed(1) + ' s' : Math.floor(s / 60) + ' min ' + Math.round(s % 60) + ' s';
@@ -54,12 +58,19 @@ extension DashboardAssets {
             banner.textContent = error ? 'The audit store cannot be reached: ' + error : '';
           }
 
-          function runLine(label, run, dry) {
+          function runLine(label, run, dry, live) {
             const line = el('div', 'run');
             line.appendChild(el('span', 'muted', label + ': '));
             if (!run) { line.appendChild(el('span', 'muted', 'none yet')); return line; }
             if (dry) { line.appendChild(el('span', 'badge badge-dry', 'DRY')); line.appendChild(document.createTextNode(' ')); }
             line.appendChild(el('span', 'status-' + run.status, run.status.replace('_', ' ')));
+            if (run.status === 'running' && live) {
+              // The row grows as the run stores its operations; the page polls faster meanwhile.
+              const bar = el('progress', 'running-bar');
+              bar.setAttribute('aria-label', 'sync in progress');
+              line.appendChild(document.createTextNode(' '));
+              line.appendChild(bar);
+            }
             line.appendChild(document.createTextNode(
               ' · ' + ago(run.started_at) + ' · ' + took(run) + ' · +' + run.files_created + ' ~' + run.files_updated +
               ' −' + run.files_deleted + ' ✗' + run.files_failed + ' · ' + bytes(run.bytes_transferred)));
@@ -127,15 +138,15 @@ extension DashboardAssets {
               const title = el('h3');
               title.appendChild(el('span', null, pair));
               const worst = directions.find(d => d.state === 'failed') || directions.find(d => d.state === 'stale') ||
-                directions.find(d => d.state === 'never') || directions[0];
+                directions.find(d => d.state === 'running') || directions.find(d => d.state === 'never') || directions[0];
               title.appendChild(el('span', 'state-' + worst.state, worst.state));
               card.appendChild(title);
               for (const direction of directions) {
                 const block = el('div', 'direction');
                 block.dataset.direction = direction.direction;
                 block.appendChild(el('h4', null, direction.direction + ' · last success ' + ago(direction.last_success_at)));
-                block.appendChild(runLine('Last sync', direction.last_real, false));
-                block.appendChild(runLine('Last dry run', direction.last_dry_run, true));
+                block.appendChild(runLine('Last sync', direction.last_real, false, direction.state === 'running'));
+                block.appendChild(runLine('Last dry run', direction.last_dry_run, true, false));
                 card.appendChild(block);
               }
               try {
@@ -146,6 +157,7 @@ extension DashboardAssets {
             }
             if (cards.length === 0) cards.push(el('p', 'muted', 'No runs recorded yet.'));
             container.replaceChildren(...cards);
+            return data.pairs.some(entry => entry.state === 'running');
           }
 
           async function renderActivity() {
@@ -212,9 +224,13 @@ extension DashboardAssets {
             nextAfter = null;
           }
 
+          let fastRefresh = null;
           async function refreshDashboard() {
             try {
-              await renderPairs();
+              const running = await renderPairs();
+              // While a run is in progress, its card updates every two seconds.
+              clearTimeout(fastRefresh);
+              if (running) fastRefresh = setTimeout(refreshDashboard, 2000);
               await renderActivity();
               showStore(null);
               document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();

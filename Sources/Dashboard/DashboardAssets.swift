@@ -78,7 +78,8 @@ enum DashboardAssets {
         .badge-conflict { color: var(--warn); }
         .state-ok, .status-success { color: var(--ok); }
         .state-failed, .status-failed, .status-partial_failure, .status-fail { color: var(--bad); font-weight: 600; }
-        .state-stale, .state-never, .status-running { color: var(--warn); }
+        .state-stale, .state-never, .status-running, .state-running { color: var(--warn); }
+        .running-bar { width: 6em; height: 0.8em; vertical-align: middle; }
         svg.chart { width: 100%; height: 64px; margin-top: 6px; }
         svg.chart .bar { fill: var(--dry); opacity: 0.55; }
         svg.chart .line { fill: none; stroke: var(--warn); stroke-width: 1.5; }

@@ -143,6 +143,11 @@ enum DashboardJSON {
     static func state(of status: PairStatus, now: Timestamp, staleAfter: Int) -> String {
         guard let last = status.lastReal else { return "never" }
         if last.record.status == .failed || last.record.status == .partialFailure { return "failed" }
+        if last.record.status == .running {
+            // A row still running after the stale window belongs to a run that was killed and
+            // whose opslog no later run has flushed yet.
+            return now.seconds - last.record.startedAt.seconds <= Int64(staleAfter) ? "running" : "stale"
+        }
         guard let success = status.lastRealSuccess, now.seconds - success.seconds <= Int64(staleAfter) else { return "stale" }
         return "ok"
     }

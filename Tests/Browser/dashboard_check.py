@@ -110,14 +110,22 @@ def main():
     browser = Browser()
     try:
         browser.call("Page.navigate", url=f"{args.url}/#iteration={args.failed_iteration}")
-        check("pair cards rendered", browser.wait_for("document.querySelectorAll('.pair-card').length === 3", 30))
+        check("pair cards rendered", browser.wait_for("document.querySelectorAll('.pair-card').length === 5", 30))
         check("DRY badge on the dry run", browser.evaluate(
             "[...document.querySelectorAll('.pair-card[data-pair=\"media\"] .badge-dry')].some(b => b.textContent === 'DRY')"))
         check("failed pair marked", browser.evaluate("document.querySelector('.pair-card[data-pair=\"photos\"]').classList.contains('bad')"))
         check("stale pair marked", browser.evaluate("document.querySelector('.pair-card[data-pair=\"games\"]').classList.contains('bad')"))
         check("healthy pair not marked", browser.evaluate("!document.querySelector('.pair-card[data-pair=\"media\"]').classList.contains('bad')"))
         check("charts drawn", browser.evaluate("document.querySelectorAll('.pair-card svg.chart rect').length >= 3"))
-        check("recent activity listed", browser.evaluate("document.querySelectorAll('#activity tbody tr').length === 7"))
+        check("recent activity listed", browser.evaluate("document.querySelectorAll('#activity tbody tr').length === 9"))
+        check("running pair shows a progress bar", browser.evaluate(
+            "document.querySelector('.pair-card[data-pair=\"infra\"] progress.running-bar') !== null"))
+        check("running pair says running", browser.evaluate(
+            "document.querySelector('.pair-card[data-pair=\"infra\"] h3 .state-running') !== null"))
+        check("a run stuck in running is stale", browser.evaluate(
+            "document.querySelector('.pair-card[data-pair=\"ai\"]').classList.contains('bad')"))
+        check("a stale run shows no progress bar", browser.evaluate(
+            "document.querySelector('.pair-card[data-pair=\"ai\"] progress') === null"))
         check("operations of the failed run shown", browser.wait_for("document.querySelectorAll('#operations tbody tr').length === 2", 15))
         hostile = json.dumps(args.hostile_name)
         check("hostile file name shown as text", browser.evaluate(
@@ -139,11 +147,33 @@ def main():
         shown = browser.wait_for("document.querySelector('.pair-card[data-pair=\"newpair\"]') !== null", args.refresh_seconds + 15)
         check(f"new run shown after the refresh ({time.time() - inserted:.1f} s)", shown)
 
+        # The running run's counters grow in the store; its card follows within a few seconds
+        # (the page polls every two seconds while a run is in progress).
+        connection = sqlite3.connect(args.db)
+        connection.execute("UPDATE sync_iterations SET files_created = 4242 WHERE run_id = 'i1'")
+        connection.commit()
+        connection.close()
+        changed = time.time()
+        advanced = browser.wait_for(
+            "document.querySelector('.pair-card[data-pair=\"infra\"]').textContent.includes('4242')", 8)
+        check(f"running run's progress advances on the page ({time.time() - changed:.1f} s)", advanced)
+
         shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         os.makedirs(os.path.dirname(os.path.abspath(args.screenshot)), exist_ok=True)
         with open(args.screenshot, "wb") as out:
             out.write(base64.b64decode(shot["data"]))
         check("screenshot saved", os.path.getsize(args.screenshot) > 10_000)
+
+        # The same page at a phone's width.
+        browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=2, mobile=True)
+        time.sleep(1)
+        check("no horizontal scrolling at phone width", browser.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth + 1"))
+        phone = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        phone_path = os.path.splitext(args.screenshot)[0] + "-phone.png"
+        with open(phone_path, "wb") as out:
+            out.write(base64.b64decode(phone["data"]))
+        check("phone screenshot saved", os.path.getsize(phone_path) > 10_000)
     finally:
         browser.close()
 

@@ -49,7 +49,11 @@ struct DashboardRouteTests {
                 #expect(response.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
                 let pairs = try #require(try Self.json(response.body)["pairs"] as? [[String: Any]])
                 let states = Dictionary(uniqueKeysWithValues: pairs.map { ("\($0["pair"]!)/\($0["direction"]!)", $0["state"] as? String) })
-                #expect(states == ["games/dell-to-hp": "stale", "media/dell-to-hp": "ok", "media/hp-to-dell": "ok", "photos/dell-to-hp": "failed"])
+                #expect(
+                    states == [
+                        "games/dell-to-hp": "stale", "media/dell-to-hp": "ok", "media/hp-to-dell": "ok", "photos/dell-to-hp": "failed",
+                        "infra/dell-to-hp": "running", "ai/dell-to-hp": "stale",
+                    ])
                 let media = try #require(pairs.first { $0["pair"] as? String == "media" && $0["direction"] as? String == "dell-to-hp" })
                 #expect((media["last_real"] as? [String: Any])?["dry_run"] as? Bool == false)
                 #expect((media["last_dry_run"] as? [String: Any])?["dry_run"] as? Bool == true)
@@ -170,6 +174,13 @@ struct DashboardRouteTests {
             #expect(text.contains(#"ha_sync_last_run_files{pair="media",direction="dell-to-hp",kind="created"} 2"#))
             #expect(text.contains(#"ha_sync_last_run_bytes{pair="games",direction="dell-to-hp"} 4096"#))
             #expect(text.contains("ha_sync_last_success_timestamp_seconds{"))
+            #expect(text.contains(#"ha_sync_run_running{pair="infra",direction="dell-to-hp"} 1"#))
+            #expect(text.contains(#"ha_sync_run_progress_files{pair="infra",direction="dell-to-hp"} 42"#))
+            #expect(text.contains(#"ha_sync_run_progress_bytes{pair="infra",direction="dell-to-hp"} 1048576"#))
+            #expect(text.contains(#"ha_sync_run_running{pair="media",direction="dell-to-hp"} 0"#))
+            #expect(text.contains(#"ha_sync_last_run_status{pair="infra",direction="dell-to-hp"} 3"#))
+            #expect(text.contains(#"ha_sync_last_run_conflicts{pair="media",direction="dell-to-hp"} 1"#))
+            #expect(text.contains(#"ha_sync_version_store_bytes{pair="media",direction="dell-to-hp"} 8589934592"#))
         }
     }
 

@@ -48,6 +48,24 @@ enum DashboardSeed {
                     succeeded: false, errorMessage: "open '\(hostileName)': Permission denied", dryRun: false),
             ])
         _ = try await run("g1", pair: "games", ago: 3 * 86_400)
+        // A run in progress, as the live feed leaves it: a running row with its counters so far.
+        var infra = IterationRecord(
+            runID: "i1", pair: "infra", direction: "dell-to-hp", source: "/mnt/dell/infra", destination: "/mnt/hp/infra",
+            startedAt: Timestamp(seconds: now - 30), dryRun: false)
+        let running = try await store.begin(infra)
+        infra.filesCreated = 42
+        infra.bytesTransferred = 1 << 20
+        try await store.append(
+            [
+                OperationRecord(
+                    sequence: 1, operation: .create, filepath: "a.conf", sizeAfter: 1 << 20, startedAt: Timestamp(seconds: now - 20), dryRun: false)
+            ],
+            progress: infra, iterationID: running)
+        // And one stuck since a killed run three days ago.
+        _ = try await store.begin(
+            IterationRecord(
+                runID: "a1", pair: "ai", direction: "dell-to-hp", source: "/mnt/dell/ai", destination: "/mnt/hp/ai",
+                startedAt: Timestamp(seconds: now - 3 * 86_400), dryRun: false))
         await store.close()
         return (path, failed)
     }
