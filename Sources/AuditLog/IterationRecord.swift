@@ -37,6 +37,11 @@ public struct IterationRecord: Sendable, Hashable {
     public var filterRules: String?
     public var bytesTransferred: Int64 = 0
     public var errorMessage: String?
+    /// While the run is in progress: operations and bytes found so far (they grow while the
+    /// walk goes on) and what it is doing. A finished run's row leaves them at 0 and nil.
+    public var filesPlanned = 0
+    public var bytesPlanned: Int64 = 0
+    public var phase: String?
 
     public init(
         runID: String,

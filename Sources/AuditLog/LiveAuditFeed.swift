@@ -15,6 +15,8 @@ public final class LiveAuditFeed: Sendable {
     /// The run's row, inserted by ``AuditStore/begin(_:)``.
     public let iterationID: Int64
     let logger: Logger
+    /// What the run has found to do so far and its phase, read at each store.
+    let plan: @Sendable () -> LivePlan
 
     /// Operations waiting beyond this many mean the store is not keeping up: the feed stops.
     public static let backlogLimit = 200_000
@@ -25,15 +27,21 @@ public final class LiveAuditFeed: Sendable {
         /// The run's counters as far as the operations tell them.
         var progress: IterationRecord
         var progressChanged = false
+        /// The plan as last stored.
+        var storedPlan = LivePlan()
         var live = true
         var finished = false
     }
     private let state: Mutex<State>
 
-    public init(store: any AuditStore, iterationID: Int64, iteration: IterationRecord, logger: Logger) {
+    public init(
+        store: any AuditStore, iterationID: Int64, iteration: IterationRecord, logger: Logger,
+        plan: @escaping @Sendable () -> LivePlan = { LivePlan() }
+    ) {
         self.store = store
         self.iterationID = iterationID
         self.logger = logger
+        self.plan = plan
         self.state = Mutex(State(progress: iteration))
     }
 
@@ -86,12 +94,18 @@ public final class LiveAuditFeed: Sendable {
     public var isLive: Bool { state.withLock { $0.live } }
 
     private func storePending() async {
+        let plan = self.plan()
         let (records, progress) = state.withLock { state -> ([OperationRecord], IterationRecord?) in
-            guard state.live, !state.pending.isEmpty || state.progressChanged else { return ([], nil) }
+            guard state.live, !state.pending.isEmpty || state.progressChanged || plan != state.storedPlan else { return ([], nil) }
             let records = state.pending
             state.pending = []
             state.progressChanged = false
-            return (records, state.progress)
+            state.storedPlan = plan
+            var progress = state.progress
+            progress.filesPlanned = plan.files
+            progress.bytesPlanned = plan.bytes
+            progress.phase = plan.phase
+            return (records, progress)
         }
         guard let progress else { return }
         do {
@@ -125,5 +139,19 @@ public final class LiveAuditFeed: Sendable {
         case .prune: progress.versionsPruned += 1
         }
         if record.conflict { progress.conflicts += 1 }
+    }
+}
+
+/// A running run's plan so far: operations and bytes found (they grow while the walk goes on)
+/// and its phase.
+public struct LivePlan: Sendable, Hashable {
+    public var files: Int
+    public var bytes: Int64
+    public var phase: String?
+
+    public init(files: Int = 0, bytes: Int64 = 0, phase: String? = nil) {
+        self.files = files
+        self.bytes = bytes
+        self.phase = phase
     }
 }

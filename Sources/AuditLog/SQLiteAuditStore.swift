@@ -22,7 +22,8 @@ public final class SQLiteAuditStore: AuditStore {
     /// 2: `sync_operations.filepath_escaped` (names stored as they are unless they cannot be).
     /// 3: bidirectional runs: `sync_operations.direction` and `.conflict`, `sync_iterations.files_conflicted`.
     /// 4: operations `version` and `prune` (the version stores).
-    public static let schemaVersion = 4
+    /// 5: a running run's progress: `sync_iterations.files_planned`, `.bytes_planned`, `.phase`.
+    public static let schemaVersion = 5
 
     private init(path: String, connection: SQLiteConnection) {
         self.path = path
@@ -88,7 +89,10 @@ public final class SQLiteAuditStore: AuditStore {
                 filter_fingerprint TEXT,
                 filter_rules TEXT,
                 total_bytes_transferred INTEGER DEFAULT 0,
-                error_message TEXT
+                error_message TEXT,
+                files_planned INTEGER DEFAULT 0,
+                bytes_planned INTEGER DEFAULT 0,
+                phase TEXT
             )
             """)
         try await run("CREATE INDEX IF NOT EXISTS idx_pair ON sync_iterations (sync_pair)")
@@ -136,11 +140,13 @@ public final class SQLiteAuditStore: AuditStore {
         }
         try await allowVersionOperations()
         let iterationColumns = try await query("SELECT name FROM pragma_table_info('sync_iterations')").compactMap { $0.column("name")?.string }
-        for column in ["files_conflicted", "versions_kept", "versions_pruned", "version_store_files", "version_store_bytes"]
+        for column in [
+            "files_conflicted", "versions_kept", "versions_pruned", "version_store_files", "version_store_bytes", "files_planned", "bytes_planned",
+        ]
         where !iterationColumns.contains(column) {
             try await run("ALTER TABLE sync_iterations ADD COLUMN \(column) INTEGER DEFAULT 0")
         }
-        for column in ["filter_fingerprint", "filter_rules"] where !iterationColumns.contains(column) {
+        for column in ["filter_fingerprint", "filter_rules", "phase"] where !iterationColumns.contains(column) {
             try await run("ALTER TABLE sync_iterations ADD COLUMN \(column) TEXT")
         }
         if version == nil {
@@ -265,8 +271,9 @@ public final class SQLiteAuditStore: AuditStore {
             """
             INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
                 files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
-                files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules,
+                files_planned, bytes_planned, phase)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
             """,
             [
                 .text(iteration.runID), .text(iteration.pair), .text(iteration.direction), .text(iteration.source),
@@ -284,7 +291,7 @@ public final class SQLiteAuditStore: AuditStore {
             UPDATE sync_iterations SET ended_at = ?, status = ?,
                 files_created = ?, files_updated = ?, files_deleted = ?, files_skipped = ?, files_failed = ?, total_bytes_transferred = ?,
                 error_message = ?, files_conflicted = ?, versions_kept = ?, versions_pruned = ?, version_store_files = ?,
-                version_store_bytes = ?, filter_fingerprint = ?, filter_rules = ?
+                version_store_bytes = ?, filter_fingerprint = ?, filter_rules = ?, files_planned = ?, bytes_planned = ?, phase = ?
             WHERE id = ?
             """,
             [Self.time(iteration.endedAt), .text(iteration.status.rawValue)] + Self.counters(iteration) + [.integer(id)])
@@ -297,7 +304,7 @@ public final class SQLiteAuditStore: AuditStore {
             .integer(iteration.filesFailed), .integer(Int(iteration.bytesTransferred)), Self.text(iteration.errorMessage),
             .integer(iteration.conflicts), .integer(iteration.versionsKept), .integer(iteration.versionsPruned),
             .integer(iteration.versionStoreFiles), .integer(Int(iteration.versionStoreBytes)), Self.text(iteration.filterFingerprint),
-            Self.text(iteration.filterRules),
+            Self.text(iteration.filterRules), .integer(iteration.filesPlanned), .integer(Int(iteration.bytesPlanned)), Self.text(iteration.phase),
         ]
     }
 

@@ -27,6 +27,9 @@ extension StoredIteration {
         record.filterRules = value("filter_rules")
         record.bytesTransferred = value("total_bytes_transferred").flatMap { Int64($0) } ?? 0
         record.errorMessage = value("error_message")
+        record.filesPlanned = int("files_planned")
+        record.bytesPlanned = value("bytes_planned").flatMap { Int64($0) } ?? 0
+        record.phase = value("phase")
         self.init(id: id, record: record)
     }
 }

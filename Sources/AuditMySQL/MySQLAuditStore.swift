@@ -27,7 +27,8 @@ public final class MySQLAuditStore: AuditStore {
     /// 2: `sync_operations.filepath_escaped` (names stored as they are unless they cannot be).
     /// 3: bidirectional runs: `sync_operations.direction` and `.conflict`, `sync_iterations.files_conflicted`.
     /// 4: operations `version` and `prune` (the version stores).
-    public static let schemaVersion = 4
+    /// 5: a running run's progress (`files_planned`, `bytes_planned`, `phase`).
+    public static let schemaVersion = 5
     /// Rows per page when reading many operations.
     static let pageSize = 10_000
 
@@ -158,6 +159,9 @@ public final class MySQLAuditStore: AuditStore {
         ("sync_iterations", "version_store_bytes", "ALTER TABLE sync_iterations ADD COLUMN version_store_bytes BIGINT DEFAULT 0"),
         ("sync_iterations", "filter_fingerprint", "ALTER TABLE sync_iterations ADD COLUMN filter_fingerprint CHAR(16) NULL"),
         ("sync_iterations", "filter_rules", "ALTER TABLE sync_iterations ADD COLUMN filter_rules TEXT NULL"),
+        ("sync_iterations", "files_planned", "ALTER TABLE sync_iterations ADD COLUMN files_planned INT DEFAULT 0"),
+        ("sync_iterations", "bytes_planned", "ALTER TABLE sync_iterations ADD COLUMN bytes_planned BIGINT DEFAULT 0"),
+        ("sync_iterations", "phase", "ALTER TABLE sync_iterations ADD COLUMN phase VARCHAR(16) NULL"),
     ]
 
     public func prepare() async throws {
@@ -293,14 +297,16 @@ public final class MySQLAuditStore: AuditStore {
         """
         INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
             files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
-            files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules)
+            files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules,
+            files_planned, bytes_planned, phase)
         VALUES (\(try connection.literal(iteration.runID)), \(try connection.literal(iteration.pair)), \(try connection.literal(iteration.direction)),
             \(try connection.literal(iteration.source)), \(try connection.literal(iteration.destination)),
             '\(SQLTime.format(iteration.startedAt))', \(Self.time(iteration.endedAt)), '\(iteration.status.rawValue)', \(iteration.dryRun ? 1 : 0),
             \(iteration.filesCreated), \(iteration.filesUpdated), \(iteration.filesDeleted), \(iteration.filesSkipped), \(iteration.filesFailed),
             \(iteration.bytesTransferred), \(try connection.literal(iteration.errorMessage)), \(iteration.conflicts),
             \(iteration.versionsKept), \(iteration.versionsPruned), \(iteration.versionStoreFiles), \(iteration.versionStoreBytes),
-            \(try connection.literal(iteration.filterFingerprint)), \(try connection.literal(iteration.filterRules)))
+            \(try connection.literal(iteration.filterFingerprint)), \(try connection.literal(iteration.filterRules)),
+            \(iteration.filesPlanned), \(iteration.bytesPlanned), \(try connection.literal(iteration.phase)))
         """
     }
 
@@ -312,7 +318,8 @@ public final class MySQLAuditStore: AuditStore {
             error_message = \(try connection.literal(iteration.errorMessage)), files_conflicted = \(iteration.conflicts),
             versions_kept = \(iteration.versionsKept), versions_pruned = \(iteration.versionsPruned),
             version_store_files = \(iteration.versionStoreFiles), version_store_bytes = \(iteration.versionStoreBytes),
-            filter_fingerprint = \(try connection.literal(iteration.filterFingerprint)), filter_rules = \(try connection.literal(iteration.filterRules))
+            filter_fingerprint = \(try connection.literal(iteration.filterFingerprint)), filter_rules = \(try connection.literal(iteration.filterRules)),
+            files_planned = \(iteration.filesPlanned), bytes_planned = \(iteration.bytesPlanned), phase = \(try connection.literal(iteration.phase))
         WHERE id = \(id)
         """
     }

@@ -29,7 +29,7 @@ extension DashboardAssets {
             const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
             let value = Number(n || 0), unit = 0;
             while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
-            return (unit === 0 ? String(value) : value.toFixed(1)) + ' ' + units[unit];
+            return (unit === 0 ? String(Math.round(value)) : value.toFixed(1)) + ' ' + units[unit];
           }
 
           function ago(iso) {
@@ -66,10 +66,17 @@ extension DashboardAssets {
             line.appendChild(el('span', 'status-' + run.status, run.status.replace('_', ' ')));
             if (run.status === 'running' && live) {
               // The row grows as the run stores its operations; the page polls faster meanwhile.
+              // Totals are what the walk has found so far, so the bar can move back while it lists.
+              const done = run.files_created + run.files_updated + run.files_deleted + run.files_failed;
               const bar = el('progress', 'running-bar');
               bar.setAttribute('aria-label', 'sync in progress');
+              if (run.files_planned > 0) { bar.max = run.files_planned; bar.value = Math.min(done, run.files_planned); }
               line.appendChild(document.createTextNode(' '));
               line.appendChild(bar);
+              const elapsed = Math.max(1, (Date.now() - Date.parse(run.started_at)) / 1000);
+              line.appendChild(el('div', 'progress-text',
+                (run.phase || 'starting') + ' · ' + done + ' of ' + run.files_planned + ' files · ' +
+                bytes(run.bytes_transferred) + ' of ' + bytes(run.bytes_planned) + ' · ' + bytes(run.bytes_transferred / elapsed) + '/s'));
             }
             line.appendChild(document.createTextNode(
               ' · ' + ago(run.started_at) + ' · ' + took(run) + ' · +' + run.files_created + ' ~' + run.files_updated +

@@ -32,6 +32,10 @@ enum DashboardJSON {
         var filterRules: String?
         var bytesTransferred: Int64
         var errorMessage: String?
+        /// A running run's plan so far and phase (0, 0, nil once it ended).
+        var filesPlanned: Int
+        var bytesPlanned: Int64
+        var phase: String?
 
         init(_ stored: StoredIteration) {
             let record = stored.record
@@ -59,6 +63,9 @@ enum DashboardJSON {
             filterRules = record.filterRules
             bytesTransferred = record.bytesTransferred
             errorMessage = record.errorMessage
+            filesPlanned = record.filesPlanned
+            bytesPlanned = record.bytesPlanned
+            phase = record.phase
         }
     }
 
@@ -68,8 +75,8 @@ enum DashboardJSON {
         var lastReal: Iteration?
         var lastDryRun: Iteration?
         var lastSuccessAt: String?
-        /// `ok`, `failed` (last real run failed or partly failed), `stale` (no success within
-        /// the window), or `never` (no real run yet).
+        /// `ok`, `failed` (last real run failed or partly failed), `running`, `stale` (no
+        /// success within the window, or a run left running), or `never` (no real run yet).
         var state: String
     }
 

@@ -75,14 +75,17 @@ public struct BidirectionalEngine<A: SyncTree, B: SyncTree>: Sendable {
         if archive.isFresh {
             // Nothing can be deleted without an archive: no guard to consult first.
             logger.notice("no state archive for this pair yet: this run is a first run (the union of both sides; nothing is deleted)")
+            progress.enter(.copying)
             outcome = try await BidirectionalWalk(engine: self, mode: mode, pool: pool).run()
         } else {
             // Decide everything first and change nothing, so the guards see the real plan.
+            progress.enter(.listing)
             let planned = try await BidirectionalWalk(engine: self, mode: .plan, pool: pool).run()
             if let refusal = try await guardVerdict(planned) {
                 report.refusal = refusal
                 return report
             }
+            progress.enter(.copying)
             if planned.overflowed {
                 // Too many changes to hold: walk again, applying as it goes.
                 outcome = try await BidirectionalWalk(engine: self, mode: mode, pool: pool).run()
@@ -101,12 +104,14 @@ public struct BidirectionalEngine<A: SyncTree, B: SyncTree>: Sendable {
                 // The trees changed since the plan: still nothing deleted.
                 report.refusal = refusal
             } else {
+                progress.enter(.deleting)
                 try await runDeletes(outcome, mode: mode, pool: pool, summary: &report.summary)
             }
         }
         if mode == .apply { await finishCreatedDirectories(outcome.createdDirectories, pool: pool) }
         if let versions = configuration.versions, !stopSignal.isStopped, report.refusal == nil {
             // The keep rules, at the end of the run, under the pair's lock, on both sides.
+            progress.enter(.pruning)
             for side in [Side.a, .b] {
                 let tree = self.tree(side)
                 let pruned = try await pool.run { [stopSignal] in

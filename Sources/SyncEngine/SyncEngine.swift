@@ -77,6 +77,7 @@ public struct SyncEngine<Source: SyncTree, Destination: SyncTree>: Sendable {
     private func run(pool: NIOThreadPoolBox, started: Int64) async throws -> SyncReport {
         var report = SyncReport()
         if configuration.reconciler.mayDelete {
+            progress.enter(.listing)
             let survey = try await Pass(engine: self, mode: .survey, pool: pool).run()
             let verdict = configuration.deleteGuard.check(
                 sourceRootEntries: survey.sourceRootEntries,
@@ -92,6 +93,7 @@ public struct SyncEngine<Source: SyncTree, Destination: SyncTree>: Sendable {
         }
 
         let mode: Mode = configuration.dryRun ? .dryRun : .apply
+        progress.enter(.copying)
         let pass = Pass(engine: self, mode: mode, pool: pool)
         let outcome = try await pass.run()
         report.summary = outcome.summary
@@ -102,10 +104,12 @@ public struct SyncEngine<Source: SyncTree, Destination: SyncTree>: Sendable {
         if stopSignal.isStopped {
             report.interruption = stopSignal.reason
         } else if !outcome.deletes.isEmpty {
+            progress.enter(.deleting)
             try await runDeletes(outcome, mode: mode, pool: pool, report: &report)
         }
         if let versions = configuration.versions, !stopSignal.isStopped, report.refusal == nil {
             // The keep rules, at the end of the run, under the pair's lock.
+            progress.enter(.pruning)
             let pruned = try await pool.run { [destination, stopSignal] in
                 VersionStore(settings: versions).pruneStore(
                     on: destination, side: nil, dryRun: mode == .dryRun, shouldStop: { stopSignal.isStopped })

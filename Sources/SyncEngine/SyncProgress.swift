@@ -3,7 +3,20 @@ import Synchronization
 
 /// Live counters of a run, read by the progress display while the engine updates them.
 public final class SyncProgress: Sendable {
+    /// What the run is doing, for progress displays.
+    public enum Phase: String, Sendable, Hashable {
+        case starting
+        /// Reading both trees before anything changes (the delete guards' survey, a bidirectional plan).
+        case listing
+        /// Walking and copying as the walk goes.
+        case copying
+        case deleting
+        /// Applying the keep rules to the version stores.
+        case pruning
+    }
+
     public struct Snapshot: Sendable, Hashable {
+        public var phase = Phase.starting
         /// Entries seen on either side so far.
         public var scanned = 0
         /// Operations found so far (the walk is still going while these grow).
@@ -27,6 +40,10 @@ public final class SyncProgress: Sendable {
     /// Marks the sync as over, so progress displays stop.
     public func end() {
         update { $0.ended = true }
+    }
+
+    func enter(_ phase: Phase) {
+        update { $0.phase = phase }
     }
 
     func update(_ body: (inout Snapshot) -> Void) {

@@ -38,6 +38,7 @@ final class RunAudit: Sendable {
         logDirectory: String,
         iteration: IterationRecord,
         stop: StopSignal,
+        progress: SyncProgress,
         logger: Logger
     ) async -> RunAudit {
         let flusher = OpslogFlusher(directory: logDirectory, logger: logger)
@@ -72,7 +73,10 @@ final class RunAudit: Sendable {
         if let store, let writer, !iteration.dryRun {
             do {
                 if let id = try await stop.unlessStopped({ try await store.begin(iteration) }) {
-                    let started = LiveAuditFeed(store: store, iterationID: id, iteration: iteration, logger: logger)
+                    let started = LiveAuditFeed(store: store, iterationID: id, iteration: iteration, logger: logger) {
+                        let snapshot = progress.snapshot
+                        return LivePlan(files: snapshot.planned, bytes: snapshot.plannedBytes, phase: snapshot.phase.rawValue)
+                    }
                     writer.setTap { started.add($0) }
                     feed = started
                 }

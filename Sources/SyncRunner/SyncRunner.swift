@@ -109,7 +109,8 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             runID: UUID().uuidString.lowercased(), pair: configuration.pair, direction: configuration.direction,
             source: configuration.source, destination: configuration.destination, startedAt: clock.now, dryRun: configuration.dryRun)
         let audit = await RunAudit.start(
-            openStore: parts.openStore, logDirectory: configuration.logDirectory, iteration: iteration, stop: stop, logger: logger)
+            openStore: parts.openStore, logDirectory: configuration.logDirectory, iteration: iteration, stop: stop, progress: progress,
+            logger: logger)
         guard !stop.isStopped else {
             await audit.close()
             return stoppedEarly("while opening the audit store")

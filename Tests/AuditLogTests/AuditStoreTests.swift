@@ -66,7 +66,9 @@ struct AuditStoreTests {
         _ = try await Self.rawRows(path, "ALTER TABLE sync_operations DROP COLUMN filepath_escaped")
         _ = try await Self.rawRows(path, "ALTER TABLE sync_operations DROP COLUMN direction")
         _ = try await Self.rawRows(path, "ALTER TABLE sync_operations DROP COLUMN conflict")
-        _ = try await Self.rawRows(path, "ALTER TABLE sync_iterations DROP COLUMN files_conflicted")
+        for column in ["files_conflicted", "files_planned", "bytes_planned", "phase"] {
+            _ = try await Self.rawRows(path, "ALTER TABLE sync_iterations DROP COLUMN \(column)")
+        }
         _ = try await Self.rawRows(path, "UPDATE ha_sync_schema SET version = 1")
         _ = try await Self.rawRows(
             path,
@@ -79,7 +81,9 @@ struct AuditStoreTests {
         #expect(operation.record.displayPath == "back\\slash")
         #expect(operation.record.direction == nil && !operation.record.conflict)
         await migrated.close()
-        #expect(try await Self.rawRows(path, "SELECT version FROM ha_sync_schema") == [["4"]])
+        #expect(try await Self.rawRows(path, "SELECT version FROM ha_sync_schema") == [["5"]])
+        let columns = try await Self.rawRows(path, "SELECT name FROM pragma_table_info('sync_iterations')").map { $0[0] }
+        #expect(["files_planned", "bytes_planned", "phase"].allSatisfy { columns.contains($0) })
     }
 
     /// A database of schema version 3 (its CHECK admits only create, update, delete) is rebuilt

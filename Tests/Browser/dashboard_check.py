@@ -120,6 +120,10 @@ def main():
         check("recent activity listed", browser.evaluate("document.querySelectorAll('#activity tbody tr').length === 9"))
         check("running pair shows a progress bar", browser.evaluate(
             "document.querySelector('.pair-card[data-pair=\"infra\"] progress.running-bar') !== null"))
+        check("running pair shows how far it is", browser.evaluate(
+            "document.querySelector('.pair-card[data-pair=\"infra\"] .progress-text').textContent.startsWith('copying · 42 of 100 files · 1.0 MiB of 4.0 MiB')"))
+        check("the bar is at 42 of 100", browser.evaluate(
+            "(b => b.value === 42 && b.max === 100)(document.querySelector('.pair-card[data-pair=\"infra\"] progress'))"))
         check("running pair says running", browser.evaluate(
             "document.querySelector('.pair-card[data-pair=\"infra\"] h3 .state-running') !== null"))
         check("a run stuck in running is stale", browser.evaluate(

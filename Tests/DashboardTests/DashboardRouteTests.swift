@@ -57,6 +57,11 @@ struct DashboardRouteTests {
                 let media = try #require(pairs.first { $0["pair"] as? String == "media" && $0["direction"] as? String == "dell-to-hp" })
                 #expect((media["last_real"] as? [String: Any])?["dry_run"] as? Bool == false)
                 #expect((media["last_dry_run"] as? [String: Any])?["dry_run"] as? Bool == true)
+                let infra = try #require(pairs.first { $0["pair"] as? String == "infra" }?["last_real"] as? [String: Any])
+                #expect(infra["status"] as? String == "running")
+                #expect(infra["files_planned"] as? Int == 100)
+                #expect(infra["bytes_planned"] as? Int == 4 << 20)
+                #expect(infra["phase"] as? String == "copying")
             }
         }
     }

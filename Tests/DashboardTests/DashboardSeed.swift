@@ -55,6 +55,9 @@ enum DashboardSeed {
         let running = try await store.begin(infra)
         infra.filesCreated = 42
         infra.bytesTransferred = 1 << 20
+        infra.filesPlanned = 100
+        infra.bytesPlanned = 4 << 20
+        infra.phase = "copying"
         try await store.append(
             [
                 OperationRecord(

@@ -140,9 +140,10 @@ struct AuditEndToEndTests {
             try await withStore { store in
                 guard let row = try await store.iterations(IterationQuery(limit: 1)).first, row.record.status == .running else { return false }
                 return try await allOperations(store, row.id).map(\.record.filepath) == ["a-small.txt"] && row.record.filesCreated == 1
+                    && row.record.filesPlanned == 2 && row.record.bytesPlanned == (2 << 30) + 5 && row.record.phase == "copying"
             }
         }
-        #expect(live, "a running row with the operations so far")
+        #expect(live, "a running row with the operations so far, the plan and the phase")
         run.signal(SIGKILL)
         _ = try await run.wait()
         #expect(opslogs().count == 1)
