@@ -79,8 +79,7 @@ extension DashboardAssets {
                 bytes(run.bytes_transferred) + ' of ' + bytes(run.bytes_planned) + ' · ' + bytes(run.bytes_transferred / elapsed) + '/s'));
             }
             line.appendChild(document.createTextNode(
-              ' · ' + ago(run.started_at) + ' · ' + took(run) + ' · +' + run.files_created + ' ~' + run.files_updated +
-              ' −' + run.files_deleted + ' ✗' + run.files_failed + ' · ' + bytes(run.bytes_transferred)));
+              ' · ' + ago(run.started_at) + ' · ' + took(run) + ' · ' + counts(run) + ' · ' + bytes(run.bytes_transferred)));
             if (run.versions_kept > 0 || run.versions_pruned > 0 || run.version_store_files > 0) {
               line.appendChild(el('div', 'muted',
                 'versions: kept ' + run.versions_kept + ', pruned ' + run.versions_pruned + ' · store ' +
@@ -94,38 +93,97 @@ extension DashboardAssets {
             return line;
           }
 
+          // Bytes copied per run as bars (failed runs in red), run time as a line, both axes
+          // labelled with units; hovering or tapping a run shows its values under the chart.
           function chart(runs) {
             const ns = 'http://www.w3.org/2000/svg';
+            const figure = el('figure', 'chart-figure');
+            const points = runs.slice().reverse();
+            if (points.length === 0) return figure;
             const svg = document.createElementNS(ns, 'svg');
             svg.setAttribute('class', 'chart');
-            svg.setAttribute('viewBox', '0 0 200 64');
-            svg.setAttribute('preserveAspectRatio', 'none');
-            const points = runs.slice().reverse();
-            if (points.length === 0) return svg;
+            svg.setAttribute('viewBox', '0 0 320 100');
+            svg.setAttribute('role', 'img');
+            svg.setAttribute('aria-label', 'bytes copied and run time of the last ' + points.length + ' runs');
+            const left = 46, right = 274, top = 8, bottom = 80;
             const maxBytes = Math.max(1, ...points.map(r => r.bytes_transferred));
-            const maxTime = Math.max(0.001, ...points.map(r => r.duration_seconds || 0));
-            const width = 200 / points.length;
+            const maxTime = Math.max(0.1, ...points.map(r => r.duration_seconds || 0));
+            const slot = (right - left) / points.length;
+            const barWidth = Math.min(24, Math.max(1, slot - 2));
+            function text(x, y, value, cls, anchor) {
+              const node = document.createElementNS(ns, 'text');
+              node.setAttribute('x', String(x));
+              node.setAttribute('y', String(y));
+              node.setAttribute('class', cls);
+              node.setAttribute('text-anchor', anchor);
+              node.textContent = value;
+              svg.appendChild(node);
+            }
+            const axis = document.createElementNS(ns, 'path');
+            axis.setAttribute('class', 'axis');
+            axis.setAttribute('d', 'M' + left + ' ' + top + ' V' + bottom + ' H' + right + ' V' + top);
+            svg.appendChild(axis);
+            text(left - 3, top + 6, bytes(maxBytes), 'axis-label', 'end');
+            text(left - 3, bottom, '0 B', 'axis-label', 'end');
+            text(right + 3, top + 6, took({ status: 'success', duration_seconds: maxTime }), 'axis-label time', 'start');
+            text(right + 3, bottom, '0 s', 'axis-label time', 'start');
+            text(left, bottom + 12, ago(points[0].started_at), 'axis-label', 'start');
+            if (points.length > 1) text(right, bottom + 12, ago(points[points.length - 1].started_at), 'axis-label', 'end');
+            const value = el('figcaption', 'chart-value', 'Bars: bytes copied per run (left axis) · line: run time (right axis). Hover or tap a run.');
             const path = [];
             points.forEach((run, index) => {
+              const center = left + slot * (index + 0.5);
+              const height = Math.max(run.bytes_transferred > 0 ? 1 : 0, (bottom - top) * run.bytes_transferred / maxBytes);
               const bar = document.createElementNS(ns, 'rect');
-              const height = 60 * run.bytes_transferred / maxBytes;
-              bar.setAttribute('class', 'bar');
-              bar.setAttribute('x', String(index * width + 1));
-              bar.setAttribute('y', String(62 - height));
-              bar.setAttribute('width', String(Math.max(1, width - 2)));
-              bar.setAttribute('height', String(height));
+              bar.setAttribute('class', 'bar' + (run.status === 'success' || run.status === 'running' ? '' : ' failed') + (run.dry_run ? ' dry' : ''));
+              bar.setAttribute('x', (center - barWidth / 2).toFixed(1));
+              bar.setAttribute('y', (bottom - height).toFixed(1));
+              bar.setAttribute('width', barWidth.toFixed(1));
+              bar.setAttribute('height', height.toFixed(1));
+              const summary = run.started_at.replace('T', ' ').slice(0, 19) + ' UTC · ' + run.status.replace('_', ' ') + (run.dry_run ? ' (dry run)' : '') +
+                ' · ' + bytes(run.bytes_transferred) + ' · ' + took(run) + ' · ' + counts(run);
               const title = document.createElementNS(ns, 'title');
-              title.textContent = run.started_at + ': ' + bytes(run.bytes_transferred) + ', ' + took(run);
+              title.textContent = summary;
               bar.appendChild(title);
+              // A transparent column over the whole slot makes thin bars easy to tap.
+              const hit = document.createElementNS(ns, 'rect');
+              hit.setAttribute('class', 'hit');
+              hit.setAttribute('x', (left + slot * index).toFixed(1));
+              hit.setAttribute('y', String(top));
+              hit.setAttribute('width', slot.toFixed(1));
+              hit.setAttribute('height', String(bottom - top));
+              for (const target of [bar, hit]) {
+                target.addEventListener('mouseenter', () => { value.textContent = summary; });
+                target.addEventListener('click', () => { value.textContent = summary; });
+              }
               svg.appendChild(bar);
-              const y = 62 - 60 * (run.duration_seconds || 0) / maxTime;
-              path.push((index === 0 ? 'M' : 'L') + (index * width + width / 2).toFixed(1) + ' ' + y.toFixed(1));
+              svg.appendChild(hit);
+              const y = bottom - (bottom - top) * (run.duration_seconds || 0) / maxTime;
+              path.push((index === 0 ? 'M' : 'L') + center.toFixed(1) + ' ' + y.toFixed(1));
+              if (points.length === 1) {
+                const dot = document.createElementNS(ns, 'circle');
+                dot.setAttribute('class', 'dot');
+                dot.setAttribute('cx', center.toFixed(1));
+                dot.setAttribute('cy', y.toFixed(1));
+                dot.setAttribute('r', '2.5');
+                svg.appendChild(dot);
+              }
             });
             const line = document.createElementNS(ns, 'path');
             line.setAttribute('class', 'line');
             line.setAttribute('d', path.join(' '));
             svg.appendChild(line);
-            return svg;
+            figure.appendChild(svg);
+            figure.appendChild(value);
+            return figure;
+          }
+
+          // Counters in words on wide screens, the compact form on phones.
+          function counts(run) {
+            if (window.matchMedia('(max-width: 600px)').matches) {
+              return '+' + run.files_created + ' ~' + run.files_updated + ' −' + run.files_deleted + ' ✗' + run.files_failed;
+            }
+            return run.files_created + ' created, ' + run.files_updated + ' updated, ' + run.files_deleted + ' deleted, ' + run.files_failed + ' failed';
           }
 
           async function renderPairs() {
@@ -172,7 +230,7 @@ extension DashboardAssets {
             const rows = data.iterations.map(run => {
               const row = el('tr', 'clickable');
               row.dataset.iterationId = String(run.id);
-              if (run.status !== 'success') row.classList.add('failed');
+              if (run.status !== 'success' && run.status !== 'running') row.classList.add('failed');
               if (selected === run.id) row.classList.add('selected');
               row.appendChild(el('td', null, ago(run.started_at)));
               row.appendChild(el('td', null, run.pair));

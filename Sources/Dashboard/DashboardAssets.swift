@@ -80,9 +80,18 @@ enum DashboardAssets {
         .state-failed, .status-failed, .status-partial_failure, .status-fail { color: var(--bad); font-weight: 600; }
         .state-stale, .state-never, .status-running, .state-running { color: var(--warn); }
         .running-bar { width: 6em; height: 0.8em; vertical-align: middle; }
-        svg.chart { width: 100%; height: 64px; margin-top: 6px; }
-        svg.chart .bar { fill: var(--dry); opacity: 0.55; }
-        svg.chart .line { fill: none; stroke: var(--warn); stroke-width: 1.5; }
+        figure.chart-figure { margin: 6px 0 0; }
+        svg.chart { width: 100%; height: auto; display: block; }
+        svg.chart .axis { fill: none; stroke: var(--line); stroke-width: 1; }
+        svg.chart .axis-label { font-size: 9px; fill: var(--muted); }
+        svg.chart .axis-label.time { fill: var(--warn); }
+        svg.chart .bar { fill: var(--dry); opacity: 0.7; }
+        svg.chart .bar.failed { fill: var(--bad); opacity: 0.85; }
+        svg.chart .bar.dry { opacity: 0.35; }
+        svg.chart .hit { fill: transparent; cursor: pointer; }
+        svg.chart .line { fill: none; stroke: var(--warn); stroke-width: 1.5; pointer-events: none; }
+        svg.chart .dot { fill: var(--warn); pointer-events: none; }
+        .chart-value { font-size: 12px; color: var(--muted); margin-top: 2px; }
         .scroll { overflow-x: auto; }
         table { border-collapse: collapse; width: 100%; background: var(--card); }
         th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }

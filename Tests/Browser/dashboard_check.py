@@ -116,7 +116,18 @@ def main():
         check("failed pair marked", browser.evaluate("document.querySelector('.pair-card[data-pair=\"photos\"]').classList.contains('bad')"))
         check("stale pair marked", browser.evaluate("document.querySelector('.pair-card[data-pair=\"games\"]').classList.contains('bad')"))
         check("healthy pair not marked", browser.evaluate("!document.querySelector('.pair-card[data-pair=\"media\"]').classList.contains('bad')"))
-        check("charts drawn", browser.evaluate("document.querySelectorAll('.pair-card svg.chart rect').length >= 3"))
+        check("charts drawn", browser.evaluate("document.querySelectorAll('.pair-card svg.chart rect.bar').length >= 3"))
+        check("chart axes say their units", browser.evaluate(
+            "[...document.querySelectorAll('.pair-card[data-pair=\"media\"] svg.chart text')].some(t => t.textContent.endsWith('KiB'))"))
+        check("a failed run's bar is marked", browser.evaluate(
+            "document.querySelectorAll('.pair-card[data-pair=\"photos\"] svg.chart rect.bar.failed').length === 1"))
+        check("a single run still draws its point", browser.evaluate(
+            "document.querySelectorAll('.pair-card[data-pair=\"games\"] svg.chart circle.dot').length === 1"))
+        browser.evaluate("document.querySelector('.pair-card[data-pair=\"photos\"] svg.chart rect.hit').dispatchEvent(new MouseEvent('click'))")
+        check("tapping a run shows its values", browser.evaluate(
+            "document.querySelector('.pair-card[data-pair=\"photos\"] .chart-value').textContent.includes('UTC · success')"))
+        check("counters in words on a wide screen", browser.evaluate(
+            "document.querySelector('.pair-card[data-pair=\"media\"] .run').textContent.includes('2 created, 1 updated, 0 deleted, 0 failed')"))
         check("recent activity listed", browser.evaluate("document.querySelectorAll('#activity tbody tr').length === 9"))
         check("running pair shows a progress bar", browser.evaluate(
             "document.querySelector('.pair-card[data-pair=\"infra\"] progress.running-bar') !== null"))
