@@ -238,12 +238,13 @@ extension DashboardAssets {
               const status = el('td', 'status-' + run.status);
               if (run.dry_run) { status.appendChild(el('span', 'badge badge-dry', 'DRY')); status.appendChild(document.createTextNode(' ')); }
               status.appendChild(document.createTextNode(run.status.replace('_', ' ')));
-              if (run.files_conflicted > 0) {
-                status.appendChild(document.createTextNode(' '));
-                status.appendChild(el('span', 'badge badge-conflict', run.files_conflicted + ' conflict' + (run.files_conflicted === 1 ? '' : 's')));
-              }
               row.appendChild(status);
               for (const value of [run.files_created, run.files_updated, run.files_deleted, run.files_failed]) row.appendChild(el('td', null, value));
+              const conflicts = el('td', 'conflicts');
+              if (run.files_conflicted > 0) conflicts.appendChild(el('span', 'badge badge-conflict', String(run.files_conflicted)));
+              else conflicts.textContent = '0';
+              row.appendChild(conflicts);
+              row.appendChild(el('td', 'versions', run.versions_kept + ' / ' + run.versions_pruned));
               row.appendChild(el('td', null, bytes(run.bytes_transferred)));
               row.appendChild(el('td', null, took(run)));
               row.addEventListener('click', () => { location.hash = 'iteration=' + run.id; });

@@ -28,7 +28,7 @@ enum DashboardAssets {
             <h2>Recent activity</h2>
             <div class="scroll">
               <table id="activity">
-                <thead><tr><th>Started</th><th>Pair</th><th>Direction</th><th>Status</th><th>Created</th><th>Updated</th><th>Deleted</th><th>Failed</th><th>Bytes</th><th>Took</th></tr></thead>
+                <thead><tr><th>Started</th><th>Pair</th><th>Direction</th><th>Status</th><th>Created</th><th>Updated</th><th>Deleted</th><th>Failed</th><th>Conflicts</th><th>Versions kept / pruned</th><th>Bytes</th><th>Took</th></tr></thead>
                 <tbody></tbody>
               </table>
             </div>

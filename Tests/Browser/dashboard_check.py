@@ -129,6 +129,9 @@ def main():
         check("counters in words on a wide screen", browser.evaluate(
             "document.querySelector('.pair-card[data-pair=\"media\"] .run').textContent.includes('2 created, 1 updated, 0 deleted, 0 failed')"))
         check("recent activity listed", browser.evaluate("document.querySelectorAll('#activity tbody tr').length === 9"))
+        check("conflicts and versions have their own columns", browser.evaluate(
+            "(row => row.querySelector('td.conflicts').textContent === '1' && row.querySelector('td.versions').textContent === '3 / 2')"
+            "([...document.querySelectorAll('#activity tbody tr')].find(r => r.cells[1].textContent === 'games'))"))
         check("running pair shows a progress bar", browser.evaluate(
             "document.querySelector('.pair-card[data-pair=\"infra\"] progress.running-bar') !== null"))
         check("running pair shows how far it is", browser.evaluate(
