@@ -290,16 +290,26 @@ extension DashboardAssets {
             nextAfter = null;
           }
 
+          // Updates are pushed (server-sent events on /api/events: one whenever a run starts,
+          // stores progress or ends); the regular poll stays as the fallback, and while a run is
+          // in progress without a working stream the page polls every two seconds.
           let fastRefresh = null;
+          let pushed = false;
+          function listen() {
+            if (!window.EventSource) return;
+            const source = new EventSource('/api/events');
+            source.addEventListener('pairs', () => { pushed = true; refreshDashboard(); });
+            source.addEventListener('error', () => { pushed = false; });
+          }
+
           async function refreshDashboard() {
             try {
               const running = await renderPairs();
-              // While a run is in progress, its card updates every two seconds.
               clearTimeout(fastRefresh);
-              if (running) fastRefresh = setTimeout(refreshDashboard, 2000);
+              if (running && !pushed) fastRefresh = setTimeout(refreshDashboard, 2000);
               await renderActivity();
               showStore(null);
-              document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+              document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString() + (pushed ? ' · live' : '');
             } catch (error) {
               showStore(error.message);
             }
@@ -329,6 +339,7 @@ extension DashboardAssets {
             document.getElementById('more').addEventListener('click', () => renderOperations(true).catch(e => showStore(e.message)));
             refreshDashboard().then(() => renderOperations(false)).catch(() => {});
             setInterval(refreshDashboard, refreshSeconds * 1000);
+            listen();
           } else if (body.dataset.page === 'how-it-works') {
             renderExplainPairs();
           }

@@ -10,6 +10,8 @@ public struct DashboardConfiguration: Sendable {
     public var recentRuns: Int
     /// The clock staleness is measured against.
     public var clock: any WallClock
+    /// How long one server-sent event stream lasts before the browser reconnects.
+    public var eventStreamLifetime: Duration = .seconds(300)
 
     public init(staleAfterSeconds: Int = 3 * 3600, refreshSeconds: Int = 10, recentRuns: Int = 20, clock: any WallClock = SystemWallClock()) {
         self.staleAfterSeconds = staleAfterSeconds

@@ -39,6 +39,9 @@ public enum DashboardRouter {
             return Self.asset(metrics.text(), type: "text/plain; version=0.0.4; charset=utf-8")
         }
 
+        let events = PairEvents(stores: stores, clock: configuration.clock, lifetime: configuration.eventStreamLifetime)
+        router.get("/api/events") { _, _ in events.response() }
+
         router.get("/api/pairs") { _, _ in
             try await Self.answer {
                 let statuses = try await stores.withStore { try await $0.pairStatuses() }

@@ -87,15 +87,50 @@ class Browser:
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
+def watch_live(args):
+    """A real ha-sync run copies while the page is open: its card must show it running and
+    its progress must advance, pushed by server-sent events (the page's own poll is set far
+    longer than the wait)."""
+    passed, failed = 0, 0
+
+    def check(name, condition):
+        nonlocal passed, failed
+        print(("PASS " if condition else "FAIL ") + name, flush=True)
+        if condition:
+            passed += 1
+        else:
+            failed += 1
+
+    card = f".pair-card[data-pair={json.dumps(args.live_pair)}]"
+    progress = f"(document.querySelector('{card} .progress-text') || {{}}).textContent || ''"
+    browser = Browser()
+    try:
+        browser.call("Page.navigate", url=args.url + "/")
+        check("the running sync's card shows its progress", browser.wait_for(f"{progress}.includes(' files')", 60))
+        first = browser.evaluate(progress)
+        check("the page says it is live", browser.wait_for("document.getElementById('updated').textContent.includes('live')", 10))
+        done = f"(m => m ? Number(m[1]) : -1)(({progress}).match(/ (\\d+) of \\d+ files/))"
+        start = browser.evaluate(done)
+        check(f"progress advances without a poll (from {first!r})", browser.wait_for(f"{done} > {start}", 60))
+        print("progress now:", browser.evaluate(progress), flush=True)
+    finally:
+        browser.close()
+    print(f"browser: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--db", required=True, help="the SQLite store the dashboard reads")
-    parser.add_argument("--failed-iteration", type=int, required=True)
-    parser.add_argument("--hostile-name", required=True)
+    parser.add_argument("--failed-iteration", type=int)
+    parser.add_argument("--hostile-name")
     parser.add_argument("--refresh-seconds", type=int, default=10)
-    parser.add_argument("--screenshot", required=True)
+    parser.add_argument("--screenshot")
+    parser.add_argument("--live-pair", help="only watch this pair's running sync advance (pushed, not polled)")
     args = parser.parse_args()
+    if args.live_pair:
+        sys.exit(watch_live(args))
 
     passed, failed = 0, 0
 

@@ -59,4 +59,87 @@ struct DashboardBrowserTests {
         #expect(!log.contains("FAIL "), "\(log)")
         #expect(FileManager.default.fileExists(atPath: screenshot))
     }
+
+    /// The real `ha-sync` copies three large files (slowly: `--verify`, one at a time) while
+    /// the page is open with a poll far longer than the test: the running card appears and its
+    /// progress advances, pushed over server-sent events.
+    @Test(.timeLimit(.minutes(3)))
+    func aRealRunsProgressIsPushedToThePage() async throws {
+        let scratch = try TemporaryTree("live-ui")
+        let source = try scratch.directory("src")
+        let destination = try scratch.directory("dest")
+        let logs = try scratch.directory("logs")
+        let database = logs + "/audit.db"
+        let sync = URL(fileURLWithPath: Self.binary).deletingLastPathComponent().appendingPathComponent("ha-sync").path
+        func arguments(_ source: String, _ destination: String) -> [String] {
+            [
+                "--src", source, "--dest", destination, "--pair", "live", "--log-dir", logs, "--db-dsn", "sqlite://\(database)", "--verify",
+                "--workers", "1",
+            ]
+        }
+        // A first run creates the store the dashboard opens read-only.
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: sync)
+        first.arguments = arguments(try scratch.directory("empty-src"), try scratch.directory("empty-dest"))
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        first.waitUntilExit()
+        try #require(first.terminationStatus == 0)
+        // Sparse sources; each copy (verified, so read, written and read back) takes a second or two.
+        for index in 0..<10 {
+            let path = source + "/image-\(index).bin"
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
+            #expect(truncate(path, 256 << 20) == 0)
+        }
+
+        let port = try LoopbackPort.free()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: Self.binary)
+        server.arguments = ["--host", "127.0.0.1", "--port", "\(port)", "--db-dsn", "sqlite://\(database)", "--refresh-seconds", "600"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: sync)
+        run.arguments = arguments(source, destination)
+        let runLog = logs + "/run.log"
+        _ = FileManager.default.createFile(atPath: runLog, contents: nil)
+        let runHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: runLog))
+        run.standardOutput = runHandle
+        run.standardError = runHandle
+        defer {
+            for process in [server, run] where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        var ready = false
+        for _ in 0..<100 where !ready {
+            ready = LoopbackHTTP.get(port: port, path: "/healthz")?.status == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try #require(ready, "ha-sync-ui answered /healthz")
+        try run.run()
+
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = [
+            "python3", Self.repository.appendingPathComponent("Tests/Browser/dashboard_check.py").path,
+            "--url", "http://127.0.0.1:\(port)", "--db", database, "--live-pair", "live",
+        ]
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("browser-live-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        check.standardOutput = handle
+        check.standardError = handle
+        try check.run()
+        while check.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        try handle.close()
+        let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        let runOutput = (try? String(contentsOfFile: runLog, encoding: .utf8)) ?? ""
+        #expect(check.terminationStatus == 0, "\(log)\nha-sync: \(runOutput)")
+        #expect(log.contains(" 0 failed"), "\(log)")
+        #expect(run.isRunning, "the sync was still copying when its progress was seen to advance")
+    }
 }

@@ -189,6 +189,31 @@ struct DashboardRouteTests {
         }
     }
 
+    /// The event stream says at once whether a run is in progress, then only when something
+    /// changes; it ends after its lifetime (the browser reconnects).
+    @Test func theEventStreamAnnouncesRunningRuns() async throws {
+        let (stores, _) = try await Self.seeded()
+        var configuration = DashboardConfiguration(staleAfterSeconds: 86_400)
+        configuration.eventStreamLifetime = .milliseconds(2500)
+        let app = Application(router: DashboardRouter.build(configuration: configuration, stores: stores))
+        do {
+            try await app.test(.router) { client in
+                let response = try await client.execute(uri: "/api/events", method: .get)
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/event-stream") == true)
+                let body = String(buffer: response.body)
+                #expect(body.hasPrefix("retry: 3000\n\n"))
+                // The seeded store has a run in progress and nothing changes meanwhile: one event.
+                #expect(body.components(separatedBy: "event: pairs\n").count == 2, "\(body)")
+                #expect(body.contains(#"data: {"running":true}"#))
+            }
+        } catch {
+            await stores.close()
+            throw error
+        }
+        await stores.close()
+    }
+
     @Test func pagesAndAssetsAreServedByTheBinary() async throws {
         try await Self.withSeededApp { client, _ in
             for (uri, type) in [
