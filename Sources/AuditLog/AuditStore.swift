@@ -44,6 +44,10 @@ public protocol AuditStore: Sendable {
     /// The operations of one run, in order.
     func operations(_ query: OperationQuery) async throws -> [StoredOperation]
 
+    /// The conflicts of a pair's real runs, newest first: each conflict's record with the
+    /// conflict copy it made and whether a later run deleted that copy (someone resolved it).
+    func conflicts(pair: String, limit: Int) async throws -> [StoredConflict]
+
     /// Deletes runs that started before `cutoff`, with their operations, `batchSize` rows at a time.
     func pruneHistory(before cutoff: Timestamp, batchSize: Int) async throws -> PruneResult
 
@@ -79,6 +83,26 @@ public struct StoredOperation: Sendable, Hashable {
         self.id = id
         self.iterationID = iterationID
         self.record = record
+    }
+}
+
+/// A conflict as the audit trail knows it.
+public struct StoredConflict: Sendable, Hashable {
+    /// The conflict's record: `filepath` is the path both sides changed, `size_before` and
+    /// `md5_before` the version kept as a copy, `size_after` and `md5_after` the one that kept
+    /// the name, `direction` the side whose version became the copy.
+    public var conflict: StoredOperation
+    /// The conflict copy's path, as stored (`nil` if the run did not record one).
+    public var copyPath: String?
+    public var copyPathEscaped: Bool
+    /// Whether a later real run of the pair deleted the copy.
+    public var resolved: Bool
+
+    public init(conflict: StoredOperation, copyPath: String?, copyPathEscaped: Bool, resolved: Bool) {
+        self.conflict = conflict
+        self.copyPath = copyPath
+        self.copyPathEscaped = copyPathEscaped
+        self.resolved = resolved
     }
 }
 

@@ -144,6 +144,27 @@ public final class InMemoryAuditStore: AuditStore {
         }
     }
 
+    public func conflicts(pair: String, limit: Int) async throws -> [StoredConflict] {
+        try check()
+        return state.withLock { state in
+            let real = Set(state.iterations.filter { $0.record.pair == pair && !$0.record.dryRun }.map(\.id))
+            let operations = state.operations.filter { real.contains($0.iterationID) }
+            return operations.filter { $0.record.conflict && $0.record.succeeded }.reversed().prefix(max(0, limit)).map { conflict in
+                let copy = operations.first {
+                    $0.iterationID == conflict.iterationID && $0.record.sequence == conflict.record.sequence + 1 && $0.record.operation == .create
+                }
+                let resolved =
+                    copy.map { copy in
+                        operations.contains {
+                            $0.id > copy.id && $0.record.operation == .delete && $0.record.succeeded && $0.record.filepath == copy.record.filepath
+                        }
+                    } ?? false
+                return StoredConflict(
+                    conflict: conflict, copyPath: copy?.record.filepath, copyPathEscaped: copy?.record.filepathEscaped ?? false, resolved: resolved)
+            }
+        }
+    }
+
     public func pruneHistory(before cutoff: Timestamp, batchSize: Int) async throws -> PruneResult {
         try check()
         return state.withLock { state in

@@ -421,6 +421,27 @@ public final class SQLiteAuditStore: AuditStore {
         return try await self.query(sql, binds).map(Self.operation)
     }
 
+    public func conflicts(pair: String, limit: Int) async throws -> [StoredConflict] {
+        let rows = try await query(
+            """
+            SELECT o.*, c.filepath AS copy_path, c.filepath_escaped AS copy_escaped,
+                EXISTS (SELECT 1 FROM sync_operations d JOIN sync_iterations di ON di.id = d.iteration_id
+                    WHERE di.sync_pair = i.sync_pair AND di.dry_run = 0 AND d.operation = 'delete' AND d.status = 'success'
+                    AND d.filepath = c.filepath AND d.id > c.id) AS resolved
+            FROM sync_operations o
+            JOIN sync_iterations i ON i.id = o.iteration_id
+            LEFT JOIN sync_operations c ON c.iteration_id = o.iteration_id AND c.seq = o.seq + 1 AND c.operation = 'create'
+            WHERE i.sync_pair = ? AND i.dry_run = 0 AND o.conflict = 1 AND o.status = 'success'
+            ORDER BY o.id DESC LIMIT ?
+            """, [.text(pair), .integer(max(0, limit))])
+        return try rows.map { row in
+            let value = Self.text(row)
+            return StoredConflict(
+                conflict: try StoredOperation(row: value), copyPath: value("copy_path"), copyPathEscaped: value("copy_escaped") != "0",
+                resolved: value("resolved") == "1")
+        }
+    }
+
     public func pruneHistory(before cutoff: Timestamp, batchSize: Int) async throws -> PruneResult {
         var result = PruneResult()
         let limit = SQLTime.format(cutoff)

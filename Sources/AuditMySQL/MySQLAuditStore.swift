@@ -417,6 +417,29 @@ public final class MySQLAuditStore: AuditStore {
         return try rows.rows.indices.map { try Self.operation(rows, row: $0) }
     }
 
+    public func conflicts(pair: String, limit: Int) async throws -> [StoredConflict] {
+        let rows = try await onConnection { connection in
+            try connection.query(
+                """
+                SELECT o.*, c.filepath AS copy_path, c.filepath_escaped AS copy_escaped,
+                    EXISTS (SELECT 1 FROM sync_operations d JOIN sync_iterations di ON di.id = d.iteration_id
+                        WHERE di.sync_pair = i.sync_pair AND di.dry_run = 0 AND d.operation = 'delete' AND d.status = 'success'
+                        AND d.filepath_hash = c.filepath_hash AND d.filepath = c.filepath AND d.id > c.id) AS resolved
+                FROM sync_operations o
+                JOIN sync_iterations i ON i.id = o.iteration_id
+                LEFT JOIN sync_operations c ON c.iteration_id = o.iteration_id AND c.seq = o.seq + 1 AND c.operation = 'create'
+                WHERE i.sync_pair = \(try connection.literal(pair)) AND i.dry_run = 0 AND o.conflict = 1 AND o.status = 'success'
+                ORDER BY o.id DESC LIMIT \(max(0, limit))
+                """)
+        }
+        return try rows.rows.indices.map { index in
+            let value = { (name: String) in rows.value(name, row: index) }
+            return StoredConflict(
+                conflict: try StoredOperation(row: value), copyPath: value("copy_path"), copyPathEscaped: value("copy_escaped") != "0",
+                resolved: value("resolved") == "1")
+        }
+    }
+
     public func pruneHistory(before cutoff: Timestamp, batchSize: Int) async throws -> PruneResult {
         let limit = SQLTime.format(cutoff)
         var result = PruneResult()

@@ -178,6 +178,36 @@ extension DashboardAssets {
             return figure;
           }
 
+          // A pair's conflict copies that no later run deleted: what a person still has to look at.
+          const openConflictLists = new Set();
+          function conflictList(pair, conflicts) {
+            const details = el('details', 'conflicts');
+            details.open = openConflictLists.has(pair);
+            details.addEventListener('toggle', () => { if (details.open) openConflictLists.add(pair); else openConflictLists.delete(pair); });
+            details.appendChild(el('summary', 'badge-conflict-summary',
+              conflicts.length + (conflicts.length === 1 ? ' open conflict copy' : ' open conflict copies')));
+            const table = el('table', 'conflict-table');
+            const head = el('tr');
+            for (const title of ['Path (kept version)', 'Conflict copy', 'Kept', 'Copy', 'Copy from side', 'When']) head.appendChild(el('th', null, title));
+            table.appendChild(el('thead')).appendChild(head);
+            const body = el('tbody');
+            for (const c of conflicts) {
+              const row = el('tr');
+              row.appendChild(el('td', 'filepath', c.path));
+              row.appendChild(el('td', 'filepath', c.copy_path || '—'));
+              row.appendChild(el('td', null, c.kept_size === null ? '—' : bytes(c.kept_size)));
+              row.appendChild(el('td', null, c.copy_size === null ? '—' : bytes(c.copy_size)));
+              row.appendChild(el('td', null, c.copy_side || '—'));
+              row.appendChild(el('td', null, ago(c.at)));
+              body.appendChild(row);
+            }
+            table.appendChild(body);
+            const wrapper = el('div', 'table-wrap');
+            wrapper.appendChild(table);
+            details.appendChild(wrapper);
+            return details;
+          }
+
           // Counters in words on wide screens, the compact form on phones.
           function counts(run) {
             if (window.matchMedia('(max-width: 600px)').matches) {
@@ -218,6 +248,10 @@ extension DashboardAssets {
                 const history = await getJSON('/api/iterations?dry_run=false&limit=' + recent + '&pair=' + encodeURIComponent(pair));
                 card.appendChild(chart(history.iterations));
               } catch (e) { /* the cards stay useful without the chart */ }
+              try {
+                const open = (await getJSON('/api/conflicts?limit=100&pair=' + encodeURIComponent(pair))).conflicts.filter(c => !c.resolved);
+                if (open.length > 0) card.appendChild(conflictList(pair, open));
+              } catch (e) { /* likewise */ }
               cards.push(card);
             }
             if (cards.length === 0) cards.push(el('p', 'muted', 'No runs recorded yet.'));

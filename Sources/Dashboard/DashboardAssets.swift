@@ -92,6 +92,10 @@ enum DashboardAssets {
         svg.chart .line { fill: none; stroke: var(--warn); stroke-width: 1.5; pointer-events: none; }
         svg.chart .dot { fill: var(--warn); pointer-events: none; }
         .chart-value { font-size: 12px; color: var(--muted); margin-top: 2px; }
+        details.conflicts { margin-top: 8px; font-size: 13px; }
+        details.conflicts summary { cursor: pointer; color: var(--warn); font-weight: 600; }
+        .table-wrap { overflow-x: auto; }
+        table.conflict-table { font-size: 12px; margin-top: 4px; }
         .scroll { overflow-x: auto; }
         table { border-collapse: collapse; width: 100%; background: var(--card); }
         th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }

@@ -131,6 +131,42 @@ enum DashboardJSON {
         }
     }
 
+    /// A conflict and its copy (`GET /api/conflicts`).
+    struct Conflict: Codable, Sendable {
+        var iterationID: Int64
+        var at: String
+        /// The path both sides changed; the version that kept the name.
+        var path: String
+        var keptSize: Int64?
+        var keptMd5: String?
+        /// The other version, kept beside it as the conflict copy.
+        var copyPath: String?
+        var copySize: Int64?
+        var copyMd5: String?
+        /// The side whose version became the copy: `a` or `b` (from the record's direction).
+        var copySide: String?
+        /// A later run deleted the copy: someone resolved the conflict.
+        var resolved: Bool
+
+        init(_ stored: StoredConflict) {
+            let record = stored.conflict.record
+            iterationID = stored.conflict.iterationID
+            at = DashboardJSON.time(record.startedAt)
+            path = record.displayPath
+            keptSize = record.sizeAfter
+            keptMd5 = record.md5After
+            copyPath = stored.copyPath.map { RelativePath.displayText(stored: $0, escaped: stored.copyPathEscaped) }
+            copySize = record.sizeBefore
+            copyMd5 = record.md5Before
+            copySide = record.direction.map { $0 == "a-to-b" ? "b" : "a" }
+            resolved = stored.resolved
+        }
+    }
+
+    struct Conflicts: Codable, Sendable {
+        var conflicts: [Conflict]
+    }
+
     struct Operations: Codable, Sendable {
         var iteration: Iteration
         var operations: [Operation]

@@ -82,6 +82,16 @@ public enum DashboardRouter {
             }
         }
 
+        router.get("/api/conflicts") { request, _ in
+            try await Self.answer {
+                let parameters = Self.query(request)
+                guard let pair = parameters["pair"], !pair.isEmpty else { throw BadRequest("pair is required") }
+                let limit = try Self.integer(parameters, "limit", default: 100, range: 1...1000)
+                let conflicts = try await stores.withStore { try await $0.conflicts(pair: pair, limit: limit) }
+                return DashboardJSON.Conflicts(conflicts: conflicts.map(DashboardJSON.Conflict.init))
+            }
+        }
+
         router.get("/api/operations") { request, _ in
             try await Self.answer {
                 let parameters = Self.query(request)

@@ -29,6 +29,7 @@ struct AuditStoreTests {
     @Test func sqliteComparesPlansAcrossPathForms() async throws {
         try await Self.sqlite.aPlanStoredWithEscapedPathsMatchesTheSamePlanStoredExactly()
     }
+    @Test func sqliteListsConflicts() async throws { try await Self.sqlite.conflictsListTheirCopiesAndWhetherTheyWereResolved() }
     @Test func sqliteRecordsRunsWhileTheyRun() async throws { try await Self.sqlite.aRunRecordedWhileItRunsIsCompletedExactlyOnce() }
     @Test func inMemoryStoreBehavesTheSame() async throws { try await Self.memory.runAll() }
 

@@ -35,6 +35,7 @@ struct MySQLAuditStoreTests {
     @Test func queries() async throws { try await Self.conformance.queriesFilterAndPage() }
     @Test func prune() async throws { try await Self.conformance.pruningDeletesOnlyOldRuns() }
     @Test func plansAcrossPathForms() async throws { try await Self.conformance.aPlanStoredWithEscapedPathsMatchesTheSamePlanStoredExactly() }
+    @Test func conflicts() async throws { try await Self.conformance.conflictsListTheirCopiesAndWhetherTheyWereResolved() }
     @Test func liveRuns() async throws { try await Self.conformance.aRunRecordedWhileItRunsIsCompletedExactlyOnce() }
 
     /// Column name, type, nullability and default, as the specification's DDL makes them.

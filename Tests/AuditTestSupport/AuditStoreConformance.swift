@@ -85,6 +85,44 @@ public struct AuditStoreConformance: Sendable {
         try await pruningDeletesOnlyOldRuns()
         try await aPlanStoredWithEscapedPathsMatchesTheSamePlanStoredExactly()
         try await aRunRecordedWhileItRunsIsCompletedExactlyOnce()
+        try await conflictsListTheirCopiesAndWhetherTheyWereResolved()
+    }
+
+    /// A pair's conflicts, newest first, with their copies; a copy deleted by a later run is
+    /// resolved; dry runs and other pairs are left out.
+    public func conflictsListTheirCopiesAndWhetherTheyWereResolved() async throws {
+        let store = try await makeStore()
+        func record(_ sequence: Int, _ operation: Operation, _ path: String, conflict: Bool = false, dryRun: Bool = false) -> OperationRecord {
+            OperationRecord(
+                sequence: sequence, operation: operation, filepath: path, sizeBefore: conflict ? 10 : nil, sizeAfter: conflict ? 20 : 10,
+                startedAt: Timestamp(seconds: 1_800_000_001), dryRun: dryRun, direction: "b-to-a", conflict: conflict)
+        }
+        let copy = "doc.conflict-hp-20270115-093000.txt"
+        _ = try await Self.store(
+            store, Self.iteration(run: "c1", pair: "photos", startedAt: 1_800_000_000),
+            [record(1, .create, "a.jpg"), record(2, .update, "doc.txt", conflict: true), record(3, .create, copy)])
+        _ = try await Self.store(
+            store, Self.iteration(run: "c2", pair: "photos", startedAt: 1_800_000_100),
+            [
+                record(1, .update, "<b>x</b>.txt", conflict: true), record(2, .create, "<b>x</b>.conflict-hp-20270115-093100.txt"),
+                record(3, .delete, copy),
+            ])
+        _ = try await Self.store(
+            store, Self.iteration(run: "c3", pair: "photos", dryRun: true, startedAt: 1_800_000_200),
+            [record(1, .update, "dry.txt", conflict: true, dryRun: true), record(2, .create, "dry.conflict-hp-1.txt", dryRun: true)])
+        _ = try await Self.store(
+            store, Self.iteration(run: "c4", pair: "media", startedAt: 1_800_000_300),
+            [record(1, .update, "other.txt", conflict: true), record(2, .create, "other.conflict-hp-1.txt")])
+
+        let conflicts = try await store.conflicts(pair: "photos", limit: 10)
+        #expect(conflicts.map(\.conflict.record.filepath) == ["<b>x</b>.txt", "doc.txt"])
+        #expect(conflicts.map(\.copyPath) == ["<b>x</b>.conflict-hp-20270115-093100.txt", copy])
+        #expect(conflicts.map(\.resolved) == [false, true])
+        #expect(conflicts.first?.conflict.record.sizeBefore == 10 && conflicts.first?.conflict.record.sizeAfter == 20)
+        #expect(conflicts.first?.conflict.record.direction == "b-to-a")
+        #expect(try await store.conflicts(pair: "photos", limit: 1).count == 1)
+        #expect(try await store.conflicts(pair: "games", limit: 10).isEmpty)
+        await store.close()
     }
 
     /// A run's row appears as `running` with its counters as operations arrive; the flush of

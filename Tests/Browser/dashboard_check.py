@@ -144,8 +144,17 @@ def main():
 
     browser = Browser()
     try:
+        browser.call("Runtime.enable")
         browser.call("Page.navigate", url=f"{args.url}/#iteration={args.failed_iteration}")
-        check("pair cards rendered", browser.wait_for("document.querySelectorAll('.pair-card').length === 5", 30))
+        rendered = browser.wait_for("document.querySelectorAll('.pair-card').length === 5", 30)
+        check("pair cards rendered", rendered)
+        if not rendered:
+            # Say why: the page's own errors.
+            for event in browser.events:
+                if event.get("method") == "Runtime.exceptionThrown":
+                    print("page error:", json.dumps(event.get("params", {}).get("exceptionDetails", {}))[:1000], flush=True)
+            print("cards:", browser.evaluate("document.querySelectorAll('.pair-card').length"), flush=True)
+            print("page text:", browser.evaluate("document.body.innerText.slice(0, 600)"), flush=True)
         check("DRY badge on the dry run", browser.evaluate(
             "[...document.querySelectorAll('.pair-card[data-pair=\"media\"] .badge-dry')].some(b => b.textContent === 'DRY')"))
         check("failed pair marked", browser.evaluate("document.querySelector('.pair-card[data-pair=\"photos\"]').classList.contains('bad')"))
@@ -167,6 +176,10 @@ def main():
         check("conflicts and versions have their own columns", browser.evaluate(
             "(row => row.querySelector('td.conflicts').textContent === '1' && row.querySelector('td.versions').textContent === '3 / 2')"
             "([...document.querySelectorAll('#activity tbody tr')].find(r => r.cells[1].textContent === 'games'))"))
+        check("open conflict copies listed on the pair", browser.evaluate(
+            "document.querySelector('.pair-card[data-pair=\"photos\"] details.conflicts summary').textContent === '1 open conflict copy'"))
+        check("conflict copy names shown as text", browser.evaluate(
+            f"[...document.querySelectorAll('.pair-card[data-pair=\"photos\"] .conflict-table td.filepath')].some(td => td.textContent === 'notes/' + {json.dumps(args.hostile_name)} + '.conflict-hp-20261202-120000')"))
         check("running pair shows a progress bar", browser.evaluate(
             "document.querySelector('.pair-card[data-pair=\"infra\"] progress.running-bar') !== null"))
         check("running pair shows how far it is", browser.evaluate(
@@ -179,7 +192,7 @@ def main():
             "document.querySelector('.pair-card[data-pair=\"ai\"]').classList.contains('bad')"))
         check("a stale run shows no progress bar", browser.evaluate(
             "document.querySelector('.pair-card[data-pair=\"ai\"] progress') === null"))
-        check("operations of the failed run shown", browser.wait_for("document.querySelectorAll('#operations tbody tr').length === 2", 15))
+        check("operations of the failed run shown", browser.wait_for("document.querySelectorAll('#operations tbody tr').length === 4", 15))
         hostile = json.dumps(args.hostile_name)
         check("hostile file name shown as text", browser.evaluate(
             f"[...document.querySelectorAll('#operations td.filepath')].some(td => td.textContent === {hostile})"))

@@ -22,8 +22,8 @@ struct DashboardBrowserTests {
         server.arguments = [
             "--host", "127.0.0.1", "--port", "\(port)", "--db-dsn", "sqlite://\(database)", "--stale-after", "1d", "--refresh-seconds", "10",
         ]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
+        server.standardOutput = DevNull.writing()
+        server.standardError = DevNull.writing()
         try server.run()
         defer {
             server.terminate()
@@ -81,8 +81,8 @@ struct DashboardBrowserTests {
         let first = Process()
         first.executableURL = URL(fileURLWithPath: sync)
         first.arguments = arguments(try scratch.directory("empty-src"), try scratch.directory("empty-dest"))
-        first.standardOutput = FileHandle.nullDevice
-        first.standardError = FileHandle.nullDevice
+        first.standardOutput = DevNull.writing()
+        first.standardError = DevNull.writing()
         try first.run()
         first.waitUntilExit()
         try #require(first.terminationStatus == 0)
@@ -97,8 +97,8 @@ struct DashboardBrowserTests {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: Self.binary)
         server.arguments = ["--host", "127.0.0.1", "--port", "\(port)", "--db-dsn", "sqlite://\(database)", "--refresh-seconds", "600"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
+        server.standardOutput = DevNull.writing()
+        server.standardError = DevNull.writing()
         try server.run()
         let run = Process()
         run.executableURL = URL(fileURLWithPath: sync)

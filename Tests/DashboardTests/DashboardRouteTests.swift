@@ -86,7 +86,7 @@ struct DashboardRouteTests {
         try await Self.withSeededApp { client, failed in
             let all = try await client.execute(uri: "/api/operations?iteration_id=\(failed)", method: .get)
             #expect(all.status == .ok)
-            #expect((try Self.json(all.body)["operations"] as? [[String: Any]])?.count == 2)
+            #expect((try Self.json(all.body)["operations"] as? [[String: Any]])?.count == 4)
             let failures = try await client.execute(uri: "/api/operations?iteration_id=\(failed)&status=fail", method: .get)
             let operations = try #require(try Self.json(failures.body)["operations"] as? [[String: Any]])
             #expect(operations.count == 1)
@@ -186,6 +186,25 @@ struct DashboardRouteTests {
             #expect(text.contains(#"ha_sync_last_run_status{pair="infra",direction="dell-to-hp"} 3"#))
             #expect(text.contains(#"ha_sync_last_run_conflicts{pair="media",direction="dell-to-hp"} 1"#))
             #expect(text.contains(#"ha_sync_version_store_bytes{pair="media",direction="dell-to-hp"} 8589934592"#))
+        }
+    }
+
+    @Test func conflictsListThePairsCopies() async throws {
+        try await Self.withSeededApp { client, _ in
+            try await client.execute(uri: "/api/conflicts?pair=photos", method: .get) { response throws in
+                #expect(response.status == .ok)
+                let conflicts = try #require(try Self.json(response.body)["conflicts"] as? [[String: Any]])
+                #expect(conflicts.count == 1)
+                let conflict = try #require(conflicts.first)
+                #expect(conflict["path"] as? String == "notes/" + DashboardSeed.hostileName)
+                #expect(conflict["copy_path"] as? String == "notes/" + DashboardSeed.hostileName + ".conflict-hp-20261202-120000")
+                #expect(conflict["kept_size"] as? Int == 2048)
+                #expect(conflict["copy_size"] as? Int == 1500)
+                #expect(conflict["copy_side"] as? String == "b")
+                #expect(conflict["resolved"] as? Bool == false)
+            }
+            #expect(try await client.execute(uri: "/api/conflicts?pair=media", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/api/conflicts", method: .get).status == .badRequest)
         }
     }
 

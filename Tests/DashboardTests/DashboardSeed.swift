@@ -46,6 +46,13 @@ enum DashboardSeed {
                 OperationRecord(
                     sequence: 2, operation: .update, filepath: hostileName, sizeBefore: 1, sizeAfter: 2, startedAt: Timestamp(seconds: now - 60),
                     succeeded: false, errorMessage: "open '\(hostileName)': Permission denied", dryRun: false),
+                // A conflict whose copy nobody resolved yet.
+                OperationRecord(
+                    sequence: 3, operation: .update, filepath: "notes/" + hostileName, sizeBefore: 1500, sizeAfter: 2048,
+                    startedAt: Timestamp(seconds: now - 60), dryRun: false, direction: "a-to-b", conflict: true),
+                OperationRecord(
+                    sequence: 4, operation: .create, filepath: "notes/" + hostileName + ".conflict-hp-20261202-120000", sizeAfter: 1500,
+                    startedAt: Timestamp(seconds: now - 60), dryRun: false, direction: "b-to-a"),
             ])
         _ = try await run("g1", pair: "games", ago: 3 * 86_400)
         // A run in progress, as the live feed leaves it: a running row with its counters so far.

@@ -42,7 +42,7 @@ struct HASyncProcess {
         process.environment = env
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = DevNull.reading()
         try process.run()
     }
 

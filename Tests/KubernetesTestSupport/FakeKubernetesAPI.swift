@@ -243,8 +243,9 @@ public enum Certificates {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        // Fresh handles: the shared FileHandle.nullDevice must not be handed to several children.
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")!
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")!
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw CertificateError("openssl \(arguments.prefix(2).joined(separator: " ")) failed") }

@@ -70,8 +70,8 @@ public final class MariaDBServer: @unchecked Sendable {
                 "--user=\(Self.osUser)", "--skip-name-resolve", "--pid-file=\(directory)/mysqld.pid", "--log-error=\(directory)/error.log",
                 "--tmpdir=\(directory)/tmp", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M", "--skip-log-bin",
             ] + extraArguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardOutput = DevNull.writing()
+        process.standardError = DevNull.writing()
         try process.run()
         lock.withLock { self.process = process }
         let deadline = Date().addingTimeInterval(60)
