@@ -246,6 +246,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the median is reported")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--skip-other-modes", action="store_true", help="leave out the bidirectional and --versions comparisons")
     parser.add_argument("--million", action="store_true", help="also measure RSS growth per file at 1,000,000 files")
     parser.add_argument("--only-bidirectional", action="store_true", help="run only (e) and (f), the bidirectional comparison")
     parser.add_argument("--only-versions", action="store_true", help="run only (g), the cost of --versions")
@@ -312,8 +313,9 @@ def main():
     for tool in peers:
         shutil.rmtree(os.path.join(work, f"dest-{tool}"), ignore_errors=True)
     shutil.rmtree(os.path.join(work, "round-src"), ignore_errors=True)
-    bidirectional(args, commands, source, work, logs)
-    versions(args, commands, source, work)
+    if not args.skip_other_modes:
+        bidirectional(args, commands, source, work, logs)
+        versions(args, commands, source, work)
 
     if not args.skip_big:
         big = os.path.join(work, "big-src")

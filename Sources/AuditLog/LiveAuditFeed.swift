@@ -19,7 +19,10 @@ public final class LiveAuditFeed: Sendable {
     let plan: @Sendable () -> LivePlan
 
     /// Operations waiting beyond this many mean the store is not keeping up: the feed stops.
-    public static let backlogLimit = 200_000
+    public static let backlogLimit = 65_536
+    /// Operations per store call; this many waiting is also stored without waiting for the
+    /// interval, which keeps the buffer (and the run's memory) small during a large copy.
+    public static let batchSize = 4096
 
     private struct State {
         var pending: [OperationRecord] = []
@@ -59,19 +62,25 @@ public final class LiveAuditFeed: Sendable {
         }
     }
 
-    /// Stores what arrived, every `interval`, until ``finish()`` and cancellation. A store
-    /// call in progress is never interrupted (cancelling ends the wait between calls only): a
-    /// transaction cut in the middle would leave the connection unusable for the final flush.
+    /// Stores what arrived every `interval`, or sooner once ``batchSize`` operations wait, until
+    /// ``finish()`` and cancellation. A store call in progress is never interrupted (cancelling
+    /// ends the wait between calls only): a transaction cut in the middle would leave the
+    /// connection unusable for the final flush.
     public func run(every interval: Duration, clock: any WallClock) async {
+        let step = min(interval, .milliseconds(100))
+        var next = clock.now.advanced(by: interval)
         while true {
             do {
-                try await clock.sleep(until: clock.now.advanced(by: interval), tolerance: nil)
+                try await clock.sleep(until: min(next, clock.now.advanced(by: step)), tolerance: nil)
             } catch {
                 return
             }
             if state.withLock({ $0.finished }) { return }
+            let waiting = state.withLock { $0.pending.count }
+            guard clock.now >= next || waiting >= Self.batchSize else { continue }
             // Its own task, which the run's cancellation does not reach.
             await Task { await self.storePending() }.value
+            next = clock.now.advanced(by: interval)
         }
     }
 
@@ -97,8 +106,8 @@ public final class LiveAuditFeed: Sendable {
         let plan = self.plan()
         let (records, progress) = state.withLock { state -> ([OperationRecord], IterationRecord?) in
             guard state.live, !state.pending.isEmpty || state.progressChanged || plan != state.storedPlan else { return ([], nil) }
-            let records = state.pending
-            state.pending = []
+            let records = Array(state.pending.prefix(Self.batchSize))
+            state.pending.removeFirst(records.count)
             state.progressChanged = false
             state.storedPlan = plan
             var progress = state.progress
