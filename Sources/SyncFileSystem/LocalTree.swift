@@ -174,15 +174,19 @@ public final class LocalTree: SyncTree {
 
     /// `fstatat` of each NUL-terminated name, on `threads` threads.
     static func statMany(in directory: Int32, names: [[UInt8]], threads: Int) -> [(info: stat, errno: Int32)] {
-        var pointers: [UnsafePointer<CChar>?] = []
-        pointers.reserveCapacity(names.count)
+        // One buffer holds every name, so the pointers handed to C stay valid for the call.
+        var bytes: [CChar] = []
+        bytes.reserveCapacity(names.reduce(0) { $0 + $1.count })
+        var offsets: [Int] = []
+        offsets.reserveCapacity(names.count)
+        for name in names {
+            offsets.append(bytes.count)
+            bytes.append(contentsOf: name.lazy.map { CChar(bitPattern: $0) })
+        }
         var infos = Array(repeating: stat(), count: names.count)
         var errors = [Int32](repeating: 0, count: names.count)
-        // The names' storage stays alive (and unmoved) for the whole call.
-        withExtendedLifetime(names) {
-            for name in names {
-                name.withUnsafeBufferPointer { pointers.append(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) }
-            }
+        bytes.withUnsafeBufferPointer { storage in
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { storage.baseAddress! + $0 }
             pointers.withUnsafeBufferPointer { names in
                 infos.withUnsafeMutableBufferPointer { infos in
                     errors.withUnsafeMutableBufferPointer { errors in
