@@ -24,10 +24,13 @@ public actor StoreProvider {
         do {
             return try await body(store)
         } catch {
-            // The store went away (or the query failed): reconnect on the next request.
-            self.store = nil
+            // The store went away (or the query failed): reconnect on the next request. Another
+            // request may already have replaced it; only the one that is still current is dropped.
+            if let current = self.store, ObjectIdentifier(current as AnyObject) == ObjectIdentifier(store as AnyObject) {
+                self.store = nil
+                await store.close()
+            }
             lastFailure = ("\(error)", .now)
-            await store.close()
             logger.warning("audit store query failed: \(error)")
             throw StoreUnavailable(message: "\(error)")
         }
@@ -40,6 +43,12 @@ public actor StoreProvider {
         }
         do {
             let opened = try await open()
+            // Another request may have opened one while this one waited (actors are
+            // reentrant): keep that one and close this, so no connection is dropped unclosed.
+            if let store {
+                await opened.close()
+                return store
+            }
             store = opened
             lastFailure = nil
             return opened

@@ -8,6 +8,14 @@ import Testing
 struct DashboardBrowserTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// A log file for a child process, read back when a test fails.
+    static func logFile(_ name: String) throws -> (handle: FileHandle, read: () -> String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString).log").path
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        return (handle, { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" })
+    }
+
     static var binary: String {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("ha-sync-ui").path
@@ -22,8 +30,9 @@ struct DashboardBrowserTests {
         server.arguments = [
             "--host", "127.0.0.1", "--port", "\(port)", "--db-dsn", "sqlite://\(database)", "--stale-after", "1d", "--refresh-seconds", "10",
         ]
-        server.standardOutput = DevNull.writing()
-        server.standardError = DevNull.writing()
+        let serverLog = try Self.logFile("ui")
+        server.standardOutput = serverLog.handle
+        server.standardError = serverLog.handle
         try server.run()
         defer {
             server.terminate()
@@ -54,7 +63,7 @@ struct DashboardBrowserTests {
         while check.isRunning { try await Task.sleep(for: .milliseconds(100)) }
         try handle.close()
         let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        #expect(check.terminationStatus == 0, "\(log)")
+        #expect(check.terminationStatus == 0, "\(log)\nha-sync-ui (running: \(server.isRunning)): \(serverLog.read())")
         #expect(log.contains(" 0 failed"), "\(log)")
         #expect(!log.contains("FAIL "), "\(log)")
         #expect(FileManager.default.fileExists(atPath: screenshot))
@@ -97,8 +106,9 @@ struct DashboardBrowserTests {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: Self.binary)
         server.arguments = ["--host", "127.0.0.1", "--port", "\(port)", "--db-dsn", "sqlite://\(database)", "--refresh-seconds", "600"]
-        server.standardOutput = DevNull.writing()
-        server.standardError = DevNull.writing()
+        let serverLog = try Self.logFile("ui-live")
+        server.standardOutput = serverLog.handle
+        server.standardError = serverLog.handle
         try server.run()
         let run = Process()
         run.executableURL = URL(fileURLWithPath: sync)
@@ -138,7 +148,8 @@ struct DashboardBrowserTests {
         try handle.close()
         let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         let runOutput = (try? String(contentsOfFile: runLog, encoding: .utf8)) ?? ""
-        #expect(check.terminationStatus == 0, "\(log)\nha-sync: \(runOutput)")
+        #expect(
+            check.terminationStatus == 0, "\(log)\nha-sync: \(runOutput)\nha-sync-ui (running: \(server.isRunning)): \(serverLog.read())")
         #expect(log.contains(" 0 failed"), "\(log)")
         #expect(run.isRunning, "the sync was still copying when its progress was seen to advance")
     }

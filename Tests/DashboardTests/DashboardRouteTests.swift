@@ -9,6 +9,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import SyncCore
+import Synchronization
 import Testing
 
 @Suite("Dashboard routes")
@@ -187,6 +188,26 @@ struct DashboardRouteTests {
             #expect(text.contains(#"ha_sync_last_run_conflicts{pair="media",direction="dell-to-hp"} 1"#))
             #expect(text.contains(#"ha_sync_version_store_bytes{pair="media",direction="dell-to-hp"} 8589934592"#))
         }
+    }
+
+    /// Requests that arrive together while the store is being opened share one connection; the
+    /// others are closed, never dropped open (a debug build of SQLiteNIO traps on that, which
+    /// is how the page's parallel requests once crashed the dashboard).
+    @Test func requestsArrivingTogetherOpenOneStore() async throws {
+        let (path, _) = try await DashboardSeed.make()
+        let opens = Mutex(0)
+        let stores = StoreProvider(logger: Logger(label: "test")) {
+            opens.withLock { $0 += 1 }
+            try await Task.sleep(for: .milliseconds(100))
+            return try await SQLiteAuditStore.open(path: path, readOnly: true, logger: Logger(label: "test"))
+        }
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 { group.addTask { try await stores.withStore { try await $0.pairStatuses().count } } }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(counts == Array(repeating: 6, count: 8))
+        #expect(opens.withLock { $0 } == 8, "all eight waited on an open at once")
+        await stores.close()
     }
 
     @Test func conflictsListThePairsCopies() async throws {
