@@ -87,19 +87,30 @@ class Browser:
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
+class Checks:
+    """Prints PASS or FAIL per check and counts them."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def __call__(self, name, condition):
+        print(("PASS " if condition else "FAIL ") + name, flush=True)
+        if condition:
+            self.passed += 1
+        else:
+            self.failed += 1
+
+    def finish(self):
+        print(f"browser: {self.passed} passed, {self.failed} failed")
+        return 0 if self.failed == 0 else 1
+
+
 def watch_live(args):
     """A real ha-sync run copies while the page is open: its card must show it running and
     its progress must advance, pushed by server-sent events (the page's own poll is set far
     longer than the wait)."""
-    passed, failed = 0, 0
-
-    def check(name, condition):
-        nonlocal passed, failed
-        print(("PASS " if condition else "FAIL ") + name, flush=True)
-        if condition:
-            passed += 1
-        else:
-            failed += 1
+    check = Checks()
 
     card = f".pair-card[data-pair={json.dumps(args.live_pair)}]"
     progress = f"(document.querySelector('{card} .progress-text') || {{}}).textContent || ''"
@@ -115,8 +126,7 @@ def watch_live(args):
         print("progress now:", browser.evaluate(progress), flush=True)
     finally:
         browser.close()
-    print(f"browser: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return check.finish()
 
 
 def main():
@@ -132,15 +142,7 @@ def main():
     if args.live_pair:
         sys.exit(watch_live(args))
 
-    passed, failed = 0, 0
-
-    def check(name, condition):
-        nonlocal passed, failed
-        print(("PASS " if condition else "FAIL ") + name, flush=True)
-        if condition:
-            passed += 1
-        else:
-            failed += 1
+    check = Checks()
 
     browser = Browser()
     try:
@@ -243,8 +245,7 @@ def main():
     finally:
         browser.close()
 
-    print(f"browser: {passed} passed, {failed} failed")
-    sys.exit(0 if failed == 0 else 1)
+    sys.exit(check.finish())
 
 
 if __name__ == "__main__":

@@ -16,6 +16,20 @@ struct DashboardBrowserTests {
         return (handle, { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" })
     }
 
+    /// Runs Tests/Browser/dashboard_check.py with `arguments`; returns its exit status and output.
+    static func browserCheck(_ arguments: [String]) async throws -> (status: Int32, log: String) {
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", repository.appendingPathComponent("Tests/Browser/dashboard_check.py").path] + arguments
+        let output = try logFile("browser")
+        check.standardOutput = output.handle
+        check.standardError = output.handle
+        try check.run()
+        while check.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        try output.handle.close()
+        return (check.terminationStatus, output.read())
+    }
+
     static var binary: String {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("ha-sync-ui").path
@@ -47,23 +61,11 @@ struct DashboardBrowserTests {
         try #require(ready, "ha-sync-ui answered /healthz")
 
         let screenshot = Self.repository.appendingPathComponent("artifacts/dashboard.png").path
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = [
-            "python3", Self.repository.appendingPathComponent("Tests/Browser/dashboard_check.py").path,
+        let (status, log) = try await Self.browserCheck([
             "--url", base, "--db", database, "--failed-iteration", "\(failed)", "--hostile-name", DashboardSeed.hostileName,
             "--refresh-seconds", "10", "--screenshot", screenshot,
-        ]
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("browser-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        check.standardOutput = handle
-        check.standardError = handle
-        try check.run()
-        while check.isRunning { try await Task.sleep(for: .milliseconds(100)) }
-        try handle.close()
-        let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        #expect(check.terminationStatus == 0, "\(log)\nha-sync-ui (running: \(server.isRunning)): \(serverLog.read())")
+        ])
+        #expect(status == 0, "\(log)\nha-sync-ui (running: \(server.isRunning)): \(serverLog.read())")
         #expect(log.contains(" 0 failed"), "\(log)")
         #expect(!log.contains("FAIL "), "\(log)")
         #expect(FileManager.default.fileExists(atPath: screenshot))
@@ -134,24 +136,10 @@ struct DashboardBrowserTests {
         try #require(ready, "ha-sync-ui answered /healthz")
         try run.run()
 
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = [
-            "python3", Self.repository.appendingPathComponent("Tests/Browser/dashboard_check.py").path,
-            "--url", "http://127.0.0.1:\(port)", "--db", database, "--live-pair", "live",
-        ]
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("browser-live-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        check.standardOutput = handle
-        check.standardError = handle
-        try check.run()
-        while check.isRunning { try await Task.sleep(for: .milliseconds(100)) }
-        try handle.close()
-        let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        let (status, log) = try await Self.browserCheck(["--url", "http://127.0.0.1:\(port)", "--db", database, "--live-pair", "live"])
         let runOutput = (try? String(contentsOfFile: runLog, encoding: .utf8)) ?? ""
         #expect(
-            check.terminationStatus == 0, "\(log)\nha-sync: \(runOutput)\nha-sync-ui (running: \(server.isRunning)): \(serverLog.read())")
+            status == 0, "\(log)\nha-sync: \(runOutput)\nha-sync-ui (running: \(server.isRunning)): \(serverLog.read())")
         #expect(log.contains(" 0 failed"), "\(log)")
         #expect(run.isRunning, "the sync was still copying when its progress was seen to advance")
     }

@@ -116,6 +116,12 @@ struct DeploymentTests {
         return try Yams.load_all(yaml: result.output).compactMap { $0 as? [String: Any] }
     }
 
+    /// The PrometheusRule's apiVersion and rule groups.
+    static func ruleGroups() throws -> (apiVersion: String?, groups: [[String: Any]]) {
+        let rule = try #require(try monitoringObjects().first { $0["kind"] as? String == "PrometheusRule" })
+        return (rule["apiVersion"] as? String, try #require((rule["spec"] as? [String: Any])?["groups"] as? [[String: Any]]))
+    }
+
     static func temporaryFile(_ name: String, _ text: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -127,10 +133,8 @@ struct DeploymentTests {
     /// `for` a Prometheus duration; labels and annotations string maps. promtool then parses
     /// every expression and template.
     @Test func thePrometheusRuleMatchesItsSchemaAndPromtoolAcceptsIt() throws {
-        let objects = try Self.monitoringObjects()
-        let rule = try #require(objects.first { $0["kind"] as? String == "PrometheusRule" })
-        #expect(rule["apiVersion"] as? String == "monitoring.coreos.com/v1")
-        let groups = try #require((rule["spec"] as? [String: Any])?["groups"] as? [[String: Any]])
+        let (apiVersion, groups) = try Self.ruleGroups()
+        #expect(apiVersion == "monitoring.coreos.com/v1")
         #expect(!groups.isEmpty)
         let duration = /^([0-9]+(ms|s|m|h|d|w|y))+$/
         var alerts: [String] = []
@@ -162,9 +166,7 @@ struct DeploymentTests {
 
     /// The alerts fire on the series the dashboard exports, and only then (promtool's rule tests).
     @Test func theAlertsFireWhenTheyShould() throws {
-        let objects = try Self.monitoringObjects()
-        let rule = try #require(objects.first { $0["kind"] as? String == "PrometheusRule" })
-        let groups = try #require((rule["spec"] as? [String: Any])?["groups"] as? [[String: Any]])
+        let groups = try Self.ruleGroups().groups
         let rulesFile = try Self.temporaryFile("rules.yaml", try Yams.dump(object: ["groups": groups]))
         let alertRules = groups.flatMap { $0["rules"] as? [[String: Any]] ?? [] }
         /// The expected annotations: `summary` as templated for the case, the rule's own `description`.
