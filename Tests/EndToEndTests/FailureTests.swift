@@ -26,6 +26,7 @@ struct FailureTests {
         ] + extra
     }
 
+    static let largeSize = 256 << 20
     /// Sparse: several seconds to copy with --verify, so there is time to interrupt the copy.
     static let longSize = 2 << 30
 
@@ -70,9 +71,7 @@ struct FailureTests {
 
     @Test func killDashNineMidCopyNeverExposesAPartialFile() async throws {
         let path = destination + "/big.bin"
-        // Long enough (a verified copy of 2 GiB) that the poll below sees the temporary file
-        // even when the machine is busy with other tests; 256 MiB once finished unseen.
-        try writeSparseFile(source + "/big.bin", size: Self.longSize)
+        try writeLargeFile(source + "/big.bin", size: Self.largeSize, seed: 2)
         try writeLargeFile(path, size: 1 << 20, seed: 3)
         let old = try Data(contentsOf: URL(fileURLWithPath: path))
         // Make the source newer so the old destination copy is replaced.
