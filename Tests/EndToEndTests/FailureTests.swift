@@ -79,7 +79,8 @@ struct FailureTests {
         try TemporaryTree.setModified(destination, RelativePath("big.bin"), Timestamp(seconds: 1_600_000_000))
 
         let run = try HASyncProcess(arguments(["--verify"]))
-        #expect(try await waitUntil { !temporaryFiles(in: destination).isEmpty })
+        // Frozen mid-copy, then killed: a SIGKILL works on a stopped process.
+        #expect(await freezeWhenTemporaryFileAppears(run, in: destination))
         run.signal(SIGKILL)
         let outcome = try await run.wait()
         #expect(outcome.terminatedBySignal)

@@ -91,6 +91,27 @@ extension HASyncProcess.Outcome {
 }
 
 /// Names of the engine's temporary files in `directory`.
+/// Freezes `run` with SIGSTOP the moment a temporary file shows up in `directory`, watching
+/// from an OS thread of its own: a poll on the test's task pool can miss a short copy while the
+/// pool is busy with other tests. Returns whether it froze the run.
+func freezeWhenTemporaryFileAppears(_ run: HASyncProcess, in directory: String, timeout: Double = 60) async -> Bool {
+    let pid = run.process.processIdentifier
+    return await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                if !temporaryFiles(in: directory).isEmpty {
+                    kill(pid, SIGSTOP)
+                    continuation.resume(returning: true)
+                    return
+                }
+                usleep(200)
+            }
+            continuation.resume(returning: false)
+        }
+    }
+}
+
 func temporaryFiles(in directory: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix(".ha-sync-tmp.") }
 }
