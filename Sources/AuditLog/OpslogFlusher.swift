@@ -98,11 +98,7 @@ public struct OpslogFlusher: Sendable {
         if reader.damagedLines > 0 {
             logger.warning("opslog had unreadable lines; they were skipped", metadata: ["opslog": "\(path)", "lines": "\(reader.damagedLines)"])
         }
-        Self.crashPointAfterCommit()
-        guard unlink(path) == 0 || errno == ENOENT else {
-            throw AuditError(
-                "flushed opslog \(path) but cannot delete it: \(String(cString: strerror(errno))); the next run will see it is already stored")
-        }
+        try Self.removeStored(path)
         switch outcome {
         case .stored(let id):
             logger.info("audit flushed", metadata: ["opslog": "\(path)", "iteration_id": "\(id)", "operations": "\(file.operationCount)"])
@@ -122,14 +118,19 @@ public struct OpslogFlusher: Sendable {
             defer { batch = nil }
             return batch
         }
-        Self.crashPointAfterCommit()
-        guard unlink(path) == 0 || errno == ENOENT else {
-            throw AuditError(
-                "stored the run but cannot delete its opslog \(path): \(String(cString: strerror(errno))); the next run will see it is already stored"
-            )
-        }
+        try Self.removeStored(path)
         if case .stored(let id) = outcome {
             logger.info("audit recorded", metadata: ["opslog": "\(path)", "iteration_id": "\(id)", "operations_at_the_end": "\(remainder.count)"])
+        }
+    }
+
+    /// Deletes an opslog whose run is in the store. A failure is harmless beyond the message:
+    /// the next flush finds the run stored and only deletes the file.
+    static func removeStored(_ path: String) throws {
+        crashPointAfterCommit()
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw AuditError(
+                "stored opslog \(path) but cannot delete it: \(String(cString: strerror(errno))); the next run will see it is already stored")
         }
     }
 
