@@ -114,6 +114,48 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The remote peer's wire format, delta algorithm and byte pipes: shared by client and server.
+        .target(
+            name: "RemoteProtocol",
+            dependencies: [
+                "SyncCore", "SyncTrees",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // `ha-sync serve`: exports local trees over HTTP/2 and TLS.
+        .target(
+            name: "RemoteServer",
+            dependencies: [
+                "RemoteProtocol", "SyncCore", "SyncTrees", "SyncFileSystem",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        // The client: a SyncTree on a remote `ha-sync serve`.
+        .target(
+            name: "RemoteClient",
+            dependencies: [
+                "RemoteProtocol", "SyncCore", "SyncTrees",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         // Run locks: the protocol, a local file lock, an in-memory lock for tests.
         .target(name: "RunLock", swiftSettings: strict),
         // DSN parsing and opening the audit store a DSN names: shared by both executables.
@@ -139,7 +181,9 @@ let package = Package(
             name: "HASyncCommand",
             dependencies: [
                 "SyncCore", "SyncTrees", "SyncFileSystem", "SyncEngine", "SyncRunner", "AuditLog", "AuditDSN", "RunLock",
+                "RemoteProtocol", "RemoteClient", "RemoteServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

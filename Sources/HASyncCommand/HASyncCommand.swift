@@ -25,11 +25,26 @@ public struct HASyncCommand: AsyncParsableCommand {
         version: "0.1.0"
     )
 
-    @Option(help: ArgumentHelp("Source directory (absolute path).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Source directory (absolute path), or a remote peer: hasync://HOST:PORT/ROOT.", valueName: "dir"))
     var src: String
 
-    @Option(help: ArgumentHelp("Destination directory (absolute path). Must exist unless --create-dest.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Destination directory (absolute path; must exist unless --create-dest), or a remote peer: hasync://HOST:PORT/ROOT.", valueName: "dir"))
     var dest: String
+
+    @Option(
+        name: .customLong("peer-token-file"),
+        help: ArgumentHelp(
+            "File holding the token for hasync:// peers (default: $HA_SYNC_PEER_TOKEN_FILE). The token is never logged.", valueName: "file"))
+    var peerTokenFile: String?
+
+    @Option(
+        name: .customLong("peer-ca"),
+        help: ArgumentHelp(
+            "PEM file with the CA that signed the peers' certificates, or a peer's own certificate to pin it (default: $HA_SYNC_PEER_CA, else the system's roots).",
+            valueName: "file"))
+    var peerCA: String?
 
     @Flag(
         name: .customLong("create-dest"),
@@ -285,7 +300,8 @@ public struct HASyncCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
-        let configuration = try makeConfiguration(environment: ProcessInfo.processInfo.environment)
+        let environment = ProcessInfo.processInfo.environment
+        let configuration = try makeConfiguration(environment: environment)
         let console = Console.shared
         var logger = Logger(label: "ha-sync") { label in
             StderrLogHandler(label: label, format: logFormat, console: console)
@@ -307,18 +323,22 @@ public struct HASyncCommand: AsyncParsableCommand {
         }
         let dsn = configuration.resolvedAuditDSN
         let storeLogger = logger
-        let parts = SyncRunner<LocalTree, LocalTree>.Parts(
+        let peers = try PeerConnections(
+            sides: [configuration.source, configuration.destination],
+            tokenFile: peerTokenFile ?? environment["HA_SYNC_PEER_TOKEN_FILE"], trustFile: peerCA ?? environment["HA_SYNC_PEER_CA"])
+        let parts = SyncRunner<AnySyncTree, AnySyncTree>.Parts(
             lock: locks.lock,
             openStore: { try await AuditStores.open(dsn, logger: storeLogger) },
-            openSource: { try LocalTree(root: configuration.source) },
+            openSource: { try peers.openTree(configuration.source) },
             openDestination: {
                 if configuration.createDestination {
                     try FileManager.default.createDirectory(atPath: configuration.destination, withIntermediateDirectories: true)
                 }
-                return try LocalTree(root: configuration.destination)
+                return try peers.openTree(configuration.destination)
             })
         let runner = SyncRunner(configuration: configuration, parts: parts, reporter: reporter, logger: logger)
         let outcome = try await RunServices.run(runner, progressInterval: live ? .milliseconds(500) : .seconds(30), logger: logger)
+        peers.shutdown()
         await locks.close()
         if outcome.status != .success {
             throw ExitCode(outcome.status.rawValue)

@@ -34,10 +34,15 @@ extension LocalTree {
     public func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws
         -> CopyReport
     {
-        let attributes = reader.attributes
         // Two local files: let the kernel (or the NFS server) move the bytes.
         let local = reader as? LocalFileReader
         return try withParent(of: path, operation: "open destination directory") { directory, finalName in
+            // A remote reader can send only what changed against the old copy; it asks for
+            // the content (and learns the attributes) after this offer.
+            if let delta = reader as? any DeltaFileReader, let basis = LocalBasisFile(directory: directory, name: finalName) {
+                delta.useBasis(basis)
+            }
+            let attributes = reader.attributes
             let temporary = TemporaryName.make()
             return try RelativePath(unchecked: temporary).withCString { temporaryName in
                 // O_RDWR so --verify can read the copy back.
@@ -192,6 +197,37 @@ final class LocalFileReader: FileReader {
         guard fstat(descriptor, &after) == 0 else { throw SyncTreeError.system("stat source", path) }
         guard LocalTree.sameVersion(info, after) else {
             throw SyncTreeError(code: .sourceChanged, operation: "copy", path: path, detail: "source changed during copy")
+        }
+    }
+}
+
+/// The old copy of a file at the destination, held open for a delta transfer. Opened without
+/// following a symlink; only a regular file large enough to be worth it qualifies.
+final class LocalBasisFile: BasisFile {
+    let descriptor: Int32
+    let size: Int64
+
+    init?(directory: Int32, name: UnsafePointer<CChar>) {
+        let descriptor = openat(directory, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard descriptor >= 0 else { return nil }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int64(info.st_size) >= deltaBasisMinimumSize else {
+            close(descriptor)
+            return nil
+        }
+        self.descriptor = descriptor
+        self.size = Int64(info.st_size)
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let count = pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset))
+            if count >= 0 { return count }
+            if errno != EINTR { throw SyncTreeError.system("read old copy", nil) }
         }
     }
 }

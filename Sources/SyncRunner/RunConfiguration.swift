@@ -33,9 +33,9 @@ public struct RunConfiguration: Sendable {
 
     public var pair: String
     public var direction = "fwd"
-    /// Side A: the source in one-way mode. An absolute path.
+    /// Side A: the source in one-way mode. An absolute path, or a remote peer (`hasync://HOST:PORT/ROOT`).
     public var source: String
-    /// Side B: the destination in one-way mode. An absolute path that must exist.
+    /// Side B: the destination in one-way mode. An absolute path that must exist, or a remote peer.
     public var destination: String
     /// Opslogs and the lock file.
     public var logDirectory = "/var/log/ha-sync"
@@ -142,11 +142,22 @@ public struct RunConfiguration: Sendable {
         }
         guard keepMin >= 0 else { throw ConfigurationError("--keep-min must be zero or more, got \(keepMin)") }
         if let versionsMaxBytes, versionsMaxBytes < 1 { throw ConfigurationError("--versions-max-size must be at least 1 byte") }
-        source = try Self.absolute(source, flag: "--src")
-        destination = try Self.absolute(destination, flag: "--dest")
-        if let overlap = PathOverlap.check(source: source, destination: destination) {
+        if !Self.isRemote(source) { source = try Self.absolute(source, flag: "--src") }
+        if !Self.isRemote(destination) { destination = try Self.absolute(destination, flag: "--dest") }
+        if Self.isRemote(destination) && createDestination {
+            throw ConfigurationError("--create-dest works on local paths only: a remote root is created on its server (ha-sync serve --root)")
+        }
+        if !Self.isRemote(source) && !Self.isRemote(destination), let overlap = PathOverlap.check(source: source, destination: destination) {
             throw ConfigurationError(overlap)
         }
+        if source == destination {
+            throw ConfigurationError("--src and --dest are the same tree")
+        }
+    }
+
+    /// Whether a side is a remote peer (`hasync://HOST:PORT/ROOT`) rather than a local path.
+    public static func isRemote(_ side: String) -> Bool {
+        side.hasPrefix("hasync://")
     }
 
     static func isValidPairName(_ name: String) -> Bool {

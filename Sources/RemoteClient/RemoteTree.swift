@@ -1,0 +1,233 @@
+import Crypto
+import NIOCore
+import RemoteProtocol
+public import SyncCore
+public import SyncTrees
+
+/// A tree on a remote `ha-sync serve`, used by the engine like any other tree.
+///
+/// Listings, metadata calls and file transfers are requests on one HTTP/2 connection, many
+/// in flight at once (one per engine I/O thread). Files travel as content records: whole,
+/// or as a delta against the receiving side's old copy when that copy is large (rsync's
+/// rolling checksum), and every file is checked against the sender's SHA-256 before it is
+/// renamed into place.
+public final class RemoteTree: SyncTree, Sendable {
+    public let connection: RemoteConnection
+
+    public var displayName: String { connection.url.description }
+
+    /// Connects and checks the token, the root and the protocol version.
+    public init(connection: RemoteConnection) throws {
+        self.connection = connection
+        var reply = try connection.call(.hello, ByteBuffer())
+        let version = try reply.readVarInt()
+        guard version == UInt64(RemoteOperation.protocolVersion) else {
+            throw RemoteError(
+                "\(connection.url) speaks protocol version \(version), this client \(RemoteOperation.protocolVersion): run the same ha-sync version on both ends")
+        }
+    }
+
+    /// A call whose transport failure becomes a tree error on `path`, so the engine records
+    /// it against the file like any other failure.
+    private func call(_ operation: RemoteOperation, _ path: RelativePath?, _ encode: (inout ByteBuffer) -> Void) throws -> ByteBuffer {
+        var body = ByteBuffer()
+        encode(&body)
+        do {
+            return try connection.call(operation, body)
+        } catch let error as RemoteError {
+            throw SyncTreeError(code: .io, operation: "remote \(operation.rawValue)", path: path, detail: error.description)
+        }
+    }
+
+    public func list(_ directory: RelativePath) throws -> DirectoryListing {
+        var reply = try call(.list, directory) { $0.writePath(directory) }
+        return try reply.readListing()
+    }
+
+    public func listKinds(_ directory: RelativePath) throws -> DirectoryListing {
+        var reply = try call(.listKinds, directory) { $0.writePath(directory) }
+        return try reply.readListing()
+    }
+
+    public func md5(of path: RelativePath) throws -> String {
+        var reply = try call(.md5, path) { $0.writePath(path) }
+        return try reply.readText()
+    }
+
+    public func entry(at path: RelativePath) throws -> Entry? {
+        var reply = try call(.entry, path) { $0.writePath(path) }
+        return try reply.readOptionalEntry()
+    }
+
+    public func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws {
+        _ = try call(.makeDirectory, path) {
+            $0.writePath(path)
+            $0.writeOptionalKind(replacing)
+        }
+    }
+
+    public func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws {
+        _ = try call(.finishDirectory, path) {
+            $0.writePath(path)
+            $0.writeVarInt(UInt64(permissions))
+            $0.writeTimestamp(modified)
+        }
+    }
+
+    public func makeSymlink(_ path: RelativePath, target: [UInt8], modified: Timestamp) throws {
+        _ = try call(.makeSymlink, path) {
+            $0.writePath(path)
+            $0.writeBlob(target)
+            $0.writeTimestamp(modified)
+        }
+    }
+
+    public func remove(_ path: RelativePath, kind: EntryKind) throws {
+        _ = try call(.remove, path) {
+            $0.writePath(path)
+            $0.writeKind(kind)
+        }
+    }
+
+    public func setModificationTime(_ path: RelativePath, to modified: Timestamp) throws {
+        _ = try call(.setModificationTime, path) {
+            $0.writePath(path)
+            $0.writeTimestamp(modified)
+        }
+    }
+
+    public func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws {
+        _ = try call(.removeTemporaryFile, directory) {
+            $0.writePath(directory)
+            $0.writeBlob(name)
+        }
+    }
+
+    public func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws {
+        _ = try call(.rename, path) {
+            $0.writePath(path)
+            $0.writePath(newPath)
+            $0.writeEntry(expected)
+        }
+    }
+
+    public func keepVersion(of path: RelativePath, as versionPath: RelativePath, expected: Entry, keepOriginal: Bool) throws {
+        _ = try call(.keepVersion, path) {
+            $0.writePath(path)
+            $0.writePath(versionPath)
+            $0.writeEntry(expected)
+            $0.writeBool(keepOriginal)
+        }
+    }
+
+    // MARK: Files
+
+    public func openFile(_ path: RelativePath) throws -> any FileReader {
+        try RemoteFileReader(connection: connection, path: path)
+    }
+
+    public func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws
+        -> CopyReport
+    {
+        let attributes = reader.attributes
+        var signatures: BlockSignatures?
+        if attributes.size >= deltaBasisMinimumSize {
+            var reply = try call(.signatures, path) { $0.writePath(path) }
+            if try reply.readBool() { signatures = try BlockSignatures.read(from: &reply) }
+        }
+        let body = BytePipe(limit: 4 << 20)
+        let (replies, task) = try startStream(.write, body: body, path: path)
+        defer { body.fail(CancellationError()) }
+        do {
+            var header = ByteBuffer()
+            header.writePath(path)
+            header.writeAttributes(attributes)
+            header.writeCopyOptions(options)
+            try body.put(header)
+            try Self.sendContent(of: reader, signatures: signatures, path: path, into: body, shouldStop: shouldStop)
+            body.finish()
+            let stream = RecordStream(next: replies.take)
+            return try stream.read { buffer in
+                guard let tag: UInt8 = buffer.readInteger() else { throw WireError.truncated }
+                if tag == 0 { return try buffer.readCopyReport() }
+                throw try buffer.readTreeError()
+            }
+        } catch let error as RemoteError {
+            task.cancel()
+            throw SyncTreeError(code: .io, operation: "remote write", path: path, detail: error.description)
+        } catch {
+            task.cancel()
+            throw error
+        }
+    }
+
+    func startStream(_ operation: RemoteOperation, body: BytePipe, path: RelativePath) throws -> (BytePipe, HTTPClient.Task<Void>) {
+        do {
+            return try connection.stream(operation, body: body)
+        } catch let error as RemoteError {
+            throw SyncTreeError(code: .io, operation: "remote \(operation.rawValue)", path: path, detail: error.description)
+        }
+    }
+
+    /// Sends a file's content records: a delta when the receiver has an old copy, otherwise
+    /// the whole file; then the SHA-256, or an abort if the file changed or the run stops.
+    static func sendContent(
+        of reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into pipe: BytePipe, shouldStop: () -> Bool
+    ) throws {
+        var output = ByteBuffer()
+        func flush(_ force: Bool) throws {
+            if output.readableBytes >= 256 * 1024 || (force && output.readableBytes > 0) {
+                try pipe.put(output)
+                output = ByteBuffer()
+            }
+        }
+        do {
+            let digest: [UInt8]
+            if let signatures {
+                digest = try DeltaEncoder(signatures: signatures).encode(
+                    read: { buffer in
+                        if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped") }
+                        return try reader.read(into: buffer)
+                    },
+                    emit: { record in
+                        switch record {
+                        case .literal(let bytes):
+                            ContentRecord.writeLiteralHeader(length: bytes.count, to: &output)
+                            output.writeBytes(bytes)
+                        case .copy(let offset, let length):
+                            ContentRecord.writeCopy(offset: offset, length: length, to: &output)
+                        }
+                        try flush(false)
+                    }
+                ).sha256
+            } else {
+                var hasher = SHA256()
+                let chunk = 256 * 1024
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+                defer { buffer.deallocate() }
+                while true {
+                    if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped") }
+                    let count = try reader.read(into: buffer)
+                    if count == 0 { break }
+                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                    hasher.update(bufferPointer: bytes)
+                    ContentRecord.writeLiteralHeader(length: count, to: &output)
+                    output.writeBytes(bytes)
+                    try flush(false)
+                }
+                digest = Array(hasher.finalize())
+            }
+            try reader.checkUnchanged()
+            ContentRecord.writeEnd(sha256: digest, to: &output)
+        } catch let error as SyncTreeError {
+            // The receiver drops its temporary file; the error is the copy's result.
+            ContentRecord.writeAbort(error, to: &output)
+            try flush(true)
+            pipe.finish()
+            throw error
+        }
+        try flush(true)
+    }
+}
+
+import AsyncHTTPClient

@@ -1,0 +1,125 @@
+import Crypto
+public import NIOCore
+
+/// The checksums of a file's blocks that a delta transfer matches new content against
+/// (rsync's idea): a cheap rolling checksum to find candidates at any offset, and a strong
+/// hash to confirm them.
+public struct BlockSignatures: Sendable, Equatable {
+    /// One full block's checksums; a shorter last block is left out (it travels as data).
+    public struct Block: Sendable, Equatable {
+        public var weak: UInt32
+        public var strong: StrongHash
+    }
+
+    public var blockSize: Int
+    public var blocks: [Block]
+
+    public init(blockSize: Int, blocks: [Block] = []) {
+        self.blockSize = blockSize
+        self.blocks = blocks
+    }
+
+    /// The block size for a file of `size` bytes: about its square root (so signatures and
+    /// the data a changed block costs grow alike), a multiple of 1 KiB, from 2 KiB to 128 KiB.
+    public static func blockSize(forFileSize size: Int64) -> Int {
+        let root = Int(Double(max(size, 1)).squareRoot())
+        let rounded = (root + 1023) / 1024 * 1024
+        return min(max(rounded, 2048), 128 * 1024)
+    }
+
+    /// Computes the signatures of everything `read` returns until it returns 0.
+    public static func compute(blockSize: Int, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> BlockSignatures {
+        var signatures = BlockSignatures(blockSize: blockSize)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            var filled = 0
+            while filled < blockSize {
+                let count = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                if count == 0 { break }
+                filled += count
+            }
+            guard filled == blockSize else { break }
+            let block = UnsafeRawBufferPointer(buffer)
+            signatures.blocks.append(Block(weak: RollingChecksum(block).value, strong: StrongHash(block)))
+        }
+        return signatures
+    }
+
+    public func write(to buffer: inout ByteBuffer) {
+        buffer.writeVarInt(UInt64(blockSize))
+        buffer.writeVarInt(UInt64(blocks.count))
+        for block in blocks {
+            buffer.writeInteger(block.weak)
+            buffer.writeInteger(block.strong.high)
+            buffer.writeInteger(block.strong.low)
+        }
+    }
+
+    public static func read(from buffer: inout ByteBuffer) throws -> BlockSignatures {
+        let blockSize = try buffer.readCount(limit: 1 << 20)
+        guard blockSize >= 512 else { throw WireError.malformed("block size \(blockSize) too small") }
+        let count = try buffer.readCount(limit: 1 << 24)
+        guard buffer.readableBytes >= count * 20 else { throw WireError.truncated }
+        var blocks: [Block] = []
+        blocks.reserveCapacity(count)
+        for _ in 0..<count {
+            let weak: UInt32 = buffer.readInteger()!
+            let high: UInt64 = buffer.readInteger()!
+            let low: UInt64 = buffer.readInteger()!
+            blocks.append(Block(weak: weak, strong: StrongHash(high: high, low: low)))
+        }
+        return BlockSignatures(blockSize: blockSize, blocks: blocks)
+    }
+}
+
+/// The first 128 bits of a block's SHA-256.
+public struct StrongHash: Sendable, Hashable {
+    public var high: UInt64
+    public var low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        let digest = SHA256.hash(data: bytes)
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        digest.withUnsafeBytes { raw in
+            for index in 0..<8 { high = high << 8 | UInt64(raw[index]) }
+            for index in 8..<16 { low = low << 8 | UInt64(raw[index]) }
+        }
+        self.init(high: high, low: low)
+    }
+}
+
+/// rsync's rolling checksum: two running sums that can drop the first byte of the window
+/// and take the next in constant time.
+public struct RollingChecksum: Sendable {
+    private var s1: UInt32 = 0
+    private var s2: UInt32 = 0
+    private let length: UInt32
+
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        var s1: UInt32 = 0
+        var s2: UInt32 = 0
+        for byte in bytes {
+            s1 &+= UInt32(byte)
+            s2 &+= s1
+        }
+        self.s1 = s1
+        self.s2 = s2
+        self.length = UInt32(truncatingIfNeeded: bytes.count)
+    }
+
+    public var value: UInt32 { (s1 & 0xFFFF) | (s2 << 16) }
+
+    /// Slides the window one byte: `out` leaves at the front, `in` joins at the back.
+    @inline(__always)
+    public mutating func roll(out: UInt8, in incoming: UInt8) {
+        s1 = s1 &- UInt32(out) &+ UInt32(incoming)
+        s2 = s2 &- length &* UInt32(out) &+ s1
+    }
+}

@@ -1,0 +1,102 @@
+import Crypto
+public import SyncCore
+public import SyncTrees
+
+/// A file arriving as content records (``ContentRecord``), read as a ``FileReader`` by the
+/// tree that writes it. Copy records are served from the receiver's old copy of the file
+/// (the basis its tree offers); the end record's SHA-256 must match what was rebuilt, or the
+/// read fails and the tree renames nothing into place.
+public final class ContentReceiver: DeltaFileReader {
+    public let attributes: FileAttributes
+    private let stream: RecordStream
+    private let path: RelativePath
+    private var basis: (any BasisFile)?
+    private var hasher = SHA256()
+    private var literalLeft = 0
+    private var copyOffset: Int64 = 0
+    private var copyLeft: Int64 = 0
+    private var ended = false
+    /// Bytes that crossed the wire (literal records), as against bytes copied from the basis.
+    public private(set) var literalBytes: Int64 = 0
+    public private(set) var copiedBytes: Int64 = 0
+
+    public init(attributes: FileAttributes, path: RelativePath, stream: RecordStream) {
+        self.attributes = attributes
+        self.path = path
+        self.stream = stream
+    }
+
+    public func useBasis(_ basis: any BasisFile) {
+        self.basis = basis
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            if literalLeft > 0 {
+                let count = try stream.readSome(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<min(buffer.count, literalLeft)]))
+                literalLeft -= count
+                literalBytes += Int64(count)
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                return count
+            }
+            if copyLeft > 0 {
+                guard let basis else {
+                    throw SyncTreeError(code: .io, operation: "delta", path: path, detail: "the sender referred to an old copy this side does not have")
+                }
+                let want = Int(min(Int64(buffer.count), copyLeft))
+                let count = try basis.read(at: copyOffset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<want]))
+                guard count > 0 else {
+                    throw SyncTreeError(code: .targetChanged, operation: "delta", path: path, detail: "the old copy shrank during the transfer")
+                }
+                copyOffset += Int64(count)
+                copyLeft -= Int64(count)
+                copiedBytes += Int64(count)
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                return count
+            }
+            if ended { return 0 }
+            switch try stream.read(ContentRecord.readHeader) {
+            case .literal(let length):
+                literalLeft = length
+            case .copy(let offset, let length):
+                copyOffset = offset
+                copyLeft = length
+            case .end(let digest):
+                ended = true
+                let rebuilt = Array(hasher.finalize())
+                guard rebuilt == digest else {
+                    throw SyncTreeError(
+                        code: .verificationFailed, operation: "verify", path: path,
+                        detail: "the received content's SHA-256 does not match the sender's")
+                }
+            case .abort(let error):
+                ended = true
+                throw error
+            }
+        }
+    }
+
+    /// Whether the end record arrived (and matched).
+    public var isComplete: Bool { ended }
+
+    /// The check happened at the end record: a file is only complete once its hash matched.
+    public func checkUnchanged() throws {
+        guard ended else { throw SyncTreeError(code: .sourceChanged, operation: "copy", path: path, detail: "the transfer ended early") }
+    }
+
+    /// Skips what is left of this file in the stream, so the next file of a batch can be read.
+    public func drain() throws {
+        while !ended {
+            if literalLeft > 0 {
+                try stream.readBytes(literalLeft) { _ in }
+                literalLeft = 0
+            }
+            copyLeft = 0
+            switch try stream.read(ContentRecord.readHeader) {
+            case .literal(let length): literalLeft = length
+            case .copy: break
+            case .end, .abort: ended = true
+            }
+        }
+    }
+}

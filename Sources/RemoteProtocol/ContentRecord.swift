@@ -1,0 +1,62 @@
+public import NIOCore
+public import SyncTrees
+
+/// How a file's content travels: literal bytes, copies from the receiver's old copy (a
+/// delta), and an end record with the SHA-256 of the whole content, which the receiver
+/// checks before it renames anything into place. A sender whose file changed under it
+/// ends with an abort record instead.
+public enum ContentRecord {
+    static let literalTag: UInt8 = 1
+    static let copyTag: UInt8 = 2
+    static let endTag: UInt8 = 3
+    static let abortTag: UInt8 = 4
+
+    public static func writeLiteralHeader(length: Int, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(literalTag)
+        buffer.writeVarInt(UInt64(length))
+    }
+
+    public static func writeCopy(offset: Int64, length: Int64, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(copyTag)
+        buffer.writeVarInt(UInt64(offset))
+        buffer.writeVarInt(UInt64(length))
+    }
+
+    public static func writeEnd(sha256: [UInt8], to buffer: inout ByteBuffer) {
+        buffer.writeInteger(endTag)
+        buffer.writeBytes(sha256)
+    }
+
+    public static func writeAbort(_ error: SyncTreeError, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(abortTag)
+        buffer.writeTreeError(error)
+    }
+
+    /// A record's header, as read from the stream (a literal's bytes follow it).
+    public enum Header: Equatable {
+        case literal(length: Int)
+        case copy(offset: Int64, length: Int64)
+        case end(sha256: [UInt8])
+        case abort(SyncTreeError)
+    }
+
+    public static func readHeader(from buffer: inout ByteBuffer) throws -> Header {
+        guard let tag: UInt8 = buffer.readInteger() else { throw WireError.truncated }
+        switch tag {
+        case literalTag:
+            return .literal(length: try buffer.readCount(limit: WireLimits.maxLiteral))
+        case copyTag:
+            let offset = try buffer.readVarInt()
+            let length = try buffer.readVarInt()
+            guard offset < UInt64(Int64.max / 2), length < UInt64(Int64.max / 2) else { throw WireError.malformed("copy out of range") }
+            return .copy(offset: Int64(offset), length: Int64(length))
+        case endTag:
+            guard let digest = buffer.readBytes(length: 32) else { throw WireError.truncated }
+            return .end(sha256: digest)
+        case abortTag:
+            return .abort(try buffer.readTreeError())
+        default:
+            throw WireError.malformed("unknown content record \(tag)")
+        }
+    }
+}

@@ -1,0 +1,213 @@
+import Crypto
+import NIOCore
+import RemoteProtocol
+import SyncCore
+import SyncFileSystem
+import SyncTrees
+
+/// Carries out requests on one exported root. Blocking: runs on the server's I/O threads.
+struct RootHandler: Sendable {
+    let root: ExportedRoot
+    let tree: LocalTree
+
+    /// Bytes of file data per literal record when a whole file is sent.
+    static let chunk = 256 * 1024
+    /// Replies of a stream are sent in pieces of about this size (many small files share one).
+    static let flushSize = 128 * 1024
+
+    /// A small request: decodes it, runs it, encodes the reply. Malformed input throws
+    /// (the request is refused); a failure of the tree is part of the reply.
+    func simple(_ operation: RemoteOperation, _ body: inout ByteBuffer) throws -> ByteBuffer {
+        do {
+            switch operation {
+            case .hello:
+                return RemoteReply.ok { $0.writeVarInt(UInt64(RemoteOperation.protocolVersion)) }
+            case .list, .listKinds:
+                let path = try body.readPath()
+                let listing = operation == .list ? try tree.list(path) : try tree.listKinds(path)
+                return RemoteReply.ok { $0.writeListing(listing) }
+            case .entry:
+                let entry = try tree.entry(at: try body.readPath())
+                return RemoteReply.ok { $0.writeOptionalEntry(entry) }
+            case .md5:
+                let digest = try tree.md5(of: try body.readPath())
+                return RemoteReply.ok { $0.writeText(digest) }
+            case .signatures:
+                let path = try body.readPath()
+                let signatures = try Self.signatures(of: path, in: tree)
+                return RemoteReply.ok { buffer in
+                    buffer.writeBool(signatures != nil)
+                    signatures?.write(to: &buffer)
+                }
+            case .makeDirectory:
+                let path = try body.readPath()
+                try tree.makeDirectory(path, replacing: try body.readOptionalKind())
+            case .finishDirectory:
+                let path = try body.readPath()
+                let permissions = UInt32(truncatingIfNeeded: try body.readVarInt()) & 0o7777
+                try tree.finishDirectory(path, permissions: permissions, modified: try body.readTimestamp())
+            case .makeSymlink:
+                let path = try body.readPath()
+                let target = try body.readBlob(limit: WireLimits.maxPath)
+                try tree.makeSymlink(path, target: target, modified: try body.readTimestamp())
+            case .remove:
+                let path = try body.readPath()
+                guard !path.isRoot else { throw RemotePathError(reason: "the root itself cannot be removed") }
+                try tree.remove(path, kind: try body.readKind())
+            case .setModificationTime:
+                let path = try body.readPath()
+                try tree.setModificationTime(path, to: try body.readTimestamp())
+            case .removeTemporaryFile:
+                let directory = try body.readPath()
+                let name = try body.readBlob(limit: WireLimits.maxName)
+                guard TemporaryName.matches(name) else { throw RemotePathError(reason: "not the name of a temporary file") }
+                try tree.removeTemporaryFile(named: name, in: directory)
+            case .rename:
+                let path = try body.readPath()
+                let newPath = try body.readPath()
+                try tree.rename(path, to: newPath, expected: try body.readEntry())
+            case .keepVersion:
+                let path = try body.readPath()
+                let versionPath = try body.readPath()
+                let expected = try body.readEntry()
+                try tree.keepVersion(of: path, as: versionPath, expected: expected, keepOriginal: try body.readBool())
+            case .read, .write:
+                throw WireError.malformed("\(operation.rawValue) streams")
+            }
+            return RemoteReply.ok()
+        } catch let error as SyncTreeError {
+            return RemoteReply.failure(error)
+        }
+    }
+
+    /// Signatures of the file at `path` when it is a regular file worth a delta.
+    static func signatures(of path: RelativePath, in tree: LocalTree) throws -> BlockSignatures? {
+        guard let entry = try tree.entry(at: path), entry.kind == .file, entry.size >= deltaBasisMinimumSize else { return nil }
+        let reader = try tree.openFile(path)
+        let size = reader.attributes.size
+        return try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: size), read: reader.read(into:))
+    }
+
+    // MARK: Streams
+
+    /// `read`: for each requested file, its attributes (or the error that stopped it), then,
+    /// once the client answered with the signatures of its old copy (or none), the content:
+    /// a delta against that copy, or the whole file. A client reading one file waits for the
+    /// attributes before it answers; a batch sends every answer up front.
+    func read(_ input: RecordStream, send: (ByteBuffer) throws -> Void, stats: StreamStats) throws {
+        let count = try input.read { try $0.readCount(limit: WireLimits.maxBatch) }
+        var output = ByteBuffer()
+        func flush(_ force: Bool) throws {
+            if output.readableBytes >= Self.flushSize || (force && output.readableBytes > 0) {
+                try send(output)
+                output = ByteBuffer()
+            }
+        }
+        for _ in 0..<count {
+            let path = try input.read { try $0.readPath() }
+            let opened: Result<any FileReader, SyncTreeError>
+            do {
+                opened = .success(try tree.openFile(path))
+            } catch let error as SyncTreeError {
+                opened = .failure(error)
+            }
+            switch opened {
+            case .success(let reader):
+                output.writeInteger(UInt8(0))
+                output.writeAttributes(reader.attributes)
+            case .failure(let error):
+                output.writeInteger(UInt8(1))
+                output.writeTreeError(error)
+            }
+            // The client may be waiting for this before it answers.
+            try flush(true)
+            let signatures = try input.read { buffer -> BlockSignatures? in
+                try buffer.readBool() ? try BlockSignatures.read(from: &buffer) : nil
+            }
+            guard case .success(let reader) = opened else { continue }
+            var literal: Int64 = 0
+            do {
+                let digest: [UInt8]
+                if let signatures {
+                    let outcome = try DeltaEncoder(signatures: signatures).encode(read: reader.read(into:)) { record in
+                        switch record {
+                        case .literal(let bytes):
+                            ContentRecord.writeLiteralHeader(length: bytes.count, to: &output)
+                            output.writeBytes(bytes)
+                        case .copy(let offset, let length):
+                            ContentRecord.writeCopy(offset: offset, length: length, to: &output)
+                        }
+                        try flush(false)
+                    }
+                    literal = outcome.literalBytes
+                    digest = outcome.sha256
+                } else {
+                    var hasher = SHA256()
+                    while true {
+                        output.reserveCapacity(minimumWritableBytes: Self.chunk + 16)
+                        let headerIndex = output.writerIndex
+                        // Room for the largest header, filled in once the length is known.
+                        output.writeRepeatingByte(0, count: 4)
+                        let count = try output.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunk) { raw in
+                            try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<Self.chunk]))
+                        }
+                        if count == 0 {
+                            output.moveWriterIndex(to: headerIndex)
+                            break
+                        }
+                        output.withUnsafeReadableBytes { bytes in
+                            let start = headerIndex + 4 - output.readerIndex
+                            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + count)]))
+                        }
+                        Self.fillLiteralHeader(&output, at: headerIndex, length: count)
+                        literal += Int64(count)
+                        try flush(false)
+                    }
+                    digest = Array(hasher.finalize())
+                }
+                try reader.checkUnchanged()
+                ContentRecord.writeEnd(sha256: digest, to: &output)
+            } catch let error as SyncTreeError {
+                ContentRecord.writeAbort(error, to: &output)
+            }
+            stats.add(literal: literal)
+            try flush(false)
+        }
+        try flush(true)
+    }
+
+    /// Writes a literal header of exactly 4 bytes at `index` (a varint padded with continuation bytes).
+    static func fillLiteralHeader(_ buffer: inout ByteBuffer, at index: Int, length: Int) {
+        precondition(length < 1 << 21)
+        buffer.setInteger(UInt8(1), at: index)
+        buffer.setInteger(UInt8(truncatingIfNeeded: length) | 0x80, at: index + 1)
+        buffer.setInteger(UInt8(truncatingIfNeeded: length >> 7) | 0x80, at: index + 2)
+        buffer.setInteger(UInt8(truncatingIfNeeded: length >> 14), at: index + 3)
+    }
+
+    /// `write`: files, one after another until the request ends, each written atomically;
+    /// a reply per file as soon as it is in place (or failed).
+    func write(_ input: RecordStream, send: (ByteBuffer) throws -> Void, stats: StreamStats) throws {
+        var output = ByteBuffer()
+        while try !input.atEnd() {
+            let (path, attributes, options) = try input.read { buffer in
+                (try buffer.readPath(), try buffer.readAttributes(), try buffer.readCopyOptions())
+            }
+            let receiver = ContentReceiver(attributes: attributes, path: path, stream: input)
+            do {
+                guard !path.isRoot else { throw RemotePathError(reason: "the root is not a file") }
+                let report = try tree.receiveFile(path, from: receiver, options: options, shouldStop: { false })
+                output.writeInteger(UInt8(0))
+                output.writeCopyReport(report)
+            } catch let error as SyncTreeError {
+                try receiver.drain()
+                output.writeInteger(UInt8(1))
+                output.writeTreeError(error)
+            }
+            stats.add(literal: receiver.literalBytes, copied: receiver.copiedBytes)
+            // Each reply goes out at once: the client records a file as copied only when it is in place.
+            try send(output)
+            output = ByteBuffer()
+        }
+    }
+}
