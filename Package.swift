@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     ],
     targets: [
         // Pure decision logic: entries, comparison rules, plans, summaries. No I/O.
@@ -183,6 +184,8 @@ let package = Package(
                 "SyncCore", "SyncTrees", "SyncFileSystem", "SyncEngine", "SyncRunner", "AuditLog", "AuditDSN", "RunLock",
                 "RemoteProtocol", "RemoteClient", "RemoteServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -266,7 +269,10 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "SyncTestSupport", "SyncCore", "AuditLog", "AuditMySQL", "MariaDB", "MariaDBTestSupport", "KubernetesTestSupport", "KubernetesLease",
-                "ha-sync", .product(name: "Yams", package: "Yams"),
+                "ha-sync", "RemoteProtocol", "SyncTrees", .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Resources"],
             swiftSettings: strict

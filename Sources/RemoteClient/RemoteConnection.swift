@@ -1,12 +1,13 @@
 import AsyncHTTPClient
+import Dispatch
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
 public import RemoteProtocol
-import Synchronization
 import SyncTrees
+import Synchronization
 
 /// The client's side of one `hasync://` address: an HTTP/2 connection over TLS that many
 /// requests share at once, the token, and the rule that after the server became
@@ -60,7 +61,10 @@ public final class RemoteConnection: Sendable {
 
     /// Closes the connection. Call once, when no call is in flight.
     public func shutdown() {
-        try? client.syncShutdown()
+        // Bounded: an exchange the server abandoned must not keep the process from exiting.
+        let done = DispatchSemaphore(value: 0)
+        client.shutdown(queue: .global()) { _ in done.signal() }
+        _ = done.wait(timeout: .now() + 5)
     }
 
     private func request(_ operation: RemoteOperation, body: HTTPClient.Body) throws -> HTTPClient.Request {

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import NIOCore
 import RemoteProtocol
@@ -23,7 +24,8 @@ public final class RemoteTree: SyncTree, Sendable {
         let version = try reply.readVarInt()
         guard version == UInt64(RemoteOperation.protocolVersion) else {
             throw RemoteError(
-                "\(connection.url) speaks protocol version \(version), this client \(RemoteOperation.protocolVersion): run the same ha-sync version on both ends")
+                "\(connection.url) speaks protocol version \(version), this client \(RemoteOperation.protocolVersion): run the same ha-sync version on both ends"
+            )
         }
     }
 
@@ -229,5 +231,3 @@ public final class RemoteTree: SyncTree, Sendable {
         try flush(true)
     }
 }
-
-import AsyncHTTPClient

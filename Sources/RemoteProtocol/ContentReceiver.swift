@@ -41,7 +41,8 @@ public final class ContentReceiver: DeltaFileReader {
             }
             if copyLeft > 0 {
                 guard let basis else {
-                    throw SyncTreeError(code: .io, operation: "delta", path: path, detail: "the sender referred to an old copy this side does not have")
+                    throw SyncTreeError(
+                        code: .io, operation: "delta", path: path, detail: "the sender referred to an old copy this side does not have")
                 }
                 let want = Int(min(Int64(buffer.count), copyLeft))
                 let count = try basis.read(at: copyOffset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<want]))

@@ -1,4 +1,5 @@
 public import NIOCore
+public import SyncCore
 public import SyncTrees
 
 /// The requests a remote peer answers, each at `POST /v1/ROOT/NAME`.
@@ -130,5 +131,3 @@ extension ByteBuffer {
         try readBool() ? try readKind() : nil
     }
 }
-
-public import SyncCore

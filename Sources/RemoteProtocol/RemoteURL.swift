@@ -23,7 +23,9 @@ public struct RemoteURL: Sendable, Hashable, CustomStringConvertible {
     public init(parsing text: String) throws {
         guard text.hasPrefix(Self.scheme) else { throw RemoteURLError(text: text, reason: "it does not start with hasync://") }
         let rest = text.dropFirst(Self.scheme.count)
-        guard let slash = rest.firstIndex(of: "/") else { throw RemoteURLError(text: text, reason: "the root name is missing (hasync://HOST:PORT/ROOT)") }
+        guard let slash = rest.firstIndex(of: "/") else {
+            throw RemoteURLError(text: text, reason: "the root name is missing (hasync://HOST:PORT/ROOT)")
+        }
         let authority = rest[..<slash]
         var root = rest[rest.index(after: slash)...]
         if root.hasSuffix("/") { root = root.dropLast() }
@@ -36,7 +38,9 @@ public struct RemoteURL: Sendable, Hashable, CustomStringConvertible {
             guard let close = authority.firstIndex(of: "]") else { throw RemoteURLError(text: text, reason: "unclosed '[' in the host") }
             host = authority[authority.index(after: authority.startIndex)..<close]
             let after = authority[authority.index(after: close)...]
-            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
+            if after.hasPrefix(":") {
+                portText = after.dropFirst()
+            } else if !after.isEmpty {
                 throw RemoteURLError(text: text, reason: "unexpected text after the host")
             }
         } else if let colon = authority.lastIndex(of: ":") {
@@ -76,7 +80,6 @@ public struct RemoteURLError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "invalid remote address '\(text)': \(reason)" }
 }
-
 
 /// Names of exported roots: what a URL path segment and a Prometheus label carry unescaped.
 public enum RemoteNames {

@@ -51,7 +51,9 @@ struct RemoteServerRouter: Sendable {
         guard let operation = RemoteOperation(rawValue: operationName) else {
             return refuse(.notFound, "unknown operation '\(operationName)' (is the client newer than the server?)")
         }
-        if operation.writes && handler.root.readOnly {
+        // A stream on a read-only root is answered file by file (each refused) rather than
+        // cut short: a refusal before the client finished sending would leave its stream hanging.
+        if operation.writes && handler.root.readOnly && !operation.streams {
             metrics.failure(root: rootName, operation: operationName)
             return refuse(.forbidden, "root '\(rootName)' is exported read-only")
         }

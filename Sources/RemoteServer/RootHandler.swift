@@ -196,6 +196,9 @@ struct RootHandler: Sendable {
             let receiver = ContentReceiver(attributes: attributes, path: path, stream: input)
             do {
                 guard !path.isRoot else { throw RemotePathError(reason: "the root is not a file") }
+                if root.readOnly {
+                    throw SyncTreeError(code: .permissionDenied, operation: "write", path: path, detail: "root '\(root.name)' is exported read-only")
+                }
                 let report = try tree.receiveFile(path, from: receiver, options: options, shouldStop: { false })
                 output.writeInteger(UInt8(0))
                 output.writeCopyReport(report)

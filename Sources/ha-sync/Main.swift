@@ -8,6 +8,8 @@ struct Main {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "prune-history" {
             await PruneHistoryCommand.main(Array(arguments.dropFirst()))
+        } else if arguments.first == "certificate" {
+            CertificateCommand.main(Array(arguments.dropFirst()))
         } else if arguments.first == "serve" {
             await ServeCommand.main(Array(arguments.dropFirst()))
         } else if arguments.first == "versions" {

@@ -1,0 +1,265 @@
+import Foundation
+import NIOCore
+import RemoteProtocol
+import SyncCore
+import SyncTestSupport
+import SyncTrees
+import Testing
+
+/// The remote peer: real `ha-sync serve` processes and the real client, on loopback.
+@Suite("Remote peer end to end", .serialized)
+struct RemotePeerTests {
+    let tree: TemporaryTree
+    let local: String
+    let exported: String
+    let logs: String
+
+    init() throws {
+        tree = try TemporaryTree("remote")
+        local = try tree.directory("local")
+        exported = try tree.directory("exported")
+        logs = tree.root + "/logs"
+    }
+
+    func serve(_ roots: [String]? = nil, certificateName: String = "server", certificateArguments: [String] = []) async throws -> ServeProcess {
+        let server = try await ServeProcess(
+            directory: try tree.directory("serve-\(UUID().uuidString.prefix(8))"), roots: roots ?? ["data=\(exported)"],
+            certificateName: certificateName, certificateArguments: certificateArguments)
+        try await server.start()
+        return server
+    }
+
+    func sync(_ source: String, _ destination: String, _ server: ServeProcess, pair: String = "media", extra: [String] = []) async throws
+        -> HASyncProcess.Outcome
+    {
+        try await HASyncProcess.run(
+            ["--src", source, "--dest", destination, "--pair", pair, "--log-dir", logs, "--output", "json"] + server.clientArguments + extra)
+    }
+
+    @Test func initialNoChangeAndChangedRunsBothWays() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        let names: [[UInt8]] = [[0x69, 0x6E, 0x76, 0xE9, 0xFF], Array("new\nline".utf8), Array("-rf".utf8), Array("emoji 🎉".utf8)]
+        for (index, name) in names.enumerated() {
+            try TemporaryTree.write(local, RelativePath("odd").appending(name), Array("content \(index)".utf8))
+        }
+        for index in 0..<150 { try TemporaryTree.write(local, "many/file\(index).txt", String(repeating: "x", count: index * 37)) }
+        try TemporaryTree.write(local, "deep/a/b/c/d.txt", "deep")
+        try TemporaryTree.symlink(local, RelativePath("link"), target: "deep/a")
+        try writeLargeFile(local + "/large.bin", size: 3 << 20, seed: 1)
+
+        let first = try await sync(local, server.url("data"), server)
+        #expect(first.status == 0, "\(first.stderr)")
+        // The files, the symlink, and six directories (odd, many, deep, deep/a, deep/a/b, deep/a/b/c).
+        #expect(first.summary?["created"] as? Int == names.count + 150 + 1 + 1 + 1 + 6)
+        #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
+
+        let quiet = try await sync(local, server.url("data"), server)
+        #expect(quiet.status == 0, "\(quiet.stderr)")
+        #expect(quiet.jsonLines.filter { $0["type"] as? String == "operation" }.isEmpty)
+
+        try TemporaryTree.write(local, "many/file3.txt", "changed", modified: Timestamp(seconds: 1_900_000_000))
+        try FileManager.default.removeItem(atPath: local + "/many/file4.txt")
+        let changed = try await sync(local, server.url("data"), server, extra: ["--delete-missing"])
+        #expect(changed.status == 0, "\(changed.stderr)")
+        #expect(changed.summary?["updated"] as? Int == 1)
+        #expect(changed.summary?["deleted"] as? Int == 1)
+        #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
+
+        // And back: the remote tree as the source, into an empty local folder.
+        let back = try tree.directory("back")
+        let pulled = try await sync(server.url("data"), back, server, pair: "back")
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(try TreeSnapshot(exported) == TreeSnapshot(back))
+        #expect(server.log.contains(server.token) == false)
+    }
+
+    @Test func aSmallChangeToALargeFileSendsOnlyTheChange() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        let size = 16 << 20
+        try writeLargeFile(local + "/image.img", size: size, seed: 7)
+        let first = try await sync(local, server.url("data"), server)
+        #expect(first.status == 0, "\(first.stderr)")
+
+        // 64 KiB rewritten in the middle, same size, newer mtime: pushed as a delta.
+        try patch(local + "/image.img", at: size / 2 + 123, count: 64 << 10, modified: 1_900_000_000)
+        let receivedBefore = try await server.metric("ha_sync_serve_received_bytes_total{root=\"data\"}")
+        let pushed = try await sync(local, server.url("data"), server)
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(pushed.summary?["updated"] as? Int == 1)
+        let received = try await server.metric("ha_sync_serve_received_bytes_total{root=\"data\"}") - receivedBefore
+        #expect(received > Double(64 << 10))
+        #expect(received < Double(size) * 0.05, "the server received \(received) bytes for a 64 KiB change")
+        #expect(try TemporaryTree.read(local, RelativePath("image.img")) == TemporaryTree.read(exported, RelativePath("image.img")))
+        #expect(try await server.metric("ha_sync_serve_file_bytes_total{root=\"data\",source=\"basis\"}") > Double(size) * 0.9)
+
+        // The other way: the server's copy changes, the local side pulls a delta.
+        let back = try tree.directory("back")
+        let pulledFirst = try await sync(server.url("data"), back, server, pair: "back")
+        #expect(pulledFirst.status == 0, "\(pulledFirst.stderr)")
+        try patch(exported + "/image.img", at: 4096, count: 32 << 10, modified: 1_950_000_000)
+        let sentBefore = try await server.metric("ha_sync_serve_sent_bytes_total{root=\"data\"}")
+        let pulled = try await sync(server.url("data"), back, server, pair: "back")
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        let sent = try await server.metric("ha_sync_serve_sent_bytes_total{root=\"data\"}") - sentBefore
+        #expect(sent < Double(size) * 0.05, "the server sent \(sent) bytes for a 32 KiB change")
+        #expect(try TemporaryTree.read(back, RelativePath("image.img")) == TemporaryTree.read(exported, RelativePath("image.img")))
+    }
+
+    @Test func aWrongTokenIsRefusedWithoutPrintingIt() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        try TemporaryTree.write(local, "a.txt", "a")
+        let wrong = "not-the-token-0123456789abcdef-secret"
+        let tokenFile = tree.root + "/wrong-token"
+        try wrong.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let run = try await HASyncProcess.run(
+            [
+                "--src", local, "--dest", server.url("data"), "--pair", "media", "--log-dir", logs, "--peer-token-file", tokenFile, "--peer-ca",
+                server.caFile,
+            ])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("refused the token (HTTP 401)"), "\(run.stderr)")
+        #expect(!run.stderr.contains(wrong) && !run.stdout.contains(wrong))
+        #expect(!server.log.contains(wrong) && !server.log.contains(server.token))
+        #expect(!TemporaryTree.exists(exported, RelativePath("a.txt")))
+        let direct = try await server.post("data", "hello", ByteBuffer(), token: "")
+        #expect(direct.status == 401)
+        #expect(try await server.metric("ha_sync_serve_unauthorized_total") >= 2)
+    }
+
+    @Test func anUntrustedOrExpiredCertificateIsAClearError() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        // A CA of its own: the server's certificate is not signed by it.
+        let other = try await ServeProcess(directory: try tree.directory("other"), roots: [])
+        let untrusted = try await HASyncProcess.run(
+            [
+                "--src", local, "--dest", server.url("data"), "--pair", "media", "--log-dir", logs, "--peer-token-file", server.tokenFile,
+                "--peer-ca", other.caFile,
+            ])
+        #expect(untrusted.status == 1)
+        #expect(untrusted.stderr.contains("TLS handshake failed: the server's certificate is not trusted"), "\(untrusted.stderr)")
+        #expect(untrusted.stderr.split(separator: "\n").filter { $0.contains("error") }.count == 1)
+
+        let expired = try await serve(certificateName: "expired", certificateArguments: ["--days", "1", "--backdate-days", "30"])
+        defer { Task { await expired.stop() } }
+        let refused = try await sync(local, expired.url("data"), expired)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("TLS handshake failed"), "\(refused.stderr)")
+    }
+
+    @Test func pathsThatLeaveTheRootAreRefused() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        let outside = try tree.directory("outside")
+        try TemporaryTree.write(outside, "secret.txt", "TOP-SECRET-CONTENT")
+        try TemporaryTree.symlink(exported, RelativePath("escape"), target: outside)
+        for hostile in ["../outside/secret.txt", "/etc/passwd", "a/../../outside", "./secret", "a//b", "x\u{0}y"] {
+            var body = ByteBuffer()
+            body.writeBlob(Array(hostile.utf8))
+            for operation in ["entry", "list", "md5"] {
+                let reply = try await server.post("data", operation, body)
+                #expect(reply.status == 400, "\(operation) \(hostile.debugDescription): \(reply.status)")
+            }
+        }
+        // Through a symlink inside the root: a tree error, never the file.
+        for operation in ["entry", "md5", "list"] {
+            var body = ByteBuffer()
+            body.writeBlob(Array((operation == "list" ? "escape" : "escape/secret.txt").utf8))
+            var reply = try await server.post("data", operation, body).body
+            #expect(throws: SyncTreeError.self) { try RemoteReply.check(&reply) }
+        }
+        var read = ByteBuffer()
+        read.writeVarInt(1)
+        read.writeBlob(Array("escape/secret.txt".utf8))
+        read.writeBool(false)
+        var content = try await server.post("data", "read", read).body
+        #expect(content.readInteger(as: UInt8.self) == 1, "a file behind a symlink was opened")
+        #expect(String(buffer: content).contains("TOP-SECRET-CONTENT") == false)
+        // Writes too: a file sent to a path through the symlink never lands outside.
+        try TemporaryTree.write(local, "escape/planted.txt", "planted")
+        _ = try await sync(local, server.url("data"), server)
+        #expect(!TemporaryTree.exists(outside, RelativePath("planted.txt")))
+    }
+
+    @Test func aReadOnlyRootRefusesWrites() async throws {
+        let server = try await serve(["data=\(exported):ro"])
+        defer { Task { await server.stop() } }
+        try TemporaryTree.write(local, "new.txt", "new")
+        try TemporaryTree.write(exported, "old.txt", "old")
+        let before = try TreeSnapshot(exported)
+        let run = try await sync(local, server.url("data"), server, extra: ["--delete-missing", "--max-delete", "100"])
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.stdout.contains("read-only"), "\(run.stdout)")
+        #expect(try TreeSnapshot(exported) == before)
+        // Reading is allowed.
+        let back = try tree.directory("back")
+        let pulled = try await sync(server.url("data"), back, server, pair: "back")
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(TemporaryTree.exists(back, RelativePath("old.txt")))
+    }
+
+    @Test func aServerKilledMidRunLeavesNothingPartialAndTheNextRunCompletes() async throws {
+        let server = try await serve()
+        try writeLargeFile(local + "/first.bin", size: 64 << 20, seed: 3)
+        for index in 0..<20 { try TemporaryTree.write(local, "small\(index).txt", "s\(index)") }
+        let run = try HASyncProcess(
+            ["--src", local, "--dest", server.url("data"), "--pair", "media", "--log-dir", logs, "--output", "json"] + server.clientArguments)
+        // The server freezes the moment its first temporary file appears, then dies.
+        #expect(await freezeWhenTemporaryFileAppears(server.process!, in: exported))
+        try await server.kill()
+        let outcome = try await run.wait(timeout: 150)
+        #expect(outcome.status == 1 || outcome.status == 2, "\(outcome.stderr)")
+        #expect(!outcome.terminatedBySignal)
+        #expect(!TemporaryTree.exists(exported, RelativePath("first.bin")), "a partial file under its final name")
+
+        try await server.start()
+        defer { Task { await server.stop() } }
+        let again = try await sync(local, server.url("data"), server)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
+        #expect(temporaryFiles(in: exported).isEmpty)
+    }
+
+    @Test func aClientKilledMidTransferLeavesNothingPartialAndTheNextRunCompletes() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        try writeLargeFile(local + "/big.bin", size: 64 << 20, seed: 5)
+        let run = try HASyncProcess(
+            ["--src", local, "--dest", server.url("data"), "--pair", "media", "--log-dir", logs] + server.clientArguments)
+        #expect(await freezeWhenTemporaryFileAppears(run, in: exported))
+        run.signal(SIGKILL)
+        _ = try await run.wait(timeout: 30)
+        #expect(!TemporaryTree.exists(exported, RelativePath("big.bin")))
+        // The server notices the stream is gone and drops its temporary file.
+        #expect(try await waitUntil(timeout: 60) { temporaryFiles(in: exported).isEmpty })
+        let again = try await sync(local, server.url("data"), server)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
+    }
+
+    @Test func healthAndMetricsAnswerWithoutAToken() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        let health = try await server.withClient { client in
+            try await client.execute(.init(url: "https://127.0.0.1:\(server.port)/healthz"), timeout: .seconds(10)).status.code
+        }
+        #expect(health == 200)
+        try TemporaryTree.write(local, "a.txt", "a")
+        _ = try await sync(local, server.url("data"), server)
+        #expect(try await server.metric("ha_sync_serve_requests_total{root=\"data\",operation=\"write\"}") >= 1)
+        #expect(try await server.metric("ha_sync_serve_active_requests") == 0)
+    }
+
+    /// Overwrites `count` bytes at `offset` with a new pattern and sets the mtime.
+    func patch(_ path: String, at offset: Int, count: Int, modified: Int64) throws {
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64(offset))
+        try handle.write(contentsOf: Data((0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 0x5A) }))
+        try handle.close()
+        var times = [timespec(tv_sec: Int(modified), tv_nsec: 0), timespec(tv_sec: Int(modified), tv_nsec: 0)]
+        _ = utimensat(AT_FDCWD, path, &times, 0)
+    }
+}
