@@ -222,6 +222,15 @@ let package = Package(
             name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncTrees", "SyncFileSystem", "SyncTestSupport", "StateArchiveSQLite"],
             swiftSettings: strict),
         .testTarget(name: "RunLockTests", dependencies: ["RunLock"], swiftSettings: strict),
+        .testTarget(
+            name: "RemoteProtocolTests",
+            dependencies: [
+                "RemoteProtocol", "SyncCore", "SyncTrees",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "KubernetesLeaseTests", dependencies: ["KubernetesLease", "SyncCore"], swiftSettings: strict),
         .target(
             name: "KubernetesTestSupport",

@@ -1,0 +1,111 @@
+import Foundation
+import RemoteProtocol
+import Testing
+
+/// The delta algorithm on its own: whatever the old and new content, applying the records
+/// to the old copy gives the new content, and unchanged blocks are never sent.
+@Suite("Delta encoder")
+struct DeltaEncoderTests {
+    /// Encodes `new` against the signatures of `old`, rebuilds it from `old` and the records.
+    func roundTrip(old: [UInt8], new: [UInt8], blockSize: Int = 2048) throws -> (rebuilt: [UInt8], outcome: DeltaEncoder.Outcome) {
+        var oldOffset = 0
+        let signatures = try BlockSignatures.compute(blockSize: blockSize) { (buffer: UnsafeMutableRawBufferPointer) -> Int in
+            let count = min(buffer.count, old.count - oldOffset)
+            old[oldOffset..<(oldOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
+            oldOffset += count
+            return count
+        }
+        #expect(signatures.blocks.count == old.count / blockSize)
+        var newOffset = 0
+        var rebuilt: [UInt8] = []
+        let outcome = try DeltaEncoder(signatures: signatures).encode(
+            read: { buffer in
+                // Odd read sizes, as from a network stream.
+                let count = min(buffer.count, new.count - newOffset, 777)
+                new[newOffset..<(newOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
+                newOffset += count
+                return count
+            },
+            emit: { record in
+                switch record {
+                case .literal(let bytes): rebuilt += bytes
+                case .copy(let offset, let length): rebuilt += old[Int(offset)..<Int(offset + length)]
+                }
+            })
+        return (rebuilt, outcome)
+    }
+
+    func random(_ count: Int, seed: inout UInt64) -> [UInt8] {
+        (0..<count).map { _ in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: seed >> 33)
+        }
+    }
+
+    @Test func aChangeInTheMiddleSendsAboutOneBlock() throws {
+        var seed: UInt64 = 1
+        let old = random(1 << 20, seed: &seed)
+        var new = old
+        for index in 500_000..<500_100 { new[index] ^= 0xFF }
+        let (rebuilt, outcome) = try roundTrip(old: old, new: new)
+        #expect(rebuilt == new)
+        #expect(outcome.literalBytes <= 2 * 2048 + 100)
+        #expect(outcome.copiedBytes >= Int64(old.count) - 2 * 2048 - 100)
+        #expect(outcome.totalBytes == Int64(new.count))
+    }
+
+    @Test func insertedBytesShiftEverythingAfterThemAndStillMatch() throws {
+        var seed: UInt64 = 2
+        let old = random(300_000, seed: &seed)
+        let new = Array(old[..<1000]) + random(13, seed: &seed) + Array(old[1000...])
+        let (rebuilt, outcome) = try roundTrip(old: old, new: new)
+        #expect(rebuilt == new)
+        #expect(outcome.literalBytes < 3 * 2048)
+    }
+
+    @Test func randomEditsAlwaysRebuildTheNewContent() throws {
+        var seed: UInt64 = 3
+        for round in 0..<40 {
+            let old = random(Int(seed % 40_000), seed: &seed)
+            var new = old
+            for _ in 0..<Int(seed % 6) {
+                let position = new.isEmpty ? 0 : Int(seed % UInt64(new.count))
+                switch seed % 3 {
+                case 0: new.insert(contentsOf: random(Int(seed % 300), seed: &seed), at: position)
+                case 1: new.removeSubrange(position..<min(new.count, position + Int(seed % 3000)))
+                default: if !new.isEmpty { new[position] &+= 1 }
+                }
+                _ = random(1, seed: &seed)
+            }
+            let (rebuilt, _) = try roundTrip(old: old, new: new, blockSize: 512 + Int(seed % 3) * 512)
+            #expect(rebuilt == new, "round \(round)")
+        }
+    }
+
+    @Test func withoutAnOldCopyEverythingIsLiteral() throws {
+        var seed: UInt64 = 4
+        let new = random(100_000, seed: &seed)
+        let (rebuilt, outcome) = try roundTrip(old: [], new: new)
+        #expect(rebuilt == new)
+        #expect(outcome.literalBytes == Int64(new.count))
+    }
+
+    @Test func blockSizesGrowWithTheFile() {
+        #expect(BlockSignatures.blockSize(forFileSize: 0) == 2048)
+        #expect(BlockSignatures.blockSize(forFileSize: 1 << 30) == 32 * 1024)
+        #expect(BlockSignatures.blockSize(forFileSize: 1 << 40) == 128 * 1024)
+    }
+
+    @Test func theRollingChecksumEqualsAFreshOneAtEveryOffset() {
+        var seed: UInt64 = 5
+        let data = random(5000, seed: &seed)
+        let window = 700
+        data.withUnsafeBytes { bytes in
+            var rolling = RollingChecksum(UnsafeRawBufferPointer(rebasing: bytes[0..<window]))
+            for start in 1..<(data.count - window) {
+                rolling.roll(out: data[start - 1], in: data[start + window - 1])
+                #expect(rolling.value == RollingChecksum(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + window)])).value)
+            }
+        }
+    }
+}
