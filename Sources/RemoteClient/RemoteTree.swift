@@ -4,6 +4,7 @@ import NIOCore
 import RemoteProtocol
 public import SyncCore
 public import SyncTrees
+import Synchronization
 
 /// A tree on a remote `ha-sync serve`, used by the engine like any other tree.
 ///
@@ -14,6 +15,8 @@ public import SyncTrees
 /// renamed into place.
 public final class RemoteTree: SyncTree, Sendable {
     public let connection: RemoteConnection
+    /// Small files fetched ahead by ``prefetchFiles(_:)``, until opened.
+    let prefetched = Mutex<[RelativePath: Result<PrefetchedFile, any Error>]>([:])
 
     public var displayName: String { connection.url.description }
 
@@ -125,7 +128,10 @@ public final class RemoteTree: SyncTree, Sendable {
     // MARK: Files
 
     public func openFile(_ path: RelativePath) throws -> any FileReader {
-        try RemoteFileReader(connection: connection, path: path)
+        if let ready = takePrefetched(path) {
+            return MemoryFileReader(try ready.get())
+        }
+        return try RemoteFileReader(connection: connection, path: path)
     }
 
     public func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws

@@ -7,25 +7,72 @@ extension SyncEngine {
     func apply(_ batch: [PlannedOperation], mode: Mode) -> [OperationResult] {
         var results: [OperationResult] = []
         results.reserveCapacity(batch.count)
+        // A tree across a network gets the batch's file copies in one exchange.
+        let batching = mode == .apply && (source.batchesTransfers || destination.batchesTransfers)
+        var deferred: [DeferredCopy] = []
         for planned in batch {
             if stopSignal.isStopped { break }
             var kept: OperationResult?
-            if let result = applyOne(planned, mode: mode, kept: &kept) {
-                // Reported at once, not when the batch returns: the opslog must hold every
-                // finished operation even if the process is killed a moment later.
-                if let kept {
-                    observer.operationFinished(kept)
-                    results.append(kept)
-                }
+            let deferredBefore = deferred.count
+            let result = applyOne(planned, mode: mode, kept: &kept, deferring: batching, deferred: &deferred)
+            // Reported at once, not when the batch returns: the opslog must hold every
+            // finished operation even if the process is killed a moment later.
+            if let kept, result != nil || deferred.count > deferredBefore {
+                observer.operationFinished(kept)
+                results.append(kept)
+            }
+            if let result {
                 observer.operationFinished(result)
                 results.append(result)
             }
         }
+        if !deferred.isEmpty { copyDeferred(deferred, into: &results) }
         return results
     }
 
+    /// A copy set aside for a batched transfer, with its result so far.
+    struct DeferredCopy {
+        var planned: PlannedOperation
+        var result: OperationResult
+    }
+
+    /// Carries out the set-aside copies, side by side: the origin prefetches the files, the
+    /// target receives them in one exchange, and each result is reported as it arrives.
+    private func copyDeferred(_ copies: [DeferredCopy], into results: inout [OperationResult]) {
+        for side in [Side.a, Side.b] {
+            let group = copies.filter { $0.planned.side == side }
+            guard !group.isEmpty else { continue }
+            let target = tree(side)
+            let origin = tree(side.other)
+            origin.prefetch(group.map { ($0.planned.path, $0.planned.source?.size ?? 0) })
+            let files = group.map { copy in IncomingFile(path: copy.planned.path, open: { try origin.openFile(copy.planned.path) }) }
+            target.receiveFiles(files, options: configuration.copyOptions, shouldStop: { [stopSignal] in stopSignal.isStopped }) { index, outcome in
+                var result = group[index].result
+                switch outcome {
+                case .success(let report):
+                    result.bytesTransferred = report.bytesCopied
+                    result.sizeAfter = report.size
+                    if let digest = report.md5 { result.md5After = digest }
+                case .failure(let error as SyncTreeError) where error.code == .interrupted:
+                    return
+                case .failure(let error as SyncTreeError) where error.code == .notFound && error.operation == SyncTreeError.openSource:
+                    result = vanished(group[index].planned, started: result.startedAt)
+                case .failure(let error):
+                    result.status = .failed
+                    result.errorMessage = "\(error)"
+                }
+                result.endedAt = Timestamp.now()
+                observer.operationFinished(result)
+                results.append(result)
+            }
+        }
+    }
+
     /// Carries out (or in a dry run, resolves) one operation. `nil` when it was abandoned by a stop.
-    func applyOne(_ planned: PlannedOperation, mode: Mode, kept: inout OperationResult?) -> OperationResult? {
+    /// With `deferring`, a file copy is set aside in `deferred` (and `nil` returned) for a batched transfer.
+    func applyOne(_ planned: PlannedOperation, mode: Mode, kept: inout OperationResult?, deferring: Bool, deferred: inout [DeferredCopy])
+        -> OperationResult?
+    {
         let started = Timestamp.now()
         let sourceEntry = planned.source
         var result = OperationResult(
@@ -67,6 +114,9 @@ extension SyncEngine {
                 case .create, .update:
                     if sourceEntry?.kind == .symlink {
                         try target.makeSymlink(planned.path, target: sourceEntry!.symlinkTarget ?? [], modified: sourceEntry!.modified)
+                    } else if deferring {
+                        deferred.append(DeferredCopy(planned: planned, result: result))
+                        return nil
                     } else {
                         let reader = try origin.openFile(planned.path)
                         let report = try target.receiveFile(

@@ -2,7 +2,7 @@ public import SyncCore
 
 /// Any tree behind one concrete type, for code generic over trees whose kind is chosen at
 /// run time (a local path or a `hasync://` peer on either side).
-public struct AnySyncTree: SyncTree {
+public struct AnySyncTree: BatchingSyncTree {
     public let base: any SyncTree
 
     public init(_ base: any SyncTree) {
@@ -10,6 +10,15 @@ public struct AnySyncTree: SyncTree {
     }
 
     public var displayName: String { base.displayName }
+    public var prefersBatches: Bool { base.batchesTransfers }
+    public func prefetchFiles(_ files: [(path: RelativePath, size: Int64)]) { base.prefetch(files) }
+
+    public func receiveBatch(
+        _ files: [IncomingFile], options: CopyOptions, shouldStop: @Sendable () -> Bool,
+        completed: (Int, Result<CopyReport, any Error>) -> Void
+    ) {
+        base.receiveFiles(files, options: options, shouldStop: shouldStop, completed: completed)
+    }
     public func list(_ directory: RelativePath) throws -> DirectoryListing { try base.list(directory) }
     public func listKinds(_ directory: RelativePath) throws -> DirectoryListing { try base.listKinds(directory) }
     public func md5(of path: RelativePath) throws -> String { try base.md5(of: path) }

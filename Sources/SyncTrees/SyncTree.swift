@@ -168,3 +168,61 @@ extension SyncTree {
         try list(directory)
     }
 }
+
+/// A file to receive in a batch: its path, and how to open its source when its turn comes
+/// (one source file open at a time).
+public struct IncomingFile {
+    public var path: RelativePath
+    public var open: () throws -> any FileReader
+
+    public init(path: RelativePath, open: @escaping () throws -> any FileReader) {
+        self.path = path
+        self.open = open
+    }
+}
+
+/// Batched transfers: a tree reached over a network copies many small files in one
+/// exchange instead of one round trip each. Local trees keep the defaults, which are
+/// exactly the one-by-one calls.
+extension SyncTree {
+    /// Whether the engine should hand this tree's copies over in batches.
+    public var batchesTransfers: Bool {
+        (self as? any BatchingSyncTree)?.prefersBatches ?? false
+    }
+
+    /// A hint that these files (with their listed sizes) are about to be opened, in this order.
+    public func prefetch(_ files: [(path: RelativePath, size: Int64)]) {
+        (self as? any BatchingSyncTree)?.prefetchFiles(files)
+    }
+
+    /// Receives files in order, calling `completed` with each one's index and outcome as it is
+    /// done (on the calling thread). Stops early, without calling `completed` for the rest,
+    /// once `shouldStop` returns true.
+    public func receiveFiles(
+        _ files: [IncomingFile], options: CopyOptions, shouldStop: @Sendable () -> Bool,
+        completed: (Int, Result<CopyReport, any Error>) -> Void
+    ) {
+        if let batching = self as? any BatchingSyncTree {
+            batching.receiveBatch(files, options: options, shouldStop: shouldStop, completed: completed)
+            return
+        }
+        for (index, file) in files.enumerated() {
+            if shouldStop() { return }
+            do {
+                let reader = try file.open()
+                completed(index, .success(try receiveFile(file.path, from: reader, options: options, shouldStop: shouldStop)))
+            } catch {
+                completed(index, .failure(error))
+            }
+        }
+    }
+}
+
+/// A tree that moves files in batches (a remote peer).
+public protocol BatchingSyncTree: SyncTree {
+    var prefersBatches: Bool { get }
+    func prefetchFiles(_ files: [(path: RelativePath, size: Int64)])
+    func receiveBatch(
+        _ files: [IncomingFile], options: CopyOptions, shouldStop: @Sendable () -> Bool,
+        completed: (Int, Result<CopyReport, any Error>) -> Void)
+}
