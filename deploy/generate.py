@@ -118,13 +118,24 @@ def manifests(settings):
     names = list(servers)
     if len(names) != 2:
         sys.exit("settings.toml must name exactly two servers")
+    remote_pairs = [pair for pair in settings["pairs"] if transport(pair) == "remote"]
     for pair in settings["pairs"]:
+        if transport(pair) == "remote":
+            continue  # reached through the servers' `ha-sync serve`, not NFS
         for server in names:
             files[f"volume-{server}-{pair['name']}.yaml"] = volume(
                 f"{server}-{pair['name']}", servers[server]["address"], pair["path"], pair["size"], "data", pair["name"])
 
     def cron_job(pair, job_name, file_name, schedule, args, mounts):
-        """One CronJob of a pair; `mounts` are the server names whose folders it sees."""
+        """One CronJob of a pair; `mounts` are the server names whose folders it sees (none for a
+        remote pair, which gets the peer token and CA instead)."""
+        remote = transport(pair) == "remote"
+        extra_mounts = [{"name": "peer-token", "mountPath": "/etc/ha-sync/token", "readOnly": True},
+                        {"name": "peer-ca", "mountPath": "/etc/ha-sync/ca", "readOnly": True}] if remote else []
+        extra_volumes = [{"name": "peer-token", "secret": {"secretName": "ha-sync-peer-token"}},
+                         # Both servers' certificates come from one CA, which each TLS secret carries as ca.crt.
+                        {"name": "peer-ca", "secret": {"secretName": f"ha-sync-serve-{names[0]}-tls",
+                                                       "items": [{"key": "ca.crt", "path": "ca.crt"}]}}] if remote else []
         files[file_name] = {
             "apiVersion": "batch/v1", "kind": "CronJob",
             "metadata": {"name": job_name, "namespace": ns, "labels": labels("sync", pair["name"])},
@@ -164,11 +175,11 @@ def manifests(settings):
                                     "limits": {"cpu": job["cpu_limit"], "memory": job["memory_limit"]},
                                 },
                                 "volumeMounts": [{"name": server, "mountPath": f"/mnt/{server}"} for server in mounts]
-                                + [{"name": "logs", "mountPath": "/var/log/ha-sync"}],
+                                + [{"name": "logs", "mountPath": "/var/log/ha-sync"}] + extra_mounts,
                             }],
                             "volumes": [
                                 {"name": server, "persistentVolumeClaim": {"claimName": f"pvc-{server}-{pair['name']}"}} for server in mounts
-                            ] + [{"name": "logs", "persistentVolumeClaim": {"claimName": "pvc-ha-sync-logs"}}],
+                            ] + [{"name": "logs", "persistentVolumeClaim": {"claimName": "pvc-ha-sync-logs"}}] + extra_volumes,
                         },
                     },
                 }},
@@ -186,24 +197,36 @@ def manifests(settings):
         mode = pair.get("mode", "one-way")
         if mode not in ("one-way", "bidirectional"):
             sys.exit(f"pair {pair['name']}: mode must be \"one-way\" or \"bidirectional\", not {mode!r}")
+        remote = transport(pair) == "remote"
+
+        def side(server):
+            # A remote pair names each server's `ha-sync serve` (its Service in this namespace).
+            return f"hasync://ha-sync-serve-{server}.{ns}.svc:{SERVE_PORT}/{pair['name']}" if remote else f"/mnt/{server}"
+
+        peer = ["--peer-token-file=/etc/ha-sync/token/token", "--peer-ca=/etc/ha-sync/ca/ca.crt"] if remote else []
         if mode == "bidirectional":
             # One job syncs both ways against the pair's state archive on the logs volume.
             args = [
-                f"--src=/mnt/{names[0]}", f"--dest=/mnt/{names[1]}", f"--pair={pair['name']}", "--bidirectional",
+                f"--src={side(names[0])}", f"--dest={side(names[1])}", f"--pair={pair['name']}", "--bidirectional",
                 f"--side-names={names[0]},{names[1]}",
-            ] + common + filters
+            ] + common + peer + filters
             if settings.get("dry_run", True):
                 args.append("--dry-run")
-            cron_job(pair, f"ha-sync-{pair['name']}", f"cron-{pair['name']}.yaml", settings["schedules"]["bidirectional"], args, names)
+            cron_job(
+                pair, f"ha-sync-{pair['name']}", f"cron-{pair['name']}.yaml", settings["schedules"]["bidirectional"], args,
+                [] if remote else names)
             continue
         for source, destination in ((names[0], names[1]), (names[1], names[0])):
             direction = f"{source}-to-{destination}"
-            args = [f"--src=/mnt/{source}", f"--dest=/mnt/{destination}", f"--pair={pair['name']}", f"--direction={direction}"] + common + filters
+            args = [f"--src={side(source)}", f"--dest={side(destination)}", f"--pair={pair['name']}", f"--direction={direction}"] + common + peer + filters
             if settings.get("dry_run", True):
                 args.append("--dry-run")
             cron_job(
                 pair, f"ha-sync-{pair['name']}-{direction}", f"cron-{pair['name']}-{direction}.yaml", settings["schedules"][direction], args,
-                [source, destination])
+                [] if remote else [source, destination])
+
+    if remote_pairs:
+        serve(settings, files, remote_pairs)
 
     dashboard = settings["dashboard"]
     files["ui.yaml"] = [
@@ -269,6 +292,111 @@ def manifests(settings):
         "resources": sorted(name for name in files if name != "kustomization.yaml" and "/" not in name),
     }
     return files
+
+
+SERVE_PORT = 7443
+
+
+def transport(pair):
+    value = pair.get("transport", "nfs")
+    if value not in ("nfs", "remote"):
+        sys.exit(f"pair {pair['name']}: transport must be \"nfs\" or \"remote\", not {value!r}")
+    return value
+
+
+def serve(settings, files, remote_pairs):
+    """`ha-sync serve` on each server for the remote pairs: a Deployment pinned to the server's
+    node with the pairs' folders as hostPath volumes, a Service, a ServiceAccount of its own;
+    and, in deploy/remote/ (cert-manager's CRDs, applied on their own), the private CA and
+    each server's certificate. The token Secret is created by hand (docs/operations.md)."""
+    ns = settings["namespace"]
+    job = settings["job"]
+    files["serve-serviceaccount.yaml"] = {
+        "apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
+        "metadata": {"name": "ha-sync-serve", "namespace": ns, "labels": labels("serve")},
+    }
+    pki = [
+        {"apiVersion": "cert-manager.io/v1", "kind": "Issuer",
+         "metadata": {"name": "ha-sync-selfsigned", "namespace": ns, "labels": labels("serve")}, "spec": {"selfSigned": {}}},
+        {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+         "metadata": {"name": "ha-sync-peer-ca", "namespace": ns, "labels": labels("serve")},
+         "spec": {"isCA": True, "commonName": "ha-sync private CA", "secretName": "ha-sync-peer-ca-key",
+                  "privateKey": {"algorithm": "ECDSA", "size": 256}, "duration": "87600h",
+                  "issuerRef": {"name": "ha-sync-selfsigned", "kind": "Issuer"}}},
+        {"apiVersion": "cert-manager.io/v1", "kind": "Issuer",
+         "metadata": {"name": "ha-sync-peer-ca", "namespace": ns, "labels": labels("serve")},
+         "spec": {"ca": {"secretName": "ha-sync-peer-ca-key"}}},
+    ]
+    for server, config in settings["servers"].items():
+        name = f"ha-sync-serve-{server}"
+        pki.append({
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": name, "namespace": ns, "labels": labels("serve")},
+            "spec": {"secretName": f"{name}-tls", "duration": "2160h", "renewBefore": "720h",
+                     "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                     "dnsNames": [f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local"], "ipAddresses": [config["address"]],
+                     "usages": ["server auth", "digital signature"],
+                     "issuerRef": {"name": "ha-sync-peer-ca", "kind": "Issuer"}},
+        })
+        roots = [f"--root={pair['name']}={pair['path']}" for pair in remote_pairs]
+        files[f"serve-{server}.yaml"] = [
+            {
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": ns, "labels": labels("serve")},
+                "spec": {
+                    "replicas": 1,
+                    # One server process per node and its data: never two at once.
+                    "strategy": {"type": "Recreate"},
+                    "selector": {"matchLabels": {**labels("serve"), "ha-sync.io/server": server}},
+                    "template": {
+                        "metadata": {"labels": {**labels("serve"), "ha-sync.io/server": server}},
+                        "spec": {
+                            "serviceAccountName": "ha-sync-serve",
+                            "automountServiceAccountToken": False,
+                            "nodeSelector": {"kubernetes.io/hostname": config.get("node", server)},
+                            "securityContext": {
+                                "runAsNonRoot": True, "runAsUser": job["run_as_user"], "runAsGroup": job["run_as_user"],
+                                "seccompProfile": {"type": "RuntimeDefault"},
+                            },
+                            "containers": [{
+                                "name": "ha-sync-serve",
+                                "image": settings["image"],
+                                "imagePullPolicy": "IfNotPresent",
+                                "args": ["serve", f"--listen=0.0.0.0:{SERVE_PORT}", "--tls-cert=/etc/ha-sync/tls/tls.crt",
+                                         "--tls-key=/etc/ha-sync/tls/tls.key", "--token-file=/etc/ha-sync/token/token",
+                                         "--log-format=json"] + roots,
+                                "ports": [{"name": "peer", "containerPort": SERVE_PORT}],
+                                "readinessProbe": {"httpGet": {"path": "/healthz", "port": "peer", "scheme": "HTTPS"}, "periodSeconds": 10},
+                                "livenessProbe": {"httpGet": {"path": "/healthz", "port": "peer", "scheme": "HTTPS"}, "periodSeconds": 30},
+                                "securityContext": {
+                                    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+                                },
+                                "resources": {
+                                    "requests": {"cpu": job["cpu_request"], "memory": job["memory_request"]},
+                                    "limits": {"cpu": job["cpu_limit"], "memory": job["memory_limit"]},
+                                },
+                                "volumeMounts": [{"name": "tls", "mountPath": "/etc/ha-sync/tls", "readOnly": True},
+                                                 {"name": "token", "mountPath": "/etc/ha-sync/token", "readOnly": True}]
+                                + [{"name": f"data-{pair['name']}", "mountPath": pair["path"]} for pair in remote_pairs],
+                            }],
+                            "volumes": [{"name": "tls", "secret": {"secretName": f"{name}-tls"}},
+                                        {"name": "token", "secret": {"secretName": "ha-sync-peer-token"}}]
+                            + [{"name": f"data-{pair['name']}", "hostPath": {"path": pair["path"], "type": "Directory"}} for pair in remote_pairs],
+                        },
+                    },
+                },
+            },
+            {
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": ns, "labels": labels("serve")},
+                "spec": {"type": "ClusterIP", "selector": {**labels("serve"), "ha-sync.io/server": server},
+                         "ports": [{"name": "peer", "port": SERVE_PORT, "targetPort": "peer"}]},
+            },
+        ]
+    files["remote/pki.yaml"] = pki
+    files["remote/kustomization.yaml"] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["pki.yaml"],
+    }
 
 
 UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -435,12 +563,18 @@ def render(files):
 
 
 def main():
-    with open(os.path.join(HERE, "settings.toml"), "rb") as handle:
+    global HERE
+    settings_path = os.path.join(HERE, "settings.toml")
+    if "--settings" in sys.argv:
+        # Another site's settings into another folder (the tests try the remote mode this way).
+        settings_path = sys.argv[sys.argv.index("--settings") + 1]
+        HERE = sys.argv[sys.argv.index("--out") + 1]
+    with open(settings_path, "rb") as handle:
         settings = tomllib.load(handle)
     rendered = render(manifests(settings))
     existing = {
         os.path.relpath(os.path.join(folder, name), HERE)
-        for folder in (HERE, os.path.join(HERE, "monitoring"), os.path.join(HERE, "grafana")) if os.path.isdir(folder)
+        for folder in (HERE, os.path.join(HERE, "monitoring"), os.path.join(HERE, "grafana"), os.path.join(HERE, "remote")) if os.path.isdir(folder)
         for name in os.listdir(folder) if name.endswith((".yaml", ".json"))
     }
     if "--check" in sys.argv:

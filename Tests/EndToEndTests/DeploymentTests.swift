@@ -108,6 +108,68 @@ struct DeploymentTests {
         #expect(((logs["spec"] as? [String: Any])?["capacity"] as? [String: Any])?["storage"] as? String == "10Gi")
     }
 
+    // MARK: Remote mode
+
+    @Test func aRemotePairGetsServersCertificatesAndJobsThatNameThem() throws {
+        let scratch = try TemporaryTree("deploy-remote")
+        let settings = try String(contentsOf: Self.repository.appendingPathComponent("deploy/settings.toml"), encoding: .utf8)
+        let photos = #"{ name = "photos",   path = "/data/photos",   size = "500Gi", mode = "bidirectional", versions_max_size = "50G" }"#
+        try #require(settings.contains(photos))
+        let remote = settings.replacingOccurrences(of: photos, with: photos.dropLast(2) + #", transport = "remote" }"#)
+        try remote.write(toFile: scratch.root + "/settings.toml", atomically: true, encoding: .utf8)
+        let generated = try Self.run(["python3", "deploy/generate.py", "--settings", scratch.root + "/settings.toml", "--out", scratch.root + "/out"])
+        try #require(generated.status == 0, "\(generated.output)")
+        let render = try Self.run(["kubectl", "kustomize", scratch.root + "/out"])
+        try #require(render.status == 0, "\(render.output)")
+        try render.output.write(toFile: scratch.root + "/all.yaml", atomically: true, encoding: .utf8)
+        let validation = try Self.run(["kubernetes-validate", "--strict", "--quiet", scratch.root + "/all.yaml"])
+        #expect(validation.status == 0, "\(validation.output)")
+        let objects = try Yams.load_all(yaml: render.output).compactMap { $0 as? [String: Any] }
+        func named(_ kind: String, _ name: String) -> [String: Any]? {
+            objects.first { $0["kind"] as? String == kind && ($0["metadata"] as? [String: Any])?["name"] as? String == name }
+        }
+        func container(_ object: [String: Any]?, cron: Bool) -> [String: Any]? {
+            var spec = object?["spec"] as? [String: Any]
+            if cron { spec = ((spec?["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any]) }
+            let pod = (spec?["template"] as? [String: Any])?["spec"] as? [String: Any]
+            return (pod?["containers"] as? [[String: Any]])?.first
+        }
+        // No NFS volume for the remote pair; the others keep theirs.
+        #expect(named("PersistentVolume", "pv-dell-photos") == nil)
+        #expect(named("PersistentVolume", "pv-dell-media") != nil)
+        let job = try #require(container(named("CronJob", "ha-sync-photos"), cron: true))
+        let args = job["args"] as? [String] ?? []
+        #expect(args.contains("--src=hasync://ha-sync-serve-dell.infrastructure.svc:7443/photos"))
+        #expect(args.contains("--dest=hasync://ha-sync-serve-hp.infrastructure.svc:7443/photos"))
+        #expect(args.contains("--peer-token-file=/etc/ha-sync/token/token") && args.contains("--peer-ca=/etc/ha-sync/ca/ca.crt"))
+        #expect(!(job["volumeMounts"] as? [[String: Any]] ?? []).contains { ($0["mountPath"] as? String)?.hasPrefix("/mnt/") == true })
+        for server in ["dell", "hp"] {
+            let deployment = named("Deployment", "ha-sync-serve-\(server)")
+            let serve = try #require(container(deployment, cron: false))
+            let serveArgs = serve["args"] as? [String] ?? []
+            #expect(serveArgs.first == "serve" && serveArgs.contains("--root=photos=/data/photos"))
+            #expect(!serveArgs.contains { $0.hasPrefix("--root=media") })
+            let pod = ((deployment?["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
+            #expect((pod?["nodeSelector"] as? [String: String])?["kubernetes.io/hostname"] == server)
+            let volumes = pod?["volumes"] as? [[String: Any]] ?? []
+            #expect(volumes.contains { ($0["hostPath"] as? [String: Any])?["path"] as? String == "/data/photos" })
+            #expect(volumes.contains { ($0["secret"] as? [String: Any])?["secretName"] as? String == "ha-sync-serve-\(server)-tls" })
+            let service = try #require(named("Service", "ha-sync-serve-\(server)"))
+            #expect(((service["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.first?["port"] as? Int == 7443)
+        }
+        // The certificates: their own kustomization (cert-manager's CRDs), one per server, from a private CA.
+        let pki = try Self.run(["kubectl", "kustomize", scratch.root + "/out/remote"])
+        try #require(pki.status == 0, "\(pki.output)")
+        let certificates = try Yams.load_all(yaml: pki.output).compactMap { $0 as? [String: Any] }.filter { $0["kind"] as? String == "Certificate" }
+        #expect(certificates.count == 3)
+        let dell = try #require(certificates.first { ($0["metadata"] as? [String: Any])?["name"] as? String == "ha-sync-serve-dell" })
+        let spec = dell["spec"] as? [String: Any]
+        #expect(spec?["secretName"] as? String == "ha-sync-serve-dell-tls")
+        #expect((spec?["dnsNames"] as? [String])?.contains("ha-sync-serve-dell.infrastructure.svc") == true)
+        #expect((spec?["ipAddresses"] as? [String]) == ["192.168.2.100"])
+        #expect((spec?["issuerRef"] as? [String: Any])?["name"] as? String == "ha-sync-peer-ca")
+    }
+
     // MARK: Monitoring
 
     static func monitoringObjects() throws -> [[String: Any]] {
