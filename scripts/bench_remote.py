@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark ha-sync's remote peer against rsync over the same shaped network link.
 
-Two network namespaces joined by a veth pair, each end shaped with tc netem (half the RTT of
-delay each way and a rate cap), so every request crosses a real TCP link with latency. The
+Two network namespaces joined by a veth pair, so every request crosses a real TCP link.
+The link gets its latency from tc netem (half the RTT each way) where the kernel has it, and
+otherwise from a small delaying TCP relay in the server namespace that both tools go
+through alike; its rate cap comes from netem or tbf. The
 server namespace runs `ha-sync serve` and an rsync daemon over the same data; the client
 namespace runs `ha-sync --dest hasync://...` and `rsync -a SRC/ rsync://...`. Each scenario
 prepares identical destinations for both tools, times them (and their peak RSS), checks the
@@ -33,6 +35,55 @@ import bench_nfs  # noqa: E402
 ROOT = bench.ROOT
 CLIENT_NS, SERVER_NS = "hasync-bench-c", "hasync-bench-s"
 CLIENT_IP, SERVER_IP = "10.77.0.1", "10.77.0.2"
+# Set when the kernel has no netem: latency then comes from relay() below.
+NEEDS_RELAY = False
+
+
+def relay(listen_port, target_port, delay):
+    """Forwards TCP from SERVER_IP:listen_port to 127.0.0.1:target_port, holding every chunk
+    for `delay` seconds in each direction (order kept): latency without netem."""
+    import asyncio
+
+    async def forward(reader, writer):
+        loop = asyncio.get_running_loop()
+        queue = asyncio.Queue()
+
+        async def take():
+            while True:
+                data = await reader.read(256 * 1024)
+                queue.put_nowait((loop.time() + delay, data))
+                if not data:
+                    return
+
+        async def give():
+            while True:
+                due, data = await queue.get()
+                if due > loop.time():
+                    await asyncio.sleep(due - loop.time())
+                if not data:
+                    if writer.can_write_eof():
+                        writer.write_eof()
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        try:
+            await asyncio.gather(take(), give())
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def handle(client_reader, client_writer):
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        await asyncio.gather(forward(client_reader, server_writer), forward(server_reader, client_writer))
+
+    async def main():
+        server = await asyncio.start_server(handle, SERVER_IP, listen_port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
 
 
 def sh(*cmd, check=True):
@@ -49,8 +100,12 @@ def make_link(rtt_ms, rate):
         sh("ip", "-n", ns, "link", "set", dev, "up")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
         # Half the round trip each way, and the rate cap, on each end's egress.
-        sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "netem",
-           "delay", f"{rtt_ms / 2}ms", "rate", rate, "limit", "100000")
+        netem = sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "netem",
+                   "delay", f"{rtt_ms / 2}ms", "rate", rate, "limit", "100000", check=False)
+        if netem.returncode != 0:
+            sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "50ms")
+            global NEEDS_RELAY
+            NEEDS_RELAY = True
 
 
 def teardown_link():
@@ -73,7 +128,7 @@ def measured_rtt():
 class Servers:
     """ha-sync serve and an rsync daemon in the server namespace, over two folders."""
 
-    def __init__(self, binary, work, hasync_root, rsync_root):
+    def __init__(self, binary, work, hasync_root, rsync_root, rtt_ms):
         self.work = work
         pki = os.path.join(work, "pki")
         subprocess.run([binary, "certificate", "--dir", pki, "--host", SERVER_IP], check=True, stdout=subprocess.DEVNULL)
@@ -82,15 +137,23 @@ class Servers:
             out.write(os.urandom(24).hex() + "\n")
         self.ca = os.path.join(pki, "ca.pem")
         self.serve_log = open(os.path.join(work, "serve.log"), "w")
+        # Behind the relay the servers listen on loopback and the relay on the public ports.
+        self.relays = []
+        listen_ip = "127.0.0.1" if NEEDS_RELAY else SERVER_IP
+        if NEEDS_RELAY:
+            for public, private in ((7443, 17443), (873, 1873)):
+                self.relays.append(subprocess.Popen(in_ns(SERVER_NS, [
+                    sys.executable, os.path.abspath(__file__), "--relay", str(public), str(private), str(rtt_ms / 2000)])))
         self.serve = subprocess.Popen(in_ns(SERVER_NS, [
-            binary, "serve", "--listen", f"{SERVER_IP}:7443", "--root", f"bench={hasync_root}",
+            binary, "serve", "--listen", f"{listen_ip}:{17443 if NEEDS_RELAY else 7443}", "--root", f"bench={hasync_root}",
             "--tls-cert", os.path.join(pki, "server.pem"), "--tls-key", os.path.join(pki, "server-key.pem"),
             "--token-file", self.token]), stdout=self.serve_log, stderr=self.serve_log)
         conf = os.path.join(work, "rsyncd.conf")
         with open(conf, "w") as out:
             out.write(f"pid file = {work}/rsyncd.pid\nuse chroot = no\n[bench]\npath = {rsync_root}\n"
                       "read only = no\nuid = root\ngid = root\n")
-        subprocess.run(in_ns(SERVER_NS, ["rsync", "--daemon", "--config", conf, "--address", SERVER_IP]), check=True)
+        subprocess.run(in_ns(SERVER_NS, ["rsync", "--daemon", "--config", conf, "--address", listen_ip,
+                                         "--port", str(1873 if NEEDS_RELAY else 873)]), check=True)
         deadline = time.time() + 30
         while "serving" not in open(os.path.join(work, "serve.log")).read():
             if time.time() > deadline or self.serve.poll() is not None:
@@ -121,9 +184,23 @@ class Servers:
             self.serve.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.serve.kill()
+        for relay_process in self.relays:
+            relay_process.kill()
         pid_file = os.path.join(self.work, "rsyncd.pid")
         if os.path.exists(pid_file):
             os.kill(int(open(pid_file).read().strip()), signal.SIGTERM)
+
+
+def refill(folder, source=None):
+    """Empties `folder` in place (the server holds its root open) and copies `source` into it."""
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    if source:
+        shutil.copytree(source, folder, symlinks=True, dirs_exist_ok=True)
 
 
 def write_big(path, size, seed=7):
@@ -144,6 +221,7 @@ def main():
     parser.add_argument("--work", default=os.path.join(ROOT, "bench-data", "remote"))
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "ha-sync"))
     parser.add_argument("--skip-nfs", action="store_true", help="skip the latencyfs comparison of (b)")
+    parser.add_argument("--hasync-arg", action="append", default=[], help="extra ha-sync option (repeatable)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench_remote.py needs root (network namespaces, tc)")
@@ -164,13 +242,14 @@ def main():
     bench.make_small_tree(source, args.files, max(1, args.files // 100))
 
     make_link(args.rtt_ms, args.rate)
-    servers = Servers(args.binary, work, hasync_dest, rsync_dest)
+    servers = Servers(args.binary, work, hasync_dest, rsync_dest, args.rtt_ms)
     rows = []
     try:
-        print(f"# link: {args.rate}, RTT measured {measured_rtt()} (netem {args.rtt_ms} ms)")
+        how = "a delaying relay (no netem in this kernel) and tbf" if NEEDS_RELAY else "netem"
+        print(f"# link: {args.rate}, {args.rtt_ms} ms RTT through {how}; ping RTT on the bare link {measured_rtt()}")
         hasync = lambda src, extra=(): in_ns(CLIENT_NS, [
             args.binary, "--src", src, "--dest", f"hasync://{SERVER_IP}:7443/bench", "--pair", "bench", "--log-dir", logs,
-            "--no-progress", "--peer-token-file", servers.token, "--peer-ca", servers.ca, *extra])
+            "--no-progress", "--peer-token-file", servers.token, "--peer-ca", servers.ca, *args.hasync_arg, *extra])
         rsync = lambda src: in_ns(CLIENT_NS, ["rsync", "-a", src + "/", f"rsync://{SERVER_IP}/bench/"])
 
         def scenario(title, src):
@@ -191,8 +270,7 @@ def main():
         shutil.copytree(source, changed, symlinks=True)
         count = bench.change_one_percent(changed)
         for dest in (hasync_dest, rsync_dest):
-            shutil.rmtree(dest)
-            shutil.copytree(source, dest, symlinks=True)
+            refill(dest, source)
         scenario(f"(c) 1% changed ({count} files)", changed)
 
         big_src = os.path.join(work, "big-src")
@@ -201,12 +279,14 @@ def main():
         print(f"# writing a {args.big_mib} MiB file")
         write_big(big, args.big_mib << 20)
         for dest in (hasync_dest, rsync_dest):
-            shutil.rmtree(dest)
-            os.makedirs(dest)
+            refill(dest)
             shutil.copy2(big, os.path.join(dest, "disk.img"))
         with open(big, "r+b") as out:
             out.seek((args.big_mib << 20) // 2)
             out.write(os.urandom(1 << 20))
+        # Clearly newer than the copies (ha-sync's default mtime threshold is a few seconds).
+        later = os.stat(big).st_mtime + 60
+        os.utime(big, (later, later))
         before = servers.received_bytes()
         scenario(f"(d) {args.big_mib} MiB file, 1 MiB changed", big_src)
         sent = servers.received_bytes() - before
@@ -234,4 +314,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 5 and sys.argv[1] == "--relay":
+        relay(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        main()

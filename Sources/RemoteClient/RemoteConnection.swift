@@ -17,7 +17,13 @@ import Synchronization
 /// client's event loops complete, so no task of Swift's cooperative pool is ever waited on.
 public final class RemoteConnection: Sendable {
     public let url: RemoteURL
-    let client: HTTPClient
+    /// Several HTTP/2 connections, used in turn. HTTP/2's flow control lets one connection
+    /// carry only 64 KiB per round trip until the server raises its window (the server's
+    /// HTTP/2 stack keeps the default), which over a 1 ms link caps a connection far below
+    /// the link's rate; a few connections side by side restore it.
+    private let clients: [HTTPClient]
+    private let next = Atomic<Int>(0)
+    var client: HTTPClient { clients[next.add(1, ordering: .relaxed).oldValue % clients.count] }
     private let authorization: String
     private let broken = Mutex<String?>(nil)
 
@@ -56,15 +62,21 @@ public final class RemoteConnection: Sendable {
         configuration.decompression = .disabled
         // A refused connection or handshake is reported at once, not retried until the timeout.
         configuration.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        clients = (0..<Self.connections).map { _ in
+            HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        }
     }
+
+    /// Connections per peer.
+    static let connections = 8
 
     /// Closes the connection. Call once, when no call is in flight.
     public func shutdown() {
         // Bounded: an exchange the server abandoned must not keep the process from exiting.
         let done = DispatchSemaphore(value: 0)
-        client.shutdown(queue: .global()) { _ in done.signal() }
-        _ = done.wait(timeout: .now() + 5)
+        for client in clients { client.shutdown(queue: .global()) { _ in done.signal() } }
+        let deadline = DispatchTime.now() + 5
+        for _ in clients { _ = done.wait(timeout: deadline) }
     }
 
     private func request(_ operation: RemoteOperation, body: HTTPClient.Body) throws -> HTTPClient.Request {

@@ -34,8 +34,7 @@ extension RemoteTree: BatchingSyncTree {
             let body = BytePipe()
             try body.put(request)
             body.finish()
-            let (reply, task) = try connection.stream(.read, body: body)
-            defer { task.cancel() }
+            let (reply, _) = try connection.stream(.read, body: body)
             let stream = RecordStream(next: reply.take)
             for path in chosen {
                 let header = try stream.read { buffer -> Result<FileAttributes, SyncTreeError> in
@@ -98,10 +97,10 @@ extension RemoteTree: BatchingSyncTree {
             for index in files.indices { completed(index, .failure(error)) }
             return
         }
-        defer { task.cancel() }
         var sent: [Int] = []
         var large: [(Int, any FileReader)] = []
         var failure: (any Error)?
+        var output = ByteBuffer()
         for (index, file) in files.enumerated() {
             if shouldStop() { break }
             let reader: any FileReader
@@ -116,20 +115,25 @@ extension RemoteTree: BatchingSyncTree {
                 continue
             }
             do {
-                var header = ByteBuffer()
-                header.writePath(file.path)
-                header.writeAttributes(reader.attributes)
-                header.writeCopyOptions(options)
-                try body.put(header)
+                output.writePath(file.path)
+                output.writeAttributes(reader.attributes)
+                output.writeCopyOptions(options)
                 sent.append(index)
                 do {
-                    try Self.sendContent(of: reader, signatures: nil, path: file.path, into: body, shouldStop: shouldStop)
+                    try Self.sendContent(of: reader, signatures: nil, path: file.path, into: body, buffer: &output, shouldStop: shouldStop)
                 } catch is SyncTreeError {
                     // Sent as an abort: the server's reply for this file carries the error.
                 }
             } catch {
                 failure = error
                 break
+            }
+        }
+        if failure == nil && output.readableBytes > 0 {
+            do {
+                try body.put(output)
+            } catch {
+                failure = error
             }
         }
         body.finish()
@@ -150,6 +154,9 @@ extension RemoteTree: BatchingSyncTree {
                 completed(index, .failure(treeError(error, files[index].path)))
             }
         }
+        // Abandon the exchange only if it broke: cancelling one that just completed can reset
+        // the stream before its end arrives, which the server would log as an error.
+        if failure != nil { task.cancel() }
         for (index, reader) in large {
             if shouldStop() { break }
             completed(index, Result { try receiveFile(files[index].path, from: reader, options: options, shouldStop: shouldStop) })

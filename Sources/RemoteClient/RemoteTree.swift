@@ -147,12 +147,18 @@ public final class RemoteTree: SyncTree, Sendable {
         let (replies, task) = try startStream(.write, body: body, path: path)
         defer { body.fail(CancellationError()) }
         do {
-            var header = ByteBuffer()
-            header.writePath(path)
-            header.writeAttributes(attributes)
-            header.writeCopyOptions(options)
-            try body.put(header)
-            try Self.sendContent(of: reader, signatures: signatures, path: path, into: body, shouldStop: shouldStop)
+            var output = ByteBuffer()
+            output.writePath(path)
+            output.writeAttributes(attributes)
+            output.writeCopyOptions(options)
+            do {
+                try Self.sendContent(of: reader, signatures: signatures, path: path, into: body, buffer: &output, shouldStop: shouldStop)
+            } catch let error as SyncTreeError {
+                try? body.put(output)
+                body.finish()
+                throw error
+            }
+            if output.readableBytes > 0 { try body.put(output) }
             body.finish()
             let stream = RecordStream(next: replies.take)
             return try stream.read { buffer in
@@ -179,10 +185,12 @@ public final class RemoteTree: SyncTree, Sendable {
 
     /// Sends a file's content records: a delta when the receiver has an old copy, otherwise
     /// the whole file; then the SHA-256, or an abort if the file changed or the run stops.
+    /// Records gather in `output` and go to the pipe in pieces of 256 KiB, so the small files
+    /// of a batch share frames; the caller sends what is left.
     static func sendContent(
-        of reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into pipe: BytePipe, shouldStop: () -> Bool
+        of reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into pipe: BytePipe, buffer output: inout ByteBuffer,
+        shouldStop: () -> Bool
     ) throws {
-        var output = ByteBuffer()
         func flush(_ force: Bool) throws {
             if output.readableBytes >= 256 * 1024 || (force && output.readableBytes > 0) {
                 try pipe.put(output)
@@ -230,10 +238,8 @@ public final class RemoteTree: SyncTree, Sendable {
         } catch let error as SyncTreeError {
             // The receiver drops its temporary file; the error is the copy's result.
             ContentRecord.writeAbort(error, to: &output)
-            try flush(true)
-            pipe.finish()
             throw error
         }
-        try flush(true)
+        try flush(false)
     }
 }

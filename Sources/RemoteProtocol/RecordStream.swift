@@ -24,6 +24,9 @@ public final class RecordStream {
         }
     }
 
+    /// Whether bytes that arrived are waiting to be parsed (reading more would not block).
+    public var hasBufferedBytes: Bool { buffer.readableBytes > 0 }
+
     /// Whether the stream has ended with no bytes left over.
     public func atEnd() throws -> Bool {
         while buffer.readableBytes == 0 {

@@ -119,8 +119,8 @@ struct RootHandler: Sendable {
                 output.writeInteger(UInt8(1))
                 output.writeTreeError(error)
             }
-            // The client may be waiting for this before it answers.
-            try flush(true)
+            // A client reading one file waits for this before it answers; a batch answered up front.
+            if count == 1 { try flush(true) }
             let signatures = try input.read { buffer -> BlockSignatures? in
                 try buffer.readBool() ? try BlockSignatures.read(from: &buffer) : nil
             }
@@ -208,9 +208,13 @@ struct RootHandler: Sendable {
                 output.writeTreeError(error)
             }
             stats.add(literal: receiver.literalBytes, copied: receiver.copiedBytes)
-            // Each reply goes out at once: the client records a file as copied only when it is in place.
-            try send(output)
-            output = ByteBuffer()
+            // Replies gather while more of the batch is already here; the client reads them
+            // once it has sent everything, so waiting for more input first costs nothing.
+            if output.readableBytes >= Self.flushSize || !input.hasBufferedBytes {
+                try send(output)
+                output = ByteBuffer()
+            }
         }
+        if output.readableBytes > 0 { try send(output) }
     }
 }
