@@ -87,7 +87,11 @@ final class KubernetesLeaseHold: HeldLock {
                     onLost(reason)
                     return
                 case .renew(let lease):
-                    let renewed = try await lock.client.replace(lease, namespace: policy.namespace)
+                    // Not cut short when the run ends meanwhile: a renewal the server applied but
+                    // this run never heard of would leave the release at a stale resourceVersion,
+                    // and the Lease would stay until it expires.
+                    let client = lock.client
+                    let renewed = try await Task { try await client.replace(lease, namespace: policy.namespace) }.value
                     current.withLock { $0 = renewed }
                     heartbeat.renewed(at: renewed.spec.renewTime ?? lock.now())
                     wakeAt = heartbeat.nextRenewal

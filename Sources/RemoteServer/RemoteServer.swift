@@ -46,7 +46,7 @@ public struct RemoteServer: Sendable {
         for root in configuration.roots {
             guard handlers[root.name] == nil else { throw ServeError("root '\(root.name)' is given twice") }
             do {
-                handlers[root.name] = RootHandler(root: root, tree: try LocalTree(root: root.path))
+                handlers[root.name] = RootHandler(root: root, opened: try OpenedRoot(path: root.path))
             } catch {
                 throw ServeError("root '\(root.name)': \(root.path) cannot be used: \(error)")
             }

@@ -4,11 +4,15 @@ import RemoteProtocol
 import SyncCore
 import SyncFileSystem
 import SyncTrees
+import Synchronization
 
 /// Carries out requests on one exported root. Blocking: runs on the server's I/O threads.
 struct RootHandler: Sendable {
     let root: ExportedRoot
-    let tree: LocalTree
+    let opened: OpenedRoot
+
+    /// The tree as opened now (see ``OpenedRoot``).
+    var tree: LocalTree { opened.tree }
 
     /// Bytes of file data per literal record when a whole file is sent.
     static let chunk = 256 * 1024
@@ -21,6 +25,8 @@ struct RootHandler: Sendable {
         do {
             switch operation {
             case .hello:
+                // Every run starts here: the moment to notice the folder was replaced.
+                try opened.reopenIfReplaced()
                 return RemoteReply.ok { $0.writeVarInt(UInt64(RemoteOperation.protocolVersion)) }
             case .list, .listKinds:
                 let path = try body.readPath()
@@ -216,5 +222,35 @@ struct RootHandler: Sendable {
             }
         }
         if output.readableBytes > 0 { try send(output) }
+    }
+}
+
+/// An exported folder, held open, and opened again when its path comes to name another
+/// directory (a volume mounted over it after the server started, a folder recreated): the
+/// server must never keep serving the folder underneath.
+final class OpenedRoot: Sendable {
+    let path: String
+    private let current: Mutex<LocalTree>
+
+    init(path: String) throws {
+        self.path = path
+        current = Mutex(try LocalTree(root: path))
+    }
+
+    var tree: LocalTree { current.withLock { $0 } }
+
+    /// Checks the path still names the opened directory; opens it again if not. A path that is
+    /// gone is a `notFound` tree error, which a client reports as a missing side.
+    func reopenIfReplaced() throws {
+        if tree.isStill(at: path) { return }
+        let fresh: LocalTree
+        do {
+            fresh = try LocalTree(root: path)
+        } catch let error as SyncTreeError {
+            throw error
+        } catch {
+            throw SyncTreeError(code: .io, operation: "open root", path: nil, detail: "\(error)")
+        }
+        current.withLock { $0 = fresh }
     }
 }

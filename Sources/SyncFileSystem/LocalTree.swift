@@ -66,6 +66,16 @@ public final class LocalTree: SyncTree {
 
     // MARK: Listing
 
+    /// Whether `path` still names the directory this tree opened (same device and inode). A
+    /// long-running server checks it: a volume mounted over the folder, or a folder recreated,
+    /// must not leave it serving the old one.
+    public func isStill(at path: String) -> Bool {
+        var opened = stat()
+        var current = stat()
+        guard fstat(rootDescriptor, &opened) == 0, stat(path, &current) == 0 else { return false }
+        return opened.st_dev == current.st_dev && opened.st_ino == current.st_ino
+    }
+
     public func list(_ directory: RelativePath) throws -> DirectoryListing {
         try list(directory, detailed: true)
     }

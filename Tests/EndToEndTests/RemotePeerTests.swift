@@ -240,6 +240,23 @@ struct RemotePeerTests {
         #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
     }
 
+    @Test func aFolderReplacedUnderTheServerIsOpenedAgainAndAMissingOneIsAClearError() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        try TemporaryTree.write(local, "a.txt", "a")
+        #expect(try await sync(local, server.url("data"), server).status == 0)
+        // A volume mounted over the folder looks like this: the path names another directory.
+        try FileManager.default.moveItem(atPath: exported, toPath: exported + ".old")
+        try FileManager.default.createDirectory(atPath: exported, withIntermediateDirectories: false)
+        let again = try await sync(local, server.url("data"), server)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(TemporaryTree.exists(exported, RelativePath("a.txt")), "the run wrote into the folder the path names now")
+        try FileManager.default.removeItem(atPath: exported)
+        let missing = try await sync(local, server.url("data"), server, extra: ["--bidirectional"])
+        #expect(missing.status == 3, "\(missing.stderr)")
+        #expect(missing.stderr.contains("does not exist (is it mounted?)"), "\(missing.stderr)")
+    }
+
     @Test func healthAndMetricsAnswerWithoutAToken() async throws {
         let server = try await serve()
         defer { Task { await server.stop() } }
