@@ -25,6 +25,7 @@ public final class RemoteConnection: Sendable {
     private let next = Atomic<Int>(0)
     var client: HTTPClient { clients[next.add(1, ordering: .relaxed).oldValue % clients.count] }
     private let authorization: String
+    private let trustFile: String?
     private let broken = Mutex<String?>(nil)
 
     /// How long one request may wait for the server before the connection counts as lost.
@@ -47,6 +48,7 @@ public final class RemoteConnection: Sendable {
             throw RemoteError("the peer token file \(tokenFile) is empty")
         }
         authorization = "Bearer \(token)"
+        self.trustFile = trustFile
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         if let trustFile {
@@ -103,8 +105,10 @@ public final class RemoteConnection: Sendable {
     private func describe(_ error: any Error) -> String {
         let text = "\(error)"
         if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("certificate verify failed") || error is NIOSSLExtraError {
-            return "\(url): TLS handshake failed: the server's certificate is not trusted, has expired, or is not issued for \(url.host) "
-                + "(check --peer-ca and the server's certificate)"
+            let reason =
+                TLSDiagnosis.reason(for: url, trustFile: trustFile)
+                ?? "the server's certificate is not trusted, has expired, or is not issued for \(url.host) (check --peer-ca and the server's certificate)"
+            return "\(url): TLS handshake failed: \(reason)"
         }
         if let error = error as? NIOSSLError {
             return "\(url): TLS failed: \(error)"
