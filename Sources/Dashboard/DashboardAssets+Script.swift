@@ -208,6 +208,60 @@ extension DashboardAssets {
             return details;
           }
 
+          // The compare view: what differs between the two sides, from the pair's last dry
+          // run, read when opened. Side A is --src, side B is --dest.
+          const compareLabels = { only_a: 'Only on A', only_b: 'Only on B', different: 'Different', conflict: 'Conflict' };
+          function compareView(pair) {
+            const details = el('details', 'compare');
+            details.dataset.pair = pair;
+            details.appendChild(el('summary', null, 'Differences at the last dry run'));
+            const body = el('div', 'compare-body');
+            details.appendChild(body);
+            let kind = '';
+            async function load() {
+              const data = await getJSON('/api/compare?limit=1000&pair=' + encodeURIComponent(pair) + (kind ? '&kind=' + kind : ''));
+              if (!data.iteration) {
+                body.replaceChildren(el('p', 'muted', 'No dry run recorded for this pair yet.'));
+                return;
+              }
+              const select = el('select', 'compare-filter');
+              select.setAttribute('aria-label', 'Show');
+              const total = Object.values(data.counts).reduce((a, b) => a + b, 0);
+              select.appendChild(new Option('All (' + total + ')', ''));
+              for (const k of Object.keys(compareLabels)) select.appendChild(new Option(compareLabels[k] + ' (' + (data.counts[k] || 0) + ')', k));
+              select.value = kind;
+              select.addEventListener('change', () => { kind = select.value; load(); });
+              const note = el('p', 'muted', 'Dry run ' + ago(data.iteration.started_at) + ' (' + data.iteration.direction + ')' +
+                (data.truncated ? '; its first 1000 operations' : '') + '. A is the source (--src), B the destination (--dest).');
+              const table = el('table', 'compare-table');
+              const head = el('tr');
+              for (const title of ['Path', 'Where', 'Next run would', 'Size A → B']) head.appendChild(el('th', null, title));
+              table.appendChild(el('thead')).appendChild(head);
+              const rows = el('tbody');
+              for (const r of data.rows) {
+                const row = el('tr');
+                row.dataset.kind = r.kind;
+                row.appendChild(el('td', 'filepath', r.path));
+                row.appendChild(el('td', 'kind-' + r.kind, compareLabels[r.kind]));
+                row.appendChild(el('td', null, r.operation + (r.direction ? ' (' + r.direction + ')' : '')));
+                // An operation's "after" is its source side, "before" the side it changes.
+                const size = v => (v === null || v === undefined ? '—' : bytes(v));
+                const towardsA = r.direction === 'b-to-a';
+                const sizes = size(towardsA ? r.size_before : r.size_after) + ' → ' + size(towardsA ? r.size_after : r.size_before);
+                row.appendChild(el('td', null, sizes));
+                rows.appendChild(row);
+              }
+              table.appendChild(rows);
+              const wrapper = el('div', 'table-wrap');
+              wrapper.appendChild(table);
+              body.replaceChildren(select, note, data.rows.length ? wrapper : el('p', 'muted', 'Nothing differs.'));
+            }
+            details.addEventListener('toggle', () => {
+              if (details.open) load().catch(() => body.replaceChildren(el('p', 'muted', 'The comparison cannot be read now.')));
+            });
+            return details;
+          }
+
           // Counters in words on wide screens, the compact form on phones.
           function counts(run) {
             if (window.matchMedia('(max-width: 600px)').matches) {
@@ -252,6 +306,7 @@ extension DashboardAssets {
                 const open = (await getJSON('/api/conflicts?limit=100&pair=' + encodeURIComponent(pair))).conflicts.filter(c => !c.resolved);
                 if (open.length > 0) card.appendChild(conflictList(pair, open));
               } catch (e) { /* likewise */ }
+              if (directions.some(d => d.last_dry_run)) card.appendChild(compareView(pair));
               cards.push(card);
             }
             if (cards.length === 0) cards.push(el('p', 'muted', 'No runs recorded yet.'));

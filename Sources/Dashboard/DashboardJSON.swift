@@ -194,4 +194,23 @@ enum DashboardJSON {
         guard let success = status.lastRealSuccess, now.seconds - success.seconds <= Int64(staleAfter) else { return "stale" }
         return "ok"
     }
+
+    /// `GET /api/compare`: the latest dry run's differences of a pair.
+    struct Comparison: Codable, Sendable {
+        /// The dry run read, `null` when the pair has none yet.
+        var iteration: Iteration?
+        var counts: [String: Int]
+        var rows: [ComparisonRow]
+        /// More differences than `limit`: the counts cover only the rows read.
+        var truncated: Bool
+    }
+
+    struct ComparisonRow: Codable, Sendable {
+        var path: String
+        var kind: String
+        var operation: String
+        var sizeBefore: Int64?
+        var sizeAfter: Int64?
+        var direction: String?
+    }
 }

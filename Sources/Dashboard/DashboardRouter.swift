@@ -92,6 +92,43 @@ public enum DashboardRouter {
             }
         }
 
+        router.get("/api/compare") { request, _ in
+            try await Self.answer {
+                let parameters = Self.query(request)
+                guard let pair = parameters["pair"], !pair.isEmpty else { throw BadRequest("pair is required") }
+                let limit = try Self.integer(parameters, "limit", default: 1000, range: 1...5000)
+                let wanted = try parameters["kind"].map { text in
+                    guard let kind = PairComparison.Kind(rawValue: text) else {
+                        throw BadRequest("kind must be one of " + PairComparison.Kind.allCases.map(\.rawValue).joined(separator: ", "))
+                    }
+                    return kind
+                }
+                return try await stores.withStore { store in
+                    guard let latest = try await store.iterations(IterationQuery(pair: pair, dryRun: true, limit: 1)).first else {
+                        return DashboardJSON.Comparison(iteration: nil, counts: [:], rows: [], truncated: false)
+                    }
+                    let operations = try await store.operations(OperationQuery(iterationID: latest.id, limit: limit))
+                    var counts: [String: Int] = [:]
+                    for kind in PairComparison.Kind.allCases { counts[kind.rawValue] = 0 }
+                    var rows: [DashboardJSON.ComparisonRow] = []
+                    for stored in operations {
+                        let record = stored.record
+                        guard let kind = PairComparison.kind(of: record.operation, direction: record.direction, conflict: record.conflict) else {
+                            continue
+                        }
+                        counts[kind.rawValue, default: 0] += 1
+                        if let wanted, wanted != kind { continue }
+                        rows.append(
+                            DashboardJSON.ComparisonRow(
+                                path: record.displayPath, kind: kind.rawValue, operation: record.operation.rawValue,
+                                sizeBefore: record.sizeBefore, sizeAfter: record.sizeAfter, direction: record.direction))
+                    }
+                    return DashboardJSON.Comparison(
+                        iteration: DashboardJSON.Iteration(latest), counts: counts, rows: rows, truncated: operations.count == limit)
+                }
+            }
+        }
+
         router.get("/api/operations") { request, _ in
             try await Self.answer {
                 let parameters = Self.query(request)

@@ -182,6 +182,12 @@ def main():
             "document.querySelector('.pair-card[data-pair=\"photos\"] details.conflicts summary').textContent === '1 open conflict copy'"))
         check("conflict copy names shown as text", browser.evaluate(
             f"[...document.querySelectorAll('.pair-card[data-pair=\"photos\"] .conflict-table td.filepath')].some(td => td.textContent === 'notes/' + {json.dumps(args.hostile_name)} + '.conflict-hp-20261202-120000')"))
+        check("a pair with a dry run offers the compare view", browser.evaluate(
+            "document.querySelector('.pair-card[data-pair=\"media\"] details.compare summary') !== null"))
+        browser.evaluate("(d => { d.open = true; return true; })(document.querySelector('.pair-card[data-pair=\"media\"] details.compare'))")
+        check("the compare view opens on the last dry run", browser.wait_for(
+            "(b => b.querySelector('select.compare-filter') !== null && b.textContent.includes('Nothing differs'))"
+            "(document.querySelector('.pair-card[data-pair=\"media\"] .compare-body'))", 15))
         check("running pair shows a progress bar", browser.evaluate(
             "document.querySelector('.pair-card[data-pair=\"infra\"] progress.running-bar') !== null"))
         check("running pair shows how far it is", browser.evaluate(

@@ -285,3 +285,89 @@ enum PrometheusText {
         }
     }
 }
+
+/// The compare view's API: the latest dry run's plan, sorted into where each path differs.
+@Suite("Dashboard compare view")
+struct DashboardCompareTests {
+    @Test func theLatestDryRunSaysWhatDiffersAndTheFilterNarrowsIt() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ha-sync-compare-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/ha-sync.db"
+        let store = try await SQLiteAuditStore.open(path: path, logger: Logger(label: "seed"))
+        let now = Timestamp.now().seconds
+        func op(_ sequence: Int, _ operation: SyncCore.Operation, _ file: String, direction: String?, conflict: Bool = false) -> OperationRecord {
+            var record = OperationRecord(
+                sequence: sequence, operation: operation, filepath: file, sizeBefore: 5, sizeAfter: 7, startedAt: Timestamp(seconds: now - 10),
+                dryRun: true)
+            record.direction = direction
+            record.conflict = conflict
+            return record
+        }
+        let plans: [(String, Int64, [OperationRecord])] = [
+            ("old", 600, [op(1, .create, "stale.txt", direction: "a-to-b")]),
+            (
+                "new", 60,
+                [
+                    op(1, .create, "new-on-a.txt", direction: "a-to-b"), op(2, .create, "new-on-b.txt", direction: "b-to-a"),
+                    op(3, .delete, "gone-from-a.txt", direction: "a-to-b"), op(4, .update, "edited.txt", direction: "b-to-a"),
+                    op(5, .update, "both.txt", direction: "a-to-b", conflict: true), op(6, .version, ".ha-sync-versions/x", direction: "a-to-b"),
+                ]
+            ),
+        ]
+        for (run, ago, operations) in plans {
+            var remaining = operations
+            let record = AuditStoreConformance.iteration(
+                run: run, pair: "photos", direction: "both", dryRun: true, status: .success, startedAt: now - ago)
+            _ = try await store.store(
+                record,
+                nextBatch: {
+                    defer { remaining = [] }
+                    return remaining.isEmpty ? nil : remaining
+                })
+        }
+        await store.close()
+        let stores = StoreProvider(logger: Logger(label: "test")) {
+            try await SQLiteAuditStore.open(path: path, readOnly: true, logger: Logger(label: "test"))
+        }
+        try await DashboardRouteTests.app(stores: stores).test(.router) { client in
+            try await client.execute(uri: "/api/compare?pair=photos", method: .get) { response throws in
+                #expect(response.status == .ok)
+                let body = try DashboardRouteTests.json(response.body)
+                #expect((body["iteration"] as? [String: Any])?["direction"] as? String == "both")
+                let counts = try #require(body["counts"] as? [String: Int])
+                #expect(counts == ["only_a": 1, "only_b": 2, "different": 1, "conflict": 1])
+                let rows = try #require(body["rows"] as? [[String: Any]])
+                let kinds = Dictionary(uniqueKeysWithValues: rows.map { ($0["path"] as! String, $0["kind"] as! String) })
+                #expect(
+                    kinds == [
+                        "new-on-a.txt": "only_a", "new-on-b.txt": "only_b", "gone-from-a.txt": "only_b", "edited.txt": "different",
+                        "both.txt": "conflict",
+                    ])
+                #expect(kinds["stale.txt"] == nil, "only the latest dry run counts")
+            }
+            try await client.execute(uri: "/api/compare?pair=photos&kind=only_b", method: .get) { response throws in
+                let rows = try #require(try DashboardRouteTests.json(response.body)["rows"] as? [[String: Any]])
+                #expect(Set(rows.map { $0["path"] as! String }) == ["new-on-b.txt", "gone-from-a.txt"])
+            }
+            try await client.execute(uri: "/api/compare?pair=media", method: .get) { response throws in
+                let body = try DashboardRouteTests.json(response.body)
+                #expect(body["iteration"] == nil || body["iteration"] is NSNull)
+                #expect((body["rows"] as? [Any])?.isEmpty == true)
+            }
+            #expect(try await client.execute(uri: "/api/compare?pair=photos&kind=bogus", method: .get).status == .badRequest)
+            #expect(try await client.execute(uri: "/api/compare", method: .get).status == .badRequest)
+        }
+        await stores.close()
+    }
+
+    @Test func operationsAreSortedBySideTheyWouldChange() {
+        #expect(PairComparison.kind(of: .create, direction: nil, conflict: false) == .onlyA)
+        #expect(PairComparison.kind(of: .delete, direction: nil, conflict: false) == .onlyB)
+        #expect(PairComparison.kind(of: .create, direction: "b-to-a", conflict: false) == .onlyB)
+        #expect(PairComparison.kind(of: .delete, direction: "b-to-a", conflict: false) == .onlyA)
+        #expect(PairComparison.kind(of: .update, direction: "a-to-b", conflict: false) == .different)
+        #expect(PairComparison.kind(of: .update, direction: "a-to-b", conflict: true) == .conflict)
+        #expect(PairComparison.kind(of: .prune, direction: nil, conflict: false) == nil)
+    }
+}
