@@ -64,18 +64,22 @@ public enum LeaseDecisions {
         case leaveAlone(reason: String)
     }
 
-    /// Deletes only the Lease this run last wrote: held under its identity and still at the
-    /// `resourceVersion` of its last write, which is also the delete's precondition (a write
-    /// by anyone in between makes the API server answer 409 instead of deleting).
+    /// Deletes only a Lease this run holds: one it wrote, still under its identity (unique to
+    /// the run), at the `resourceVersion` just observed, which is also the delete's
+    /// precondition (a write by anyone in between makes the API server answer 409 instead).
+    /// The observed version may be newer than this run's last recorded write: a renewal the
+    /// server applied but whose answer was lost (a timeout on a slow API server) is still this
+    /// run's, since any other writer takes the Lease under its own identity (client-go's
+    /// leader election releases from the observed record the same way).
     public static func release(observed: Lease?, lastWritten: String?, policy: LeasePolicy) -> Release {
         guard let observed else { return .leaveAlone(reason: "Lease \(policy.name) is already gone") }
         guard observed.spec.holderIdentity == policy.identity else {
             return .leaveAlone(reason: "Lease \(policy.name) is held by \(observed.spec.holderIdentity ?? "nobody"), not by this run")
         }
-        guard let lastWritten, observed.metadata.resourceVersion == lastWritten else {
-            return .leaveAlone(reason: "Lease \(policy.name) changed since this run last wrote it")
+        guard lastWritten != nil else {
+            return .leaveAlone(reason: "Lease \(policy.name) was never written by this run")
         }
-        return .delete(resourceVersion: lastWritten)
+        return .delete(resourceVersion: observed.metadata.resourceVersion)
     }
 }
 

@@ -107,7 +107,7 @@ struct LeaseEndToEndTests {
             let outcome = try await first.wait(timeout: 90)
             #expect(outcome.status == 0, "\(outcome.stderr)")
             #expect(!outcome.stderr.contains("deleted by someone else"))
-            #expect(api.lease(namespace: Self.namespace, name: Self.lease) == nil, "released by its holder at the end")
+            #expect(api.lease(namespace: Self.namespace, name: Self.lease) == nil, "released by its holder at the end: \(outcome.stderr)")
         }
     }
 
