@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import NIOCore
 import RemoteProtocol
 public import SyncCore
@@ -183,63 +182,19 @@ public final class RemoteTree: SyncTree, Sendable {
         }
     }
 
-    /// Sends a file's content records: a delta when the receiver has an old copy, otherwise
-    /// the whole file; then the SHA-256, or an abort if the file changed or the run stops.
-    /// Records gather in `output` and go to the pipe in pieces of 256 KiB, so the small files
-    /// of a batch share frames; the caller sends what is left.
+    /// Sends a file's content records (``ContentSender``). Records gather in `output` and go
+    /// to the pipe in pieces of 256 KiB, so the small files of a batch share frames; the
+    /// caller sends what is left. Throws the reason of an abort after writing its record.
     static func sendContent(
         of reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into pipe: BytePipe, buffer output: inout ByteBuffer,
         shouldStop: () -> Bool
     ) throws {
-        func flush(_ force: Bool) throws {
-            if output.readableBytes >= 256 * 1024 || (force && output.readableBytes > 0) {
-                try pipe.put(output)
-                output = ByteBuffer()
+        let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output, shouldStop: shouldStop) { buffer in
+            if buffer.readableBytes >= 256 * 1024 {
+                try pipe.put(buffer)
+                buffer = ByteBuffer()
             }
         }
-        do {
-            let digest: [UInt8]
-            if let signatures {
-                digest = try DeltaEncoder(signatures: signatures).encode(
-                    read: { buffer in
-                        if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped") }
-                        return try reader.read(into: buffer)
-                    },
-                    emit: { record in
-                        switch record {
-                        case .literal(let bytes):
-                            ContentRecord.writeLiteralHeader(length: bytes.count, to: &output)
-                            output.writeBytes(bytes)
-                        case .copy(let offset, let length):
-                            ContentRecord.writeCopy(offset: offset, length: length, to: &output)
-                        }
-                        try flush(false)
-                    }
-                ).sha256
-            } else {
-                var hasher = SHA256()
-                let chunk = 256 * 1024
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-                defer { buffer.deallocate() }
-                while true {
-                    if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped") }
-                    let count = try reader.read(into: buffer)
-                    if count == 0 { break }
-                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-                    hasher.update(bufferPointer: bytes)
-                    ContentRecord.writeLiteralHeader(length: count, to: &output)
-                    output.writeBytes(bytes)
-                    try flush(false)
-                }
-                digest = Array(hasher.finalize())
-            }
-            try reader.checkUnchanged()
-            ContentRecord.writeEnd(sha256: digest, to: &output)
-        } catch let error as SyncTreeError {
-            // The receiver drops its temporary file; the error is the copy's result.
-            ContentRecord.writeAbort(error, to: &output)
-            throw error
-        }
-        try flush(false)
+        if let abort = outcome.abort { throw abort }
     }
 }

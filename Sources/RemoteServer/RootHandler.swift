@@ -1,4 +1,3 @@
-import Crypto
 import NIOCore
 import RemoteProtocol
 import SyncCore
@@ -14,8 +13,6 @@ struct RootHandler: Sendable {
     /// The tree as opened now (see ``OpenedRoot``).
     var tree: LocalTree { opened.tree }
 
-    /// Bytes of file data per literal record when a whole file is sent.
-    static let chunk = 256 * 1024
     /// Replies of a stream are sent in pieces of about this size (many small files share one).
     static let flushSize = 128 * 1024
 
@@ -131,64 +128,16 @@ struct RootHandler: Sendable {
                 try buffer.readBool() ? try BlockSignatures.read(from: &buffer) : nil
             }
             guard case .success(let reader) = opened else { continue }
-            var literal: Int64 = 0
-            do {
-                let digest: [UInt8]
-                if let signatures {
-                    let outcome = try DeltaEncoder(signatures: signatures).encode(read: reader.read(into:)) { record in
-                        switch record {
-                        case .literal(let bytes):
-                            ContentRecord.writeLiteralHeader(length: bytes.count, to: &output)
-                            output.writeBytes(bytes)
-                        case .copy(let offset, let length):
-                            ContentRecord.writeCopy(offset: offset, length: length, to: &output)
-                        }
-                        try flush(false)
-                    }
-                    literal = outcome.literalBytes
-                    digest = outcome.sha256
-                } else {
-                    var hasher = SHA256()
-                    while true {
-                        output.reserveCapacity(minimumWritableBytes: Self.chunk + 16)
-                        let headerIndex = output.writerIndex
-                        // Room for the largest header, filled in once the length is known.
-                        output.writeRepeatingByte(0, count: 4)
-                        let count = try output.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunk) { raw in
-                            try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<Self.chunk]))
-                        }
-                        if count == 0 {
-                            output.moveWriterIndex(to: headerIndex)
-                            break
-                        }
-                        output.withUnsafeReadableBytes { bytes in
-                            let start = headerIndex + 4 - output.readerIndex
-                            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + count)]))
-                        }
-                        Self.fillLiteralHeader(&output, at: headerIndex, length: count)
-                        literal += Int64(count)
-                        try flush(false)
-                    }
-                    digest = Array(hasher.finalize())
+            let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output) { buffer in
+                if buffer.readableBytes >= Self.flushSize {
+                    try send(buffer)
+                    buffer = ByteBuffer()
                 }
-                try reader.checkUnchanged()
-                ContentRecord.writeEnd(sha256: digest, to: &output)
-            } catch let error as SyncTreeError {
-                ContentRecord.writeAbort(error, to: &output)
             }
-            stats.add(literal: literal)
+            stats.add(literal: outcome.literalBytes)
             try flush(false)
         }
         try flush(true)
-    }
-
-    /// Writes a literal header of exactly 4 bytes at `index` (a varint padded with continuation bytes).
-    static func fillLiteralHeader(_ buffer: inout ByteBuffer, at index: Int, length: Int) {
-        precondition(length < 1 << 21)
-        buffer.setInteger(UInt8(1), at: index)
-        buffer.setInteger(UInt8(truncatingIfNeeded: length) | 0x80, at: index + 1)
-        buffer.setInteger(UInt8(truncatingIfNeeded: length >> 7) | 0x80, at: index + 2)
-        buffer.setInteger(UInt8(truncatingIfNeeded: length >> 14), at: index + 3)
     }
 
     /// `write`: files, one after another until the request ends, each written atomically;

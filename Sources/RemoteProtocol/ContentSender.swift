@@ -1,0 +1,100 @@
+import Crypto
+public import NIOCore
+public import SyncCore
+public import SyncTrees
+
+/// Sends one file's content records, the sending half of ``ContentReceiver``: a delta
+/// against the receiver's old copy when its signatures are given, otherwise the whole file
+/// read straight into the output buffer; then the SHA-256 of what was read, or an abort
+/// record if the file changed meanwhile (or `shouldStop` said so). Both the client (uploads)
+/// and the server (downloads) send through it.
+public enum ContentSender {
+    /// Bytes of file data per literal record when a whole file is sent.
+    static let chunk = 256 * 1024
+
+    /// What one file's sending did.
+    public struct Outcome: Sendable {
+        /// Bytes sent as literal data.
+        public var literalBytes: Int64
+        /// The reason for an abort record, if one was sent instead of the end record.
+        public var abort: SyncTreeError?
+    }
+
+    /// Appends the records to `output`, calling `flush` after each record so the caller can
+    /// pass full pieces on.
+    public static func send(
+        _ reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into output: inout ByteBuffer,
+        shouldStop: () -> Bool = { false }, flush: (inout ByteBuffer) throws -> Void
+    ) throws -> Outcome {
+        var literal: Int64 = 0
+        func stopIfAsked() throws {
+            if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped") }
+        }
+        do {
+            let digest: [UInt8]
+            if let signatures {
+                let outcome = try DeltaEncoder(signatures: signatures).encode(
+                    read: { buffer in
+                        try stopIfAsked()
+                        return try reader.read(into: buffer)
+                    },
+                    emit: { record in
+                        switch record {
+                        case .literal(let bytes):
+                            ContentRecord.writeLiteralHeader(length: bytes.count, to: &output)
+                            output.writeBytes(bytes)
+                        case .copy(let offset, let length):
+                            ContentRecord.writeCopy(offset: offset, length: length, to: &output)
+                        }
+                        try flush(&output)
+                    })
+                literal = outcome.literalBytes
+                digest = outcome.sha256
+            } else {
+                var hasher = SHA256()
+                while true {
+                    try stopIfAsked()
+                    output.reserveCapacity(minimumWritableBytes: chunk + 16)
+                    let headerIndex = output.writerIndex
+                    // Room for the header, filled in once the length is known: the data is
+                    // read straight into the buffer that goes on the wire.
+                    output.writeRepeatingByte(0, count: 4)
+                    let count = try output.writeWithUnsafeMutableBytes(minimumWritableBytes: chunk) { raw in
+                        try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<chunk]))
+                    }
+                    if count == 0 {
+                        output.moveWriterIndex(to: headerIndex)
+                        break
+                    }
+                    output.withUnsafeReadableBytes { bytes in
+                        let start = headerIndex + 4 - output.readerIndex
+                        hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + count)]))
+                    }
+                    ContentRecord.fillLiteralHeader(&output, at: headerIndex, length: count)
+                    literal += Int64(count)
+                    try flush(&output)
+                }
+                digest = Array(hasher.finalize())
+            }
+            try reader.checkUnchanged()
+            ContentRecord.writeEnd(sha256: digest, to: &output)
+            return Outcome(literalBytes: literal, abort: nil)
+        } catch let error as SyncTreeError {
+            // The receiver drops its temporary file; the error is the copy's result.
+            ContentRecord.writeAbort(error, to: &output)
+            return Outcome(literalBytes: literal, abort: error)
+        }
+    }
+}
+
+extension ContentRecord {
+    /// Writes a literal header of exactly 4 bytes at `index` (a varint padded with
+    /// continuation bytes), for data already written after it.
+    static func fillLiteralHeader(_ buffer: inout ByteBuffer, at index: Int, length: Int) {
+        precondition(length < 1 << 21)
+        buffer.setInteger(literalTag, at: index)
+        buffer.setInteger(UInt8(truncatingIfNeeded: length) | 0x80, at: index + 1)
+        buffer.setInteger(UInt8(truncatingIfNeeded: length >> 7) | 0x80, at: index + 2)
+        buffer.setInteger(UInt8(truncatingIfNeeded: length >> 14), at: index + 3)
+    }
+}
