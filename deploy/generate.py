@@ -67,6 +67,20 @@ def labels(component, pair=None):
     return result
 
 
+def pod_security(job, fs_group=False):
+    """Every pod runs as the configured non-root user under the runtime's seccomp profile;
+    `fs_group` also gives mounted volumes that group (the jobs' NFS folders)."""
+    security = {"runAsNonRoot": True, "runAsUser": job["run_as_user"], "runAsGroup": job["run_as_user"]}
+    if fs_group:
+        security["fsGroup"] = job["run_as_user"]
+    security["seccompProfile"] = {"type": "RuntimeDefault"}
+    return security
+
+
+# Every container: no privilege escalation, a read-only root file system, no capabilities.
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+
+
 def manifests(settings):
     ns = settings["namespace"]
     job = settings["job"]
@@ -153,10 +167,7 @@ def manifests(settings):
                             "serviceAccountName": APP,
                             "restartPolicy": "Never",
                             "terminationGracePeriodSeconds": job["termination_grace_seconds"],
-                            "securityContext": {
-                                "runAsNonRoot": True, "runAsUser": job["run_as_user"], "runAsGroup": job["run_as_user"],
-                                "fsGroup": job["run_as_user"], "seccompProfile": {"type": "RuntimeDefault"},
-                            },
+                            "securityContext": pod_security(job, fs_group=True),
                             "containers": [{
                                 "name": "ha-sync",
                                 "image": settings["image"],
@@ -167,9 +178,7 @@ def manifests(settings):
                                     # From the environment, not an argument: arguments show in process lists.
                                     {"name": "HA_SYNC_DB_DSN", "valueFrom": {"secretKeyRef": {"name": "ha-sync-db-secret", "key": "HA_SYNC_DB_DSN"}}},
                                 ],
-                                "securityContext": {
-                                    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
-                                },
+                                "securityContext": CONTAINER_SECURITY,
                                 "resources": {
                                     "requests": {"cpu": job["cpu_request"], "memory": job["memory_request"]},
                                     "limits": {"cpu": job["cpu_limit"], "memory": job["memory_limit"]},
@@ -240,10 +249,7 @@ def manifests(settings):
                     "metadata": {"labels": labels("dashboard")},
                     "spec": {
                         "serviceAccountName": APP,
-                        "securityContext": {
-                            "runAsNonRoot": True, "runAsUser": job["run_as_user"], "runAsGroup": job["run_as_user"],
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": pod_security(job),
                         "containers": [{
                             "name": "ha-sync-ui",
                             "image": settings["image"],
@@ -255,9 +261,7 @@ def manifests(settings):
                             # Ready while the process runs: the page itself says when the database is away.
                             "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
                             "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 30},
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
-                            },
+                            "securityContext": CONTAINER_SECURITY,
                             "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
                         }],
                     },
@@ -354,10 +358,7 @@ def serve(settings, files, remote_pairs):
                             "serviceAccountName": "ha-sync-serve",
                             "automountServiceAccountToken": False,
                             "nodeSelector": {"kubernetes.io/hostname": config.get("node", server)},
-                            "securityContext": {
-                                "runAsNonRoot": True, "runAsUser": job["run_as_user"], "runAsGroup": job["run_as_user"],
-                                "seccompProfile": {"type": "RuntimeDefault"},
-                            },
+                            "securityContext": pod_security(job),
                             "containers": [{
                                 "name": "ha-sync-serve",
                                 "image": settings["image"],
@@ -368,9 +369,7 @@ def serve(settings, files, remote_pairs):
                                 "ports": [{"name": "peer", "containerPort": SERVE_PORT}],
                                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": "peer", "scheme": "HTTPS"}, "periodSeconds": 10},
                                 "livenessProbe": {"httpGet": {"path": "/healthz", "port": "peer", "scheme": "HTTPS"}, "periodSeconds": 30},
-                                "securityContext": {
-                                    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
-                                },
+                                "securityContext": CONTAINER_SECURITY,
                                 "resources": {
                                     "requests": {"cpu": job["cpu_request"], "memory": job["memory_request"]},
                                     "limits": {"cpu": job["cpu_limit"], "memory": job["memory_limit"]},
