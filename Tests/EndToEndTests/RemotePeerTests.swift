@@ -257,6 +257,49 @@ struct RemotePeerTests {
         #expect(missing.stderr.contains("does not exist (is it mounted?)"), "\(missing.stderr)")
     }
 
+    @Test func rotatedTokensAndRenewedCertificatesNeedNoRestart() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        try TemporaryTree.write(local, "a.txt", "a")
+        let newToken = String(repeating: "n", count: 20) + "-rotated-token"
+        let newTokenFile = tree.root + "/new-token"
+        try newToken.write(toFile: newTokenFile, atomically: true, encoding: .utf8)
+        func run(tokenFile: String) async throws -> HASyncProcess.Outcome {
+            try await HASyncProcess.run(
+                [
+                    "--src", local, "--dest", server.url("data"), "--pair", "media", "--log-dir", logs, "--peer-token-file", tokenFile, "--peer-ca",
+                    server.caFile,
+                ])
+        }
+        #expect(try await run(tokenFile: newTokenFile).status == 1, "not accepted yet")
+        // Both tokens while clients move over, then only the new one.
+        try (server.token + "\n" + newToken + "\n").write(toFile: server.tokenFile, atomically: true, encoding: .utf8)
+        #expect(try await waitUntilAsync(timeout: 30) { try await run(tokenFile: newTokenFile).status == 0 })
+        #expect(try await run(tokenFile: server.tokenFile).status == 0)
+        try (newToken + "\n").write(toFile: server.tokenFile, atomically: true, encoding: .utf8)
+        let oldTokenFile = tree.root + "/old-token"
+        try server.token.write(toFile: oldTokenFile, atomically: true, encoding: .utf8)
+        #expect(try await waitUntilAsync(timeout: 30) { try await run(tokenFile: oldTokenFile).status == 1 })
+
+        // A renewal written over the certificate files is served without a restart: here an
+        // expired one, which the next client refuses.
+        let made = try await HASyncProcess.run(
+            ["certificate", "--dir", server.directory + "/pki", "--name", "renewed", "--host", "127.0.0.1", "--days", "1", "--backdate-days", "30"])
+        #expect(made.status == 0)
+        try FileManager.default.removeItem(atPath: server.directory + "/pki/server-key.pem")
+        try FileManager.default.copyItem(atPath: server.directory + "/pki/renewed-key.pem", toPath: server.directory + "/pki/server-key.pem")
+        try FileManager.default.removeItem(atPath: server.directory + "/pki/server.pem")
+        try FileManager.default.copyItem(atPath: server.directory + "/pki/renewed.pem", toPath: server.directory + "/pki/server.pem")
+        var last = ""
+        #expect(
+            try await waitUntilAsync(timeout: 30) {
+                let outcome = try await run(tokenFile: newTokenFile)
+                last = outcome.stderr
+                return outcome.status == 1 && outcome.stderr.contains("expired on")
+            }, "\(last)")
+        #expect(server.log.contains("TLS certificate reloaded"))
+    }
+
     @Test func healthAndMetricsAnswerWithoutAToken() async throws {
         let server = try await serve()
         defer { Task { await server.stop() } }
