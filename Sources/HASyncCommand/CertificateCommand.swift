@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Crypto
 import Foundation
+import RemoteProtocol
 import SwiftASN1
 import X509
 
@@ -40,7 +41,7 @@ public struct CertificateCommand: ParsableCommand {
     public func validate() throws {
         guard !hosts.isEmpty else { throw ValidationError("give at least one --host (the name or address clients connect to)") }
         guard days >= 1 else { throw ValidationError("--days must be at least 1") }
-        guard RemoteNamesCheck.isValid(name) else { throw ValidationError("--name must be letters, digits, '.', '_' or '-'") }
+        guard RemoteNames.isValid(name) else { throw ValidationError("--name must be letters, digits, '.', '_' or '-'") }
     }
 
     public func run() throws {
@@ -109,15 +110,5 @@ public struct CertificateCommand: ParsableCommand {
             throw ValidationError("cannot write \(temporary)")
         }
         guard rename(temporary, path) == 0 else { throw ValidationError("cannot rename \(temporary) to \(path)") }
-    }
-}
-
-/// File base names the command accepts.
-enum RemoteNamesCheck {
-    static func isValid(_ name: String) -> Bool {
-        !name.isEmpty
-            && name.utf8.allSatisfy {
-                $0 == 0x2D || $0 == 0x2E || $0 == 0x5F || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A)
-            }
     }
 }

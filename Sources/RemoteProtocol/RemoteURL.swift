@@ -29,7 +29,7 @@ public struct RemoteURL: Sendable, Hashable, CustomStringConvertible {
         let authority = rest[..<slash]
         var root = rest[rest.index(after: slash)...]
         if root.hasSuffix("/") { root = root.dropLast() }
-        guard Self.isValidRootName(String(root)) else {
+        guard RemoteNames.isValid(String(root)) else {
             throw RemoteURLError(text: text, reason: "the root name must be letters, digits, '.', '_' or '-'")
         }
         var host: Substring
@@ -60,10 +60,6 @@ public struct RemoteURL: Sendable, Hashable, CustomStringConvertible {
         self.init(host: String(host), port: port, root: String(root))
     }
 
-    /// Root names: what a URL path segment and a Prometheus label carry without escaping.
-    public static func isValidRootName(_ name: String) -> Bool {
-        RemoteNames.isValid(name)
-    }
     /// The host as it goes into an https URL.
     var bracketedHost: String { host.contains(":") ? "[\(host)]" : host }
 

@@ -64,8 +64,7 @@ public final class TokenFile: Sendable {
             !$0.isEmpty && !$0.hasPrefix("#")
         }
         guard !tokens.isEmpty else { throw ServeError("the token file \(path) holds no token") }
-        if let short = tokens.first(where: { $0.utf8.count < 16 }) {
-            _ = short
+        if tokens.contains(where: { $0.utf8.count < 16 }) {
             throw ServeError("a token in \(path) is shorter than 16 characters; use e.g. `openssl rand -hex 32`")
         }
         let digests = tokens.map { SHA256.hash(data: Array($0.utf8)) }
