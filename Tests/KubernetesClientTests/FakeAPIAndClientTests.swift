@@ -27,6 +27,19 @@ private func withServer(
     await api.stop()
 }
 
+/// Runs `body` with a client, shutting it down whether `body` succeeds or throws (a client
+/// dropped without shutdown traps in debug builds and would take the whole test run down).
+private func withClient(_ api: FakeKubernetesAPI, _ body: (LeaseClient) async throws -> Void) async throws {
+    let client = try client(api)
+    do {
+        try await body(client)
+    } catch {
+        await client.shutdown()
+        throw error
+    }
+    await client.shutdown()
+}
+
 private func client(_ api: FakeKubernetesAPI, token: String = "good-token", ca: [UInt8]? = nil) throws -> LeaseClient {
     try LeaseClient(
         configuration: KubernetesConfiguration(server: api.server, certificateAuthorityPEM: ca ?? api.certificateAuthorityPEM, token: .value(token)))
@@ -47,45 +60,45 @@ private func expectError(code: Int, reason: String, _ body: () async throws -> V
 struct FakeAPIAndClientTests {
     @Test func createGetAndAlreadyExists() async throws {
         try await withServer { api in
-            let client = try client(api)
-            #expect(try await client.get(namespace: namespace, name: "ha-sync-media") == nil, "404 NotFound reads as no Lease")
-            let created = try await client.create(lease(), namespace: namespace)
-            #expect(created.metadata.resourceVersion != nil)
-            #expect(created.metadata.uid != nil)
-            #expect(try await client.get(namespace: namespace, name: "ha-sync-media") == created)
-            await expectError(code: 409, reason: "AlreadyExists") { _ = try await client.create(lease(holder: "pod-b/x"), namespace: namespace) }
-            await client.shutdown()
+            try await withClient(api) { client in
+                #expect(try await client.get(namespace: namespace, name: "ha-sync-media") == nil, "404 NotFound reads as no Lease")
+                let created = try await client.create(lease(), namespace: namespace)
+                #expect(created.metadata.resourceVersion != nil)
+                #expect(created.metadata.uid != nil)
+                #expect(try await client.get(namespace: namespace, name: "ha-sync-media") == created)
+                await expectError(code: 409, reason: "AlreadyExists") { _ = try await client.create(lease(holder: "pod-b/x"), namespace: namespace) }
+            }
         }
     }
 
     @Test func updatesNeedTheCurrentResourceVersionWhichOnlyGrows() async throws {
         try await withServer { api in
-            let client = try client(api)
-            let first = try await client.create(lease(), namespace: namespace)
-            var next = first
-            next.spec.renewTime = MicroTime(Timestamp.now())
-            let second = try await client.replace(next, namespace: namespace)
-            #expect(Int(second.metadata.resourceVersion!)! > Int(first.metadata.resourceVersion!)!)
-            await expectError(code: 409, reason: "Conflict") { _ = try await client.replace(next, namespace: namespace) }  // stale version
-            await expectError(code: 404, reason: "NotFound") { _ = try await client.replace(lease("other", version: "1"), namespace: namespace) }
-            await client.shutdown()
+            try await withClient(api) { client in
+                let first = try await client.create(lease(), namespace: namespace)
+                var next = first
+                next.spec.renewTime = MicroTime(Timestamp.now())
+                let second = try await client.replace(next, namespace: namespace)
+                #expect(Int(second.metadata.resourceVersion!)! > Int(first.metadata.resourceVersion!)!)
+                await expectError(code: 409, reason: "Conflict") { _ = try await client.replace(next, namespace: namespace) }  // stale version
+                await expectError(code: 404, reason: "NotFound") { _ = try await client.replace(lease("other", version: "1"), namespace: namespace) }
+            }
         }
     }
 
     @Test func deletesHonourTheirPreconditions() async throws {
         try await withServer { api in
-            let client = try client(api)
-            let created = try await client.create(lease(), namespace: namespace)
-            await expectError(code: 409, reason: "Conflict") {
-                try await client.delete(namespace: namespace, name: "ha-sync-media", resourceVersion: "0")
+            try await withClient(api) { client in
+                let created = try await client.create(lease(), namespace: namespace)
+                await expectError(code: 409, reason: "Conflict") {
+                    try await client.delete(namespace: namespace, name: "ha-sync-media", resourceVersion: "0")
+                }
+                #expect(api.lease(namespace: namespace, name: "ha-sync-media") != nil)
+                try await client.delete(namespace: namespace, name: "ha-sync-media", resourceVersion: created.metadata.resourceVersion)
+                #expect(api.lease(namespace: namespace, name: "ha-sync-media") == nil)
+                await expectError(code: 404, reason: "NotFound") {
+                    try await client.delete(namespace: namespace, name: "ha-sync-media", resourceVersion: nil)
+                }
             }
-            #expect(api.lease(namespace: namespace, name: "ha-sync-media") != nil)
-            try await client.delete(namespace: namespace, name: "ha-sync-media", resourceVersion: created.metadata.resourceVersion)
-            #expect(api.lease(namespace: namespace, name: "ha-sync-media") == nil)
-            await expectError(code: 404, reason: "NotFound") {
-                try await client.delete(namespace: namespace, name: "ha-sync-media", resourceVersion: nil)
-            }
-            await client.shutdown()
         }
     }
 
@@ -128,16 +141,16 @@ struct FakeAPIAndClientTests {
 
     @Test func handingTheLeaseToAnotherHolderAndOutagesAreVisible() async throws {
         try await withServer { api in
-            let client = try client(api)
-            let created = try await client.create(lease(), namespace: namespace)
-            api.hand(namespace: namespace, name: "ha-sync-media", to: "pod-b/hp-to-dell")
-            let now = try #require(try await client.get(namespace: namespace, name: "ha-sync-media"))
-            #expect(now.spec.holderIdentity == "pod-b/hp-to-dell")
-            #expect(now.spec.leaseTransitions == 1)
-            #expect(now.metadata.resourceVersion != created.metadata.resourceVersion)
-            api.setUnavailable(true)
-            await expectError(code: 503, reason: "ServiceUnavailable") { _ = try await client.get(namespace: namespace, name: "ha-sync-media") }
-            await client.shutdown()
+            try await withClient(api) { client in
+                let created = try await client.create(lease(), namespace: namespace)
+                api.hand(namespace: namespace, name: "ha-sync-media", to: "pod-b/hp-to-dell")
+                let now = try #require(try await client.get(namespace: namespace, name: "ha-sync-media"))
+                #expect(now.spec.holderIdentity == "pod-b/hp-to-dell")
+                #expect(now.spec.leaseTransitions == 1)
+                #expect(now.metadata.resourceVersion != created.metadata.resourceVersion)
+                api.setUnavailable(true)
+                await expectError(code: 503, reason: "ServiceUnavailable") { _ = try await client.get(namespace: namespace, name: "ha-sync-media") }
+            }
         }
     }
 }
