@@ -42,6 +42,9 @@ public struct IterationRecord: Sendable, Hashable {
     public var filesPlanned = 0
     public var bytesPlanned: Int64 = 0
     public var phase: String?
+    /// The run id every destination of a fan-out run shares (each destination's row has a
+    /// `runID` of its own); `nil` for a run with one destination.
+    public var fanOutID: String?
 
     public init(
         runID: String,

@@ -59,6 +59,7 @@ public enum Opslog {
         line.add("dest", iteration.destination)
         line.add("started_at_ns", iteration.startedAt.totalNanoseconds)
         line.add("dry_run", iteration.dryRun)
+        line.add("fan_out_id", iteration.fanOutID)
         return line.finish()
     }
 

@@ -34,6 +34,7 @@ public struct OpslogFile: Sendable {
             destination: header["dest"]?.string ?? "",
             startedAt: Timestamp(nanoseconds: header["started_at_ns"]?.integer ?? 0),
             dryRun: header["dry_run"]?.bool ?? false)
+        iteration.fanOutID = header["fan_out_id"]?.string
         if let footer = try Self.footer(path: path) {
             iteration.status = IterationRecord.Status(rawValue: footer["status"]?.string ?? "") ?? .failed
             iteration.endedAt = footer["ended_at_ns"]?.integer.map { Timestamp(nanoseconds: $0) }

@@ -23,7 +23,7 @@ public final class SQLiteAuditStore: AuditStore {
     /// 3: bidirectional runs: `sync_operations.direction` and `.conflict`, `sync_iterations.files_conflicted`.
     /// 4: operations `version` and `prune` (the version stores).
     /// 5: a running run's progress: `sync_iterations.files_planned`, `.bytes_planned`, `.phase`.
-    public static let schemaVersion = 5
+    public static let schemaVersion = 6
 
     private init(path: String, connection: SQLiteConnection) {
         self.path = path
@@ -92,7 +92,8 @@ public final class SQLiteAuditStore: AuditStore {
                 error_message TEXT,
                 files_planned INTEGER DEFAULT 0,
                 bytes_planned INTEGER DEFAULT 0,
-                phase TEXT
+                phase TEXT,
+                fan_out_id TEXT
             )
             """)
         try await run("CREATE INDEX IF NOT EXISTS idx_pair ON sync_iterations (sync_pair)")
@@ -146,9 +147,10 @@ public final class SQLiteAuditStore: AuditStore {
         where !iterationColumns.contains(column) {
             try await run("ALTER TABLE sync_iterations ADD COLUMN \(column) INTEGER DEFAULT 0")
         }
-        for column in ["filter_fingerprint", "filter_rules", "phase"] where !iterationColumns.contains(column) {
+        for column in ["filter_fingerprint", "filter_rules", "phase", "fan_out_id"] where !iterationColumns.contains(column) {
             try await run("ALTER TABLE sync_iterations ADD COLUMN \(column) TEXT")
         }
+        try await run("CREATE INDEX IF NOT EXISTS idx_fan_out ON sync_iterations (fan_out_id)")
         if version == nil {
             try await run("INSERT INTO ha_sync_schema (version) VALUES (?)", [.integer(Self.schemaVersion)])
         } else if version! < Self.schemaVersion {
@@ -272,14 +274,14 @@ public final class SQLiteAuditStore: AuditStore {
             INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
                 files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
                 files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules,
-                files_planned, bytes_planned, phase)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                files_planned, bytes_planned, phase, fan_out_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
             """,
             [
                 .text(iteration.runID), .text(iteration.pair), .text(iteration.direction), .text(iteration.source),
                 .text(iteration.destination), .text(SQLTime.format(iteration.startedAt)), Self.time(iteration.endedAt),
                 .text(iteration.status.rawValue), .integer(iteration.dryRun ? 1 : 0),
-            ] + Self.counters(iteration))
+            ] + Self.counters(iteration) + [Self.text(iteration.fanOutID)])
         guard let id = inserted.first?.column("id")?.integer else { throw AuditError("the SQLite store returned no id for the new run") }
         return id
     }

@@ -30,6 +30,7 @@ extension StoredIteration {
         record.filesPlanned = int("files_planned")
         record.bytesPlanned = value("bytes_planned").flatMap { Int64($0) } ?? 0
         record.phase = value("phase")
+        record.fanOutID = value("fan_out_id")
         self.init(id: id, record: record)
     }
 }

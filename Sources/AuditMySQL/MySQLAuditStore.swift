@@ -28,7 +28,7 @@ public final class MySQLAuditStore: AuditStore {
     /// 3: bidirectional runs: `sync_operations.direction` and `.conflict`, `sync_iterations.files_conflicted`.
     /// 4: operations `version` and `prune` (the version stores).
     /// 5: a running run's progress (`files_planned`, `bytes_planned`, `phase`).
-    public static let schemaVersion = 5
+    public static let schemaVersion = 6
     /// Rows per page when reading many operations.
     static let pageSize = 10_000
 
@@ -162,6 +162,7 @@ public final class MySQLAuditStore: AuditStore {
         ("sync_iterations", "files_planned", "ALTER TABLE sync_iterations ADD COLUMN files_planned INT DEFAULT 0"),
         ("sync_iterations", "bytes_planned", "ALTER TABLE sync_iterations ADD COLUMN bytes_planned BIGINT DEFAULT 0"),
         ("sync_iterations", "phase", "ALTER TABLE sync_iterations ADD COLUMN phase VARCHAR(16) NULL"),
+        ("sync_iterations", "fan_out_id", "ALTER TABLE sync_iterations ADD COLUMN fan_out_id CHAR(36) NULL, ADD INDEX idx_fan_out (fan_out_id)"),
     ]
 
     public func prepare() async throws {
@@ -298,7 +299,7 @@ public final class MySQLAuditStore: AuditStore {
         INSERT INTO sync_iterations (run_id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run,
             files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message,
             files_conflicted, versions_kept, versions_pruned, version_store_files, version_store_bytes, filter_fingerprint, filter_rules,
-            files_planned, bytes_planned, phase)
+            files_planned, bytes_planned, phase, fan_out_id)
         VALUES (\(try connection.literal(iteration.runID)), \(try connection.literal(iteration.pair)), \(try connection.literal(iteration.direction)),
             \(try connection.literal(iteration.source)), \(try connection.literal(iteration.destination)),
             '\(SQLTime.format(iteration.startedAt))', \(Self.time(iteration.endedAt)), '\(iteration.status.rawValue)', \(iteration.dryRun ? 1 : 0),
@@ -306,7 +307,8 @@ public final class MySQLAuditStore: AuditStore {
             \(iteration.bytesTransferred), \(try connection.literal(iteration.errorMessage)), \(iteration.conflicts),
             \(iteration.versionsKept), \(iteration.versionsPruned), \(iteration.versionStoreFiles), \(iteration.versionStoreBytes),
             \(try connection.literal(iteration.filterFingerprint)), \(try connection.literal(iteration.filterRules)),
-            \(iteration.filesPlanned), \(iteration.bytesPlanned), \(try connection.literal(iteration.phase)))
+            \(iteration.filesPlanned), \(iteration.bytesPlanned), \(try connection.literal(iteration.phase)),
+            \(try connection.literal(iteration.fanOutID)))
         """
     }
 

@@ -2,6 +2,7 @@ import AuditLog
 import Foundation
 import SyncCore
 import SyncEngine
+import SyncRunner
 import Synchronization
 
 /// Serialises everything `ha-sync` prints: plan and summary on stdout, logs and the live
@@ -70,10 +71,11 @@ final class Console: Sendable {
         }
     }
 
-    func emitSummary(_ report: SyncReport, pair: String, direction: String, dryRun: Bool, format: OutputFormat) {
+    func emitSummary(_ report: SyncReport, pair: String, direction: String, destination: String?, dryRun: Bool, format: OutputFormat) {
         let summary = report.summary
         if format == .json {
             var object: [String: any Sendable] = [
+                "left_for_later": summary.leftForLater,
                 "type": "summary", "status": report.status.rawValue, "dry_run": dryRun,
                 "pair": pair, "direction": direction,
                 "created": summary.created, "updated": summary.updated, "metadata_only": summary.metadataOnly,
@@ -84,12 +86,14 @@ final class Console: Sendable {
                 "temporary_files_removed": report.temporaryFilesRemoved, "deletes_withheld": report.deletesWithheld,
             ]
             if let message = report.failureMessage { object["error"] = message }
+            if let destination { object["dest"] = destination }
             out(JSONLine.encode(object))
             return
         }
         let seconds = Double(report.durationNanoseconds) / 1e9
         let verb = dryRun ? "dry run" : "sync"
-        out("\(verb) \(pair) (\(direction)): \(report.status.rawValue) in \(Format.duration(seconds))")
+        let target = destination.map { " to \($0)" } ?? ""
+        out("\(verb) \(pair) (\(direction))\(target): \(report.status.rawValue) in \(Format.duration(seconds))")
         let would = dryRun ? "would " : ""
         var counts = "  \(would)create \(summary.created), update \(summary.updated)"
         if summary.metadataOnly > 0 { counts += " (\(summary.metadataOnly) mtime only)" }
@@ -105,7 +109,29 @@ final class Console: Sendable {
             let rate = seconds > 0 ? Double(summary.bytesTransferred) / seconds : 0
             out("  copied \(Format.bytes(summary.bytesTransferred)) (\(Format.bytes(Int64(rate)))/s)")
         }
+        if summary.leftForLater > 0 {
+            out("  left for a later run: \(summary.leftForLater) (still being written, or waiting for the file they announce)")
+        }
         if let message = report.failureMessage { out("  \(message)") }
+    }
+
+    /// The last lines of a fan-out run: each destination's status, the worst first in the exit status.
+    func emitFanOut(_ results: [FanOutResult], pair: String, format: OutputFormat) {
+        if format == .json {
+            for result in results {
+                var object: [String: any Sendable] = [
+                    "type": "destination", "pair": pair, "dest": result.destination, "exit_status": Int(result.status.rawValue),
+                ]
+                if let message = result.message { object["error"] = message }
+                out(JSONLine.encode(object))
+            }
+            return
+        }
+        out("fan-out \(pair): \(results.count) destinations")
+        for result in results {
+            let status = result.status == .success ? "ok" : "\(result.status) (exit \(result.status.rawValue))"
+            out("  \(result.destination): \(status)\(result.message.map { ": \($0)" } ?? "")")
+        }
     }
 }
 

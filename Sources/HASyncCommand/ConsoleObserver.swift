@@ -10,6 +10,8 @@ struct ConsoleObserver: SyncObserver {
     let dryRun: Bool
     let verbose: Bool
     let logger: Logger
+    /// Set in a fan-out run: each line names its destination.
+    var destination: String? = nil
 
     func operationFinished(_ result: OperationResult) {
         if case .skip(let reason) = result.action, result.status == .success {
@@ -17,11 +19,13 @@ struct ConsoleObserver: SyncObserver {
             return
         }
         if result.status == .failed {
-            logger.warning("failed: \(result.path.escaped): \(result.errorMessage ?? "unknown error")")
+            logger.warning("failed: \(destination.map { "\($0): " } ?? "")\(result.path.escaped): \(result.errorMessage ?? "unknown error")")
         }
         guard dryRun || verbose || format == .json else { return }
         if format == .json {
-            console.out(JSONLine.encode(Self.jsonObject(result, dryRun: dryRun)))
+            var object = Self.jsonObject(result, dryRun: dryRun)
+            if let destination { object["dest"] = destination }
+            console.out(JSONLine.encode(object))
         } else {
             let operation = result.isConflict ? "conflict" : result.operation?.rawValue ?? "error"
             let size = result.kind == .file ? Format.bytes(result.sizeAfter ?? result.sizeBefore ?? 0) : result.kind.rawValue
@@ -32,6 +36,7 @@ struct ConsoleObserver: SyncObserver {
             if result.isConflict { line += "  (changed on both sides; the other version is kept as a conflict copy)" }
             if result.action == .setModificationTime { line += "  (same content, mtime only)" }
             if result.status == .failed { line += "  FAILED: \(result.errorMessage ?? "")" }
+            if let destination { line += "  → \(destination)" }
             console.out(line)
         }
     }
@@ -39,9 +44,11 @@ struct ConsoleObserver: SyncObserver {
     func skipped(_ path: RelativePath, reason: SkipReason) {
         guard verbose else { return }
         if format == .json {
-            console.out(JSONLine.encode(["type": "skip", "path": path.escaped, "reason": reason.rawValue]))
+            var object: [String: any Sendable] = ["type": "skip", "path": path.escaped, "reason": reason.rawValue]
+            if let destination { object["dest"] = destination }
+            console.out(JSONLine.encode(object))
         } else {
-            console.out("\("skip".padding(8))  \("".padding(10))  \(path.escaped)  (\(reason.rawValue))")
+            console.out("\("skip".padding(8))  \("".padding(10))  \(path.escaped)  (\(reason.rawValue))\(destination.map { "  → \($0)" } ?? "")")
         }
     }
 

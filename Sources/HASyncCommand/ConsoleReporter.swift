@@ -14,9 +14,22 @@ struct ConsoleReporter: RunReporter {
     let verbose: Bool
     let live: Bool
     let logger: Logger
+    /// The destination this reporter speaks for in a fan-out run; `nil` with one destination.
+    var destination: String?
 
     var observer: any SyncObserver {
-        ConsoleObserver(console: console, format: format, dryRun: dryRun, verbose: verbose, logger: logger)
+        ConsoleObserver(console: console, format: format, dryRun: dryRun, verbose: verbose, logger: logger, destination: destination)
+    }
+
+    func forDestination(_ destination: String, direction: String) -> any RunReporter {
+        var reporter = ConsoleReporter(
+            console: console, format: format, pair: pair, direction: direction, dryRun: dryRun, verbose: verbose, live: live, logger: logger)
+        reporter.destination = destination
+        return reporter
+    }
+
+    func fanOutFinished(_ results: [FanOutResult]) {
+        console.emitFanOut(results, pair: pair, format: format)
     }
 
     func lockHeld(pair: String, holder: String) {
@@ -32,7 +45,7 @@ struct ConsoleReporter: RunReporter {
     }
 
     func finished(_ report: SyncReport) {
-        console.emitSummary(report, pair: pair, direction: direction, dryRun: dryRun, format: format)
+        console.emitSummary(report, pair: pair, direction: direction, destination: destination, dryRun: dryRun, format: format)
     }
 
     func progress(_ snapshot: SyncProgress.Snapshot, elapsed: Duration) {

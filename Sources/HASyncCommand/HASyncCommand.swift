@@ -30,8 +30,33 @@ public struct HASyncCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Destination directory (absolute path; must exist unless --create-dest), or a remote peer: hasync://HOST:PORT/ROOT.", valueName: "dir"))
-    var dest: String
+            "Destination directory (absolute path; must exist unless --create-dest), or a remote peer: hasync://HOST:PORT/ROOT. Give it again to fan out to several destinations (one-way).",
+            valueName: "dir"))
+    var dest: [String]
+
+    @Option(
+        name: .customLong("publish-after"),
+        help: ArgumentHelp(
+            "Put a file matching PATTERN in place only after DEPENDENCY (relative to its folder; ${stem} and ${name} are replaced) is complete on the same destination, e.g. '*.json=${stem}.squashfs'. Repeatable.",
+            valueName: "pattern=dependency"))
+    var publishAfter: [String] = []
+
+    @Option(
+        name: .customLong("publish-last"),
+        help: ArgumentHelp("Put files matching PATTERN in place after every other file of the run. Repeatable.", valueName: "pattern"))
+    var publishLast: [String] = []
+
+    @Flag(
+        name: .customLong("delay-updates"),
+        help: "Keep every copied file under a temporary name until the end, then rename them all into place together (per destination).")
+    var delayUpdates = false
+
+    @Option(
+        name: .customLong("min-age"),
+        help: ArgumentHelp(
+            "Leave source files modified less than this long ago (e.g. 30s, 5m, 1h) for a later run: they may still be written.",
+            valueName: "duration"))
+    var minAge: String?
 
     @Option(
         name: .customLong("peer-token-file"),
@@ -225,7 +250,16 @@ public struct HASyncCommand: AsyncParsableCommand {
     /// The run's configuration from the flags, layered over the environment (`HA_SYNC_DB_DSN`,
     /// `KUBECONFIG`, `POD_NAME`/`HOSTNAME`), validated once.
     func makeConfiguration(environment: [String: String]) throws -> RunConfiguration {
-        var configuration = RunConfiguration(pair: pair, source: src, destination: dest)
+        guard let firstDestination = dest.first else { throw ValidationError("Missing expected argument '--dest <dir>'") }
+        var configuration = RunConfiguration(pair: pair, source: src, destination: firstDestination)
+        configuration.additionalDestinations = Array(dest.dropFirst())
+        configuration.delayUpdates = delayUpdates
+        if let minAge {
+            guard let seconds = Self.parseDuration(minAge) else {
+                throw ValidationError("--min-age takes a duration like 30s, 5m or 1h (or plain seconds), got '\(minAge)'")
+            }
+            configuration.minAgeSeconds = seconds
+        }
         configuration.direction = direction ?? (bidirectional ? "both" : "fwd")
         configuration.bidirectional = bidirectional
         configuration.versions = versions
@@ -241,6 +275,8 @@ public struct HASyncCommand: AsyncParsableCommand {
                 rules += try FilterRules.parse(lines: text, origin: filterFrom)
             }
             configuration.filterRules = rules
+            configuration.publication = PublicationRules(
+                after: try publishAfter.map { try PublicationRules.parseAfter($0) }, last: try publishLast.map { try PublicationRules.parseLast($0) })
         } catch let error as FilterError {
             throw ValidationError(error.message)
         }
@@ -280,6 +316,19 @@ public struct HASyncCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         return configuration
+    }
+
+    /// `90`, `30s`, `5m`, `2h`, `1d` in seconds.
+    static func parseDuration(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var digits = Substring(text.lowercased())
+        var multiplier = 1.0
+        if let last = digits.last, let unit = units[last] {
+            multiplier = unit
+            digits = digits.dropLast()
+        }
+        guard let value = Double(digits), value.isFinite, value >= 0 else { return nil }
+        return value * multiplier
     }
 
     /// `123`, `500K`, `50G`, `2T` (binary units) in bytes.
@@ -324,17 +373,17 @@ public struct HASyncCommand: AsyncParsableCommand {
         let dsn = configuration.resolvedAuditDSN
         let storeLogger = logger
         let peers = try PeerConnections(
-            sides: [configuration.source, configuration.destination],
+            sides: [configuration.source] + configuration.destinations,
             tokenFile: peerTokenFile ?? environment["HA_SYNC_PEER_TOKEN_FILE"], trustFile: peerCA ?? environment["HA_SYNC_PEER_CA"])
         let parts = SyncRunner<AnySyncTree, AnySyncTree>.Parts(
             lock: locks.lock,
             openStore: { try await AuditStores.open(dsn, logger: storeLogger) },
             openSource: { try peers.openTree(configuration.source) },
-            openDestination: {
+            openDestination: { destination in
                 if configuration.createDestination {
-                    try FileManager.default.createDirectory(atPath: configuration.destination, withIntermediateDirectories: true)
+                    try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
                 }
-                return try peers.openTree(configuration.destination)
+                return try peers.openTree(destination)
             })
         let runner = SyncRunner(configuration: configuration, parts: parts, reporter: reporter, logger: logger)
         let outcome = try await RunServices.run(runner, progressInterval: live ? .milliseconds(500) : .seconds(30), logger: logger)

@@ -84,6 +84,10 @@ public enum SkipReason: String, Hashable, Sendable, Codable {
     case unlisted = "not listed"
     /// A filter rule excludes the path: never copied, deleted or looked into.
     case excluded = "excluded"
+    /// Modified more recently than `--min-age`: perhaps still being written, so left for a later run.
+    case tooYoung = "younger than --min-age"
+    /// A `--publish-after` rule holds the file back: its dependency is not complete on this destination.
+    case dependencyIncomplete = "waiting for its dependency"
 }
 
 /// The operations recorded in the audit trail.

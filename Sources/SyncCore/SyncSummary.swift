@@ -20,6 +20,9 @@ public struct SyncSummary: Sendable, Hashable, Codable {
     /// Entries a filter rule excluded (a folder counts once; nothing below it is looked at).
     public var excluded = 0
     public var bytesTransferred: Int64 = 0
+    /// Files left for a later run (part of ``skipped``): younger than `--min-age`, changed
+    /// while being copied, or waiting for a `--publish-after` dependency.
+    public var leftForLater = 0
 
     public init() {}
 
@@ -43,6 +46,9 @@ public struct SyncSummary: Sendable, Hashable, Codable {
         case .delete: deleted += 1
         case .keepVersion: versionsKept += 1
         case .prune: versionsPruned += 1
+        case .skip(.tooYoung), .skip(.changedDuringRun), .skip(.dependencyIncomplete):
+            skipped += 1
+            leftForLater += 1
         case .skip, .compareContent: skipped += 1
         }
     }

@@ -20,6 +20,13 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
         totalNanoseconds &- other.totalNanoseconds
     }
 
+    /// This time moved by `delta` nanoseconds (negative: earlier).
+    public func adding(nanoseconds delta: Int64) -> Timestamp {
+        let total = totalNanoseconds &+ delta
+        let seconds = total >= 0 ? total / 1_000_000_000 : (total - 999_999_999) / 1_000_000_000
+        return Timestamp(seconds: seconds, nanoseconds: total - seconds * 1_000_000_000)
+    }
+
     public var description: String {
         let fraction = String(nanoseconds)
         return "\(seconds).\(String(repeating: "0", count: max(0, 9 - fraction.count)))\(fraction)"

@@ -17,6 +17,13 @@ public struct SyncConfiguration: Sendable {
     public var versions: VersionSettings?
     /// What the run leaves out (`--exclude`, `--include`, `--filter-from`, `.ha-sync-ignore`).
     public var filters = FilterRules()
+    /// `--publish-after`, `--publish-last`: files that announce others are put in place after them.
+    public var publication = PublicationRules()
+    /// `--delay-updates`: every copy waits under a temporary name, and all are renamed into
+    /// place together at the end of the run.
+    public var delayUpdates = false
+    /// Source files modified after this time are left for a later run (`--min-age`); `nil`: none are.
+    public var minAgeCutoff: Timestamp?
 
     public init(
         reconciler: any Reconciler = ComparisonRules(),

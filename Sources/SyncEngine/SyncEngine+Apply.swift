@@ -4,11 +4,16 @@ import SyncTrees
 extension SyncEngine {
     /// Applies a batch of file and symlink operations of one directory. Runs on the I/O pool.
     /// Stops early when the stop signal is set; operations not started are left for the next run.
-    func apply(_ batch: [PlannedOperation], mode: Mode) -> [OperationResult] {
+    ///
+    /// With `--delay-updates` (unless `staging` is false) copies are staged, not reported: they
+    /// are reported when ``publishStaged()`` renames them into place.
+    func apply(_ batch: [PlannedOperation], mode: Mode, staging: Bool = true) -> [OperationResult] {
         var results: [OperationResult] = []
         results.reserveCapacity(batch.count)
-        // A tree across a network gets the batch's file copies in one exchange.
-        let batching = mode == .apply && (source.batchesTransfers || destination.batchesTransfers)
+        let stage = staging && mode == .apply && configuration.delayUpdates
+        // A tree across a network gets the batch's file copies in one exchange; staged copies
+        // take the same path, which holds their results back.
+        let batching = mode == .apply && (source.batchesTransfers || destination.batchesTransfers || stage)
         var deferred: [DeferredCopy] = []
         for planned in batch {
             if stopSignal.isStopped { break }
@@ -26,7 +31,7 @@ extension SyncEngine {
                 results.append(result)
             }
         }
-        if !deferred.isEmpty { copyDeferred(deferred, into: &results) }
+        if !deferred.isEmpty { copyDeferred(deferred, stage: stage, into: &results) }
         return results
     }
 
@@ -38,25 +43,35 @@ extension SyncEngine {
 
     /// Carries out the set-aside copies, side by side: the origin prefetches the files, the
     /// target receives them in one exchange, and each result is reported as it arrives.
-    private func copyDeferred(_ copies: [DeferredCopy], into results: inout [OperationResult]) {
+    private func copyDeferred(_ copies: [DeferredCopy], stage: Bool, into results: inout [OperationResult]) {
+        var options = configuration.copyOptions
+        options.stageOnly = stage
         for side in [Side.a, Side.b] {
             let group = copies.filter { $0.planned.side == side }
             guard !group.isEmpty else { continue }
             let target = tree(side)
             let origin = tree(side.other)
             origin.prefetch(group.map { ($0.planned.path, $0.planned.source?.size ?? 0) })
-            let files = group.map { copy in IncomingFile(path: copy.planned.path, open: { try origin.openFile(copy.planned.path) }) }
-            target.receiveFiles(files, options: configuration.copyOptions, shouldStop: { [stopSignal] in stopSignal.isStopped }) { index, outcome in
+            let files = group.map { copy in
+                IncomingFile(path: copy.planned.path, open: { try openUnchanged(copy.planned, from: origin) })
+            }
+            target.receiveFiles(files, options: options, shouldStop: { [stopSignal] in stopSignal.isStopped }) { index, outcome in
                 var result = group[index].result
                 switch outcome {
                 case .success(let report):
                     result.bytesTransferred = report.bytesCopied
                     result.sizeAfter = report.size
                     if let digest = report.md5 { result.md5After = digest }
+                    if let name = report.stagedName {
+                        staged.add(StagedCopies.Copy(planned: group[index].planned, result: result, temporaryName: name))
+                        return
+                    }
                 case .failure(let error as SyncTreeError) where error.code == .interrupted:
                     return
                 case .failure(let error as SyncTreeError) where error.code == .notFound && error.operation == SyncTreeError.openSource:
                     result = vanished(group[index].planned, started: result.startedAt)
+                case .failure(let error as SyncTreeError) where error.code == .sourceChanged:
+                    result = changing(group[index].planned, started: result.startedAt, error: error)
                 case .failure(let error):
                     result.status = .failed
                     result.errorMessage = "\(error)"
@@ -118,7 +133,7 @@ extension SyncEngine {
                         deferred.append(DeferredCopy(planned: planned, result: result))
                         return nil
                     } else {
-                        let reader = try origin.openFile(planned.path)
+                        let reader = try openUnchanged(planned, from: origin)
                         let report = try target.receiveFile(
                             planned.path, from: reader, options: configuration.copyOptions,
                             shouldStop: { [stopSignal] in stopSignal.isStopped })
@@ -136,6 +151,8 @@ extension SyncEngine {
             return nil
         } catch let error as SyncTreeError where error.code == .notFound && error.operation == SyncTreeError.openSource {
             return vanished(planned, started: started)
+        } catch let error as SyncTreeError where error.code == .sourceChanged {
+            return changing(planned, started: started, error: error)
         } catch {
             result.status = .failed
             result.errorMessage = "\(error)"
@@ -150,6 +167,27 @@ extension SyncEngine {
         -> OperationResult
     {
         try VersionStore(settings: settings).record(keeping: path, existing, on: tree(side), side: nil, moving: moving, dryRun: mode != .apply)
+    }
+
+    /// Opens the source of a copy, refusing a file that changed since it was listed: it is
+    /// being written, and a later run copies it once it is complete.
+    func openUnchanged(_ planned: PlannedOperation, from origin: any SyncTree) throws -> any FileReader {
+        let reader = try origin.openFile(planned.path)
+        if let listed = planned.source, listed.kind == .file,
+            reader.attributes.size != listed.size || reader.attributes.modified != listed.modified
+        {
+            throw SyncTreeError(code: .sourceChanged, operation: "copy", path: planned.path, detail: "changed since it was listed")
+        }
+        return reader
+    }
+
+    /// A source file that changed during the copy: left for a later run, not a failure.
+    private func changing(_ planned: PlannedOperation, started: Timestamp, error: SyncTreeError) -> OperationResult {
+        logger.info(
+            "skipped: still being written on the source; a later run copies it",
+            metadata: ["path": "\(planned.path)", "detail": "\(error.detail ?? "")"])
+        return OperationResult(
+            path: planned.path, action: .skip(.changedDuringRun), kind: planned.kind, startedAt: started, endedAt: Timestamp.now())
     }
 
     private func vanished(_ planned: PlannedOperation, started: Timestamp) -> OperationResult {
@@ -177,7 +215,18 @@ extension SyncEngine {
             return
         }
 
-        let files = outcome.deletes.filter { $0.destination?.kind != .directory }
+        var files = outcome.deletes.filter { $0.destination?.kind != .directory }
+        let publication = configuration.publication
+        if !publication.isEmpty {
+            // A file that announces others goes first, so no reader finds an announcement
+            // whose data is already gone.
+            let announcing = files.filter { publication.announces($0.path) }
+            if !announcing.isEmpty {
+                files.removeAll { publication.announces($0.path) }
+                let results = try await pool.run { self.apply(announcing, mode: mode) }
+                record(results, into: &report.summary, notify: false)
+            }
+        }
         // Listings record a directory before its content, so the reverse is deepest first.
         let directories = outcome.deletes.filter { $0.destination?.kind == .directory }.reversed()
         // Deletes are metadata: as many in flight as the walk found worth it, in batches small

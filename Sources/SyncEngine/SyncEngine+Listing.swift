@@ -175,6 +175,13 @@ extension SyncEngine {
                 outcome.results.append(result)
                 if result.status == .success { outcome.subdirectories.append((path, .sourceOnly, sourceEntry)) }
             case .create, .update, .compareContent, .setModificationTime:
+                if let cutoff = configuration.minAgeCutoff, let sourceEntry, sourceEntry.kind == .file, sourceEntry.modified > cutoff {
+                    // Perhaps still being written: a later run copies it once it has settled.
+                    let now = Timestamp.now()
+                    outcome.results.append(
+                        OperationResult(path: path, action: .skip(.tooYoung), kind: .file, startedAt: now, endedAt: now))
+                    return
+                }
                 outcome.operations.append(
                     PlannedOperation(path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry, side: verdict.side))
             }

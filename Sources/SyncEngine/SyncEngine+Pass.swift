@@ -14,6 +14,9 @@ struct PassOutcome: Sendable {
     var destinationFiles = 0
     var plannedFileDeletes = 0
     var temporaryFilesRemoved = 0
+    /// Files that announce others (`--publish-after`, `--publish-last`), held back until the
+    /// rest of the run is in place.
+    var held: [PlannedOperation] = []
     /// The time per request the pass observed, so the deletes that follow size their concurrency.
     var microsPerRequest: Double?
 }
@@ -177,7 +180,13 @@ extension SyncEngine {
             }
             var plannedBytes: Int64 = 0
             if mode != .survey {
-                for batch in OperationBatches.split(listed.operations, bytes: { $0.bytesToCopy }) {
+                var operations = listed.operations
+                if !engine.configuration.publication.isEmpty {
+                    let publication = engine.configuration.publication
+                    outcome.held += operations.filter { publication.stage(of: $0.path) != .normal }
+                    operations.removeAll { publication.stage(of: $0.path) != .normal }
+                }
+                for batch in OperationBatches.split(operations, bytes: { $0.bytesToCopy }) {
                     batches.append((job.trackerID, batch.items, batch.bytes))
                     tracker.addWork(job.trackerID, count: 1)
                     plannedBytes += batch.bytes

@@ -21,6 +21,8 @@ public struct SyncEngine<Source: SyncTree, Destination: SyncTree>: Sendable {
     public let progress: SyncProgress
     public let stopSignal: StopSignal
     public let logger: Logger
+    /// Copies waiting for the end of the run (`--delay-updates`).
+    let staged = StagedCopies()
 
     public init(
         source: Source,
@@ -100,6 +102,10 @@ public struct SyncEngine<Source: SyncTree, Destination: SyncTree>: Sendable {
         report.sourceWalkFailed = outcome.sourceWalkFailed
         report.temporaryFilesRemoved = outcome.temporaryFilesRemoved
         progress.update { $0.walkFinished = true }
+        // Staged copies are renamed into place (or, after a stop, removed) before anything is
+        // published after them.
+        try await publishStaged(mode: mode, pool: pool, into: &report.summary)
+        try await publishHeld(outcome.held, mode: mode, pool: pool, into: &report.summary)
 
         if stopSignal.isStopped {
             report.interruption = stopSignal.reason

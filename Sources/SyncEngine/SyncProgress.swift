@@ -32,10 +32,36 @@ public final class SyncProgress: Sendable {
     }
 
     private let state = Mutex(Snapshot())
+    /// The destinations' own progress in a fan-out run; this one then shows their sum.
+    private let parts = Mutex<[SyncProgress]>([])
 
     public init() {}
 
-    public var snapshot: Snapshot { state.withLock { $0 } }
+    public var snapshot: Snapshot {
+        let own = state.withLock { $0 }
+        let parts = self.parts.withLock { $0 }
+        guard !parts.isEmpty else { return own }
+        var sum = Snapshot()
+        let snapshots = parts.map(\.snapshot)
+        // The phase of the destination furthest behind.
+        sum.phase = snapshots.first(where: { !$0.ended })?.phase ?? snapshots[0].phase
+        for part in snapshots {
+            sum.scanned += part.scanned
+            sum.planned += part.planned
+            sum.plannedBytes += part.plannedBytes
+            sum.done += part.done
+            sum.doneBytes += part.doneBytes
+            sum.failed += part.failed
+        }
+        sum.walkFinished = snapshots.allSatisfy(\.walkFinished)
+        sum.ended = own.ended
+        return sum
+    }
+
+    /// Shows the sum of `parts` from now on (a fan-out run's destinations).
+    public func combine(_ parts: [SyncProgress]) {
+        self.parts.withLock { $0 = parts }
+    }
 
     /// Marks the sync as over, so progress displays stop.
     public func end() {

@@ -109,6 +109,13 @@ extension LocalTree {
                 if shouldStop() {
                     throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped before rename")
                 }
+                if options.stageOnly {
+                    // Complete and checked; the rename waits for the end of the run.
+                    committed = true
+                    var report = CopyReport(bytesCopied: copied, size: attributes.size, modified: attributes.modified, md5: sourceDigest)
+                    report.stagedName = temporary
+                    return report
+                }
                 if options.expectedTarget != .unchecked {
                     // Right before the rename: a file saved meanwhile is never replaced.
                     let current = Self.entry(in: directory, name: finalName, path: path)
@@ -228,6 +235,19 @@ final class LocalBasisFile: BasisFile {
             let count = pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset))
             if count >= 0 { return count }
             if errno != EINTR { throw SyncTreeError.system("read old copy", nil) }
+        }
+    }
+}
+
+extension LocalTree: StagingSyncTree {
+    public var stagesCopies: Bool { true }
+
+    public func publishStaged(_ temporaryName: [UInt8], as path: RelativePath) throws {
+        precondition(TemporaryName.matches(temporaryName), "only the engine's temporary files are published")
+        try withParent(of: path, operation: "rename into place") { directory, finalName in
+            try RelativePath(unchecked: temporaryName).withCString { staged in
+                guard renameat(directory, staged, directory, finalName) == 0 else { throw SyncTreeError.system("rename into place", path) }
+            }
         }
     }
 }

@@ -37,6 +37,9 @@ public struct RunConfiguration: Sendable {
     public var source: String
     /// Side B: the destination in one-way mode. An absolute path that must exist, or a remote peer.
     public var destination: String
+    /// More destinations for a fan-out run (`--dest` given again): one walk of the source
+    /// feeds them all, each at its own pace, each recorded as its own iteration.
+    public var additionalDestinations: [String] = []
     /// Opslogs and the lock file.
     public var logDirectory = "/var/log/ha-sync"
     /// The audit store; `nil` means SQLite in ``logDirectory``.
@@ -72,6 +75,18 @@ public struct RunConfiguration: Sendable {
     /// Filter rules from the command line and `--filter-from`, in order; each side's
     /// `.ha-sync-ignore` is added when the run starts.
     public var filterRules: [FilterRule] = []
+    /// `--publish-after` and `--publish-last`.
+    public var publication = PublicationRules()
+    /// `--delay-updates`: each destination's copies are renamed into place together at the end.
+    public var delayUpdates = false
+    /// `--min-age`: source files modified less than this many seconds ago wait for a later run.
+    public var minAgeSeconds: Double = 0
+
+    /// Every destination of the run, the first one first.
+    public var destinations: [String] { [destination] + additionalDestinations }
+
+    /// Whether the run feeds several destinations.
+    public var isFanOut: Bool { !additionalDestinations.isEmpty }
 
     /// Whether this run keeps versions.
     public var versionsEnabled: Bool { versions ?? bidirectional }
@@ -104,12 +119,31 @@ public struct RunConfiguration: Sendable {
 
     /// The engine's part of the configuration.
     public var sync: SyncConfiguration {
-        SyncConfiguration(
+        var configuration = SyncConfiguration(
             reconciler: ComparisonRules(mtimeThresholdNanoseconds: Int64((mtimeThresholdSeconds * 1e9).rounded()), deleteMissing: deleteMissing),
             deleteGuard: DeleteGuard(maxDeletePercent: maxDeletePercent),
-            workers: workers,
+            workers: isFanOut ? Self.fanOutWorkers(total: workers, destinations: destinations.count) : workers,
             dryRun: dryRun,
             copyOptions: copy)
+        configuration.publication = publication
+        configuration.delayUpdates = delayUpdates
+        return configuration
+    }
+
+    /// Each destination's share of `--workers` in a fan-out run: an equal part, at least one.
+    static func fanOutWorkers(total: Int, destinations: Int) -> Int {
+        max(1, (total + destinations - 1) / destinations)
+    }
+
+    /// This configuration narrowed to destination `index` of a fan-out run: its own path, and
+    /// a direction label of its own (`fwd.2`), which keeps its audit trail and dry-run history apart.
+    public func forDestination(_ index: Int) -> RunConfiguration {
+        var narrowed = self
+        narrowed.destination = destinations[index]
+        narrowed.additionalDestinations = []
+        narrowed.direction = "\(direction).\(index + 1)"
+        narrowed.workers = Self.fanOutWorkers(total: workers, destinations: destinations.count)
+        return narrowed
     }
 
     /// Checks every value and normalises the two roots. The error names the flag to fix.
@@ -142,16 +176,42 @@ public struct RunConfiguration: Sendable {
         }
         guard keepMin >= 0 else { throw ConfigurationError("--keep-min must be zero or more, got \(keepMin)") }
         if let versionsMaxBytes, versionsMaxBytes < 1 { throw ConfigurationError("--versions-max-size must be at least 1 byte") }
+        guard minAgeSeconds.isFinite && minAgeSeconds >= 0 else {
+            throw ConfigurationError("--min-age must be zero or more seconds, got \(minAgeSeconds)")
+        }
+        if bidirectional {
+            if isFanOut { throw ConfigurationError("--bidirectional syncs one pair: give --dest once (fan-out to several destinations is one-way)") }
+            if !publication.isEmpty || delayUpdates || minAgeSeconds > 0 {
+                throw ConfigurationError("--publish-after, --publish-last, --delay-updates and --min-age work in one-way runs only")
+            }
+        }
         if !Self.isRemote(source) { source = try Self.absolute(source, flag: "--src") }
         if !Self.isRemote(destination) { destination = try Self.absolute(destination, flag: "--dest") }
-        if Self.isRemote(destination) && createDestination {
-            throw ConfigurationError("--create-dest works on local paths only: a remote root is created on its server (ha-sync serve --root)")
+        for index in additionalDestinations.indices where !Self.isRemote(additionalDestinations[index]) {
+            additionalDestinations[index] = try Self.absolute(additionalDestinations[index], flag: "--dest")
         }
-        if !Self.isRemote(source) && !Self.isRemote(destination), let overlap = PathOverlap.check(source: source, destination: destination) {
-            throw ConfigurationError(overlap)
+        for destination in destinations {
+            if Self.isRemote(destination) && createDestination {
+                throw ConfigurationError("--create-dest works on local paths only: a remote root is created on its server (ha-sync serve --root)")
+            }
+            if Self.isRemote(destination) && delayUpdates {
+                throw ConfigurationError("--delay-updates needs local destinations (\(destination) is a remote peer)")
+            }
+            if !Self.isRemote(source) && !Self.isRemote(destination), let overlap = PathOverlap.check(source: source, destination: destination) {
+                throw ConfigurationError(overlap)
+            }
+            if source == destination {
+                throw ConfigurationError(isFanOut ? "--src and the --dest \(destination) are the same tree" : "--src and --dest are the same tree")
+            }
         }
-        if source == destination {
-            throw ConfigurationError("--src and --dest are the same tree")
+        let all = destinations
+        for (index, first) in all.enumerated() {
+            for second in all[(index + 1)...] {
+                if first == second { throw ConfigurationError("--dest \(first) is given twice") }
+                if !Self.isRemote(first) && !Self.isRemote(second) && (first.hasPrefix(second + "/") || second.hasPrefix(first + "/")) {
+                    throw ConfigurationError("--dest \(first) and --dest \(second) overlap: one lies inside the other")
+                }
+            }
         }
     }
 

@@ -23,4 +23,15 @@ public protocol RunReporter: Sendable {
 
     /// The run stopped reporting progress (clears a live progress line).
     func progressEnded()
+
+    /// The reporter for one destination of a fan-out run (its operations and summary).
+    func forDestination(_ destination: String, direction: String) -> any RunReporter
+
+    /// A fan-out run ended: how each destination did.
+    func fanOutFinished(_ results: [FanOutResult])
+}
+
+extension RunReporter {
+    public func forDestination(_ destination: String, direction: String) -> any RunReporter { self }
+    public func fanOutFinished(_ results: [FanOutResult]) {}
 }

@@ -18,8 +18,8 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
         public var openStore: @Sendable () async throws -> any AuditStore
         /// Opens side A (the source); a failure fails the run with the error's message.
         public var openSource: @Sendable () throws -> Source
-        /// Opens side B (the destination).
-        public var openDestination: @Sendable () throws -> Destination
+        /// Opens a destination (side B), given its path or peer address.
+        public var openDestination: @Sendable (_ destination: String) throws -> Destination
         /// Opens a bidirectional pair's state archive for its two roots; `nil` means the SQLite
         /// archive at the configuration's path. A failure fails the run.
         public var openArchive: (@Sendable (_ roots: (a: String, b: String)) async throws -> any StateArchive)?
@@ -28,7 +28,7 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             lock: any RunLock,
             openStore: @escaping @Sendable () async throws -> any AuditStore,
             openSource: @escaping @Sendable () throws -> Source,
-            openDestination: @escaping @Sendable () throws -> Destination,
+            openDestination: @escaping @Sendable (_ destination: String) throws -> Destination,
             openArchive: (@Sendable (_ roots: (a: String, b: String)) async throws -> any StateArchive)? = nil
         ) {
             self.lock = lock
@@ -65,7 +65,7 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
         self.logger = logger
     }
 
-    private var stop: StopSignal { shutdown.stop }
+    var stop: StopSignal { shutdown.stop }
 
     /// Runs once. Never throws: every failure becomes an exit status and a logged message.
     public func run() async -> RunOutcome {
@@ -105,11 +105,25 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
     }
 
     private func runLocked(_ hold: any HeldLock) async -> RunOutcome {
+        guard configuration.isFanOut else {
+            return await runDestination(configuration, fanOut: nil, hold: hold, reporter: reporter)
+        }
+        return await runFanOut(hold)
+    }
+
+    /// One destination's run: its iteration in the audit trail, its trees, its engine. Alone,
+    /// it keeps the lock renewed itself; in a fan-out run the caller does (`fanOut` set).
+    func runDestination(_ configuration: RunConfiguration, fanOut: FanOutMember?, hold: any HeldLock, reporter: any RunReporter) async
+        -> RunOutcome
+    {
         var iteration = IterationRecord(
             runID: UUID().uuidString.lowercased(), pair: configuration.pair, direction: configuration.direction,
             source: configuration.source, destination: configuration.destination, startedAt: clock.now, dryRun: configuration.dryRun)
+        iteration.fanOutID = fanOut?.runID
+        let progress = fanOut?.progress ?? self.progress
         let audit = await RunAudit.start(
-            openStore: parts.openStore, logDirectory: configuration.logDirectory, iteration: iteration, stop: stop, progress: progress,
+            openStore: fanOut?.openStore ?? parts.openStore, logDirectory: configuration.logDirectory, iteration: iteration, stop: stop,
+            progress: progress,
             logger: logger)
         guard !stop.isStopped else {
             await audit.close()
@@ -119,7 +133,8 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             if let feed = audit.feed {
                 group.addTask { [clock] in await feed.run(every: RunAudit.feedInterval, clock: clock) }
             }
-            let outcome = await sync(audit: audit, hold: hold)
+            let outcome = await sync(
+                configuration, audit: audit, hold: fanOut == nil ? hold : nil, fanOut: fanOut, progress: progress, reporter: reporter)
             // Ends the feed's wait; a store call it is in finishes first.
             audit.feed?.finish()
             group.cancelAll()
@@ -146,19 +161,22 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
         return outcome
     }
 
-    /// Opens the trees and runs the engine beside the lock's heartbeat.
-    private func sync(audit: RunAudit, hold: any HeldLock) async -> RunOutcome {
+    /// Opens the trees and runs the engine (beside the lock's heartbeat when `hold` is given).
+    private func sync(
+        _ configuration: RunConfiguration, audit: RunAudit, hold: (any HeldLock)?, fanOut: FanOutMember?, progress: SyncProgress,
+        reporter: any RunReporter
+    ) async -> RunOutcome {
         let source: Source
         let destination: Destination
         do {
-            source = try parts.openSource()
+            source = try fanOut?.source.get() ?? parts.openSource()
         } catch let error as SyncTreeError where error.code == .notFound && configuration.bidirectional {
             return refused("side A, \(configuration.source), does not exist (is it mounted?); nothing was changed on either side")
         } catch {
             return failed("source directory \(configuration.source) cannot be used: \(Self.reason(error))")
         }
         do {
-            destination = try parts.openDestination()
+            destination = try parts.openDestination(configuration.destination)
         } catch let error as SyncTreeError where error.code == .notFound && configuration.bidirectional {
             return refused(
                 "side B, \(configuration.destination), does not exist (is it mounted?); nothing was changed on either side. "
@@ -186,6 +204,9 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             // Every version this run keeps is named with the run's time.
             syncConfiguration.versions = VersionSettings(runTime: clock.now, rules: configuration.keepRules)
         }
+        if configuration.minAgeSeconds > 0 {
+            syncConfiguration.minAgeCutoff = clock.now.adding(nanoseconds: -Int64((configuration.minAgeSeconds * 1e9).rounded()))
+        }
         let runEngine: @Sendable () async throws -> SyncReport
         var archive: (any StateArchive)?
         if configuration.bidirectional {
@@ -206,6 +227,12 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
                 a: source, b: destination, archive: opened, rules: configuration.bidirectionalRules, configuration: syncConfiguration,
                 labels: configuration.sideLabels, observer: observer, progress: progress, stopSignal: stop, logger: logger)
             runEngine = { try await engine.run() }
+        } else if let fanOut {
+            // The source's listings are read once and shared with the other destinations.
+            let engine = SyncEngine(
+                source: fanOut.listings.tree(source, consumer: fanOut.index), destination: destination, configuration: syncConfiguration,
+                observer: observer, progress: progress, stopSignal: stop, logger: logger)
+            runEngine = { try await engine.run() }
         } else {
             let engine = SyncEngine(
                 source: source, destination: destination, configuration: syncConfiguration, observer: observer,
@@ -215,17 +242,19 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
         logger.info(
             "\(configuration.dryRun ? "dry run" : "sync") started",
             metadata: [
-                "src": "\(configuration.source)", "dest": "\(configuration.destination)", "workers": "\(configuration.workers)",
+                "src": "\(configuration.source)", "dest": "\(configuration.destination)", "workers": "\(syncConfiguration.workers)",
                 "mode": "\(configuration.bidirectional ? "bidirectional" : "one-way")",
                 "delete_missing": "\(configuration.deleteMissing || configuration.bidirectional)",
             ])
 
         let stop = self.stop
         let result: Result<SyncReport, any Error> = await withTaskGroup(of: Result<SyncReport, any Error>?.self) { group in
-            group.addTask {
-                // Renews a Lease; losing it stops every write at once.
-                await hold.maintain { reason in stop.stop(reason: "lost the run lock: \(reason)") }
-                return nil
+            if let hold {
+                group.addTask {
+                    // Renews a Lease; losing it stops every write at once.
+                    await hold.maintain { reason in stop.stop(reason: "lost the run lock: \(reason)") }
+                    return nil
+                }
             }
             group.addTask {
                 do {
@@ -244,8 +273,10 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             return outcome
         }
         await archive?.close()
-        progress.end()
-        reporter.progressEnded()
+        if fanOut == nil {
+            progress.end()
+            reporter.progressEnded()
+        }
 
         switch result {
         case .failure(let error):
@@ -263,6 +294,9 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
             }
             if report.deletesWithheld > 0 {
                 logger.warning("\(report.deletesWithheld) deletes withheld because part of the source could not be listed")
+            }
+            if report.summary.leftForLater > 0 {
+                logger.notice("\(report.summary.leftForLater) files left for a later run (still being written, or waiting for what they announce)")
             }
             let status: ExitStatus =
                 if report.interruption != nil {

@@ -2,7 +2,7 @@ public import SyncCore
 
 /// Any tree behind one concrete type, for code generic over trees whose kind is chosen at
 /// run time (a local path or a `hasync://` peer on either side).
-public struct AnySyncTree: BatchingSyncTree {
+public struct AnySyncTree: BatchingSyncTree, StagingSyncTree {
     public let base: any SyncTree
 
     public init(_ base: any SyncTree) {
@@ -11,6 +11,8 @@ public struct AnySyncTree: BatchingSyncTree {
 
     public var displayName: String { base.displayName }
     public var prefersBatches: Bool { base.batchesTransfers }
+    public var stagesCopies: Bool { base.supportsStaging }
+    public func publishStaged(_ temporaryName: [UInt8], as path: RelativePath) throws { try base.publishStaged(temporaryName, as: path) }
     public func prefetchFiles(_ files: [(path: RelativePath, size: Int64)]) { base.prefetch(files) }
 
     public func receiveBatch(

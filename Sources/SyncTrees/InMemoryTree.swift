@@ -6,7 +6,7 @@ import Synchronization
 /// It keeps the contract of ``SyncTree``: listings sorted by name bytes, atomic file writes
 /// (the new content appears whole, at the rename), a reader that notices a change made after
 /// it opened the file. Failures can be injected per path and operation.
-public final class InMemoryTree: SyncTree {
+public final class InMemoryTree: StagingSyncTree {
     /// One stored object.
     public struct Node: Sendable, Hashable {
         public var kind: EntryKind
@@ -34,6 +34,8 @@ public final class InMemoryTree: SyncTree {
 
     private struct State {
         var nodes: [RelativePath: Node] = [:]
+        /// Complete copies waiting to be published (`--delay-updates`), by folder and temporary name.
+        var staged: [RelativePath: Node] = [:]
         var faults: [FaultKey: SyncTreeError.Code] = [:]
         var nextVersion = 1
         var writes = 0
@@ -117,6 +119,19 @@ public final class InMemoryTree: SyncTree {
 
     // MARK: SyncTree
 
+    public var stagesCopies: Bool { true }
+
+    public func publishStaged(_ temporaryName: [UInt8], as path: RelativePath) throws {
+        try state.withLock { state in
+            try state.check(.write, path, operation: "rename into place")
+            guard let node = state.staged.removeValue(forKey: path.parent.appending(temporaryName)) else {
+                throw SyncTreeError(code: .notFound, operation: "rename into place", path: path, detail: "no staged copy")
+            }
+            state.nodes[path] = node
+            state.writes += 1
+        }
+    }
+
     public func list(_ directory: RelativePath) throws -> DirectoryListing {
         try state.withLock { state in
             try state.check(.list, directory, operation: "list")
@@ -166,6 +181,7 @@ public final class InMemoryTree: SyncTree {
         -> CopyReport
     {
         let attributes = reader.attributes
+        let staged = TemporaryName.make()
         var contents: [UInt8] = []
         var hasher = MD5Stream()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
@@ -195,12 +211,21 @@ public final class InMemoryTree: SyncTree {
             var node = Node(kind: .file, contents: contents, modified: attributes.modified, permissions: attributes.permissions)
             node.version = state.nextVersion
             state.nextVersion += 1
-            state.nodes[path] = node
-            state.writes += 1
+            if options.stageOnly {
+                state.staged[path.parent.appending(staged)] = node
+            } else {
+                state.nodes[path] = node
+                state.writes += 1
+            }
         }
-        return CopyReport(
+        var report = CopyReport(
             bytesCopied: Int64(contents.count), size: attributes.size, modified: attributes.modified, md5: options.verify ? hasher.finalize() : nil)
+        if options.stageOnly { report.stagedName = staged }
+        return report
     }
+
+    /// How many staged copies wait to be published (tests).
+    public var stagedCount: Int { state.withLock { $0.staged.count } }
 
     public func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws {
         try state.withLock { state in

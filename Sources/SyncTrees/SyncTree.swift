@@ -9,6 +9,9 @@ public struct CopyOptions: Sendable, Hashable {
     /// What must be at the final name just before the rename; anything else fails the copy
     /// with ``SyncTreeError/Code/targetChanged`` and leaves the target alone.
     public var expectedTarget: ExpectedTarget
+    /// Leave the complete copy under its temporary name (`--delay-updates`): the report says
+    /// which, and ``StagingSyncTree/publishStaged(_:as:)`` renames it into place later.
+    public var stageOnly = false
 
     public init(verify: Bool = false, fsync: Bool = false, expectedTarget: ExpectedTarget = .unchecked) {
         self.verify = verify
@@ -47,6 +50,8 @@ public struct CopyReport: Sendable, Hashable {
     public var modified: Timestamp
     /// MD5 of the copied data, when it was computed (`--verify`).
     public var md5: String?
+    /// With ``CopyOptions/stageOnly``: the temporary name the complete copy waits under, in the file's folder.
+    public var stagedName: [UInt8]?
 
     public init(bytesCopied: Int64, size: Int64, modified: Timestamp, md5: String? = nil) {
         self.bytesCopied = bytesCopied
@@ -225,4 +230,29 @@ public protocol BatchingSyncTree: SyncTree {
     func receiveBatch(
         _ files: [IncomingFile], options: CopyOptions, shouldStop: @Sendable () -> Bool,
         completed: (Int, Result<CopyReport, any Error>) -> Void)
+}
+
+/// A tree that can hold complete copies under temporary names and rename them into place
+/// later, all together (`--delay-updates`). A killed run leaves only temporary files, which
+/// the next run removes.
+public protocol StagingSyncTree: SyncTree {
+    /// Whether copies can be staged (a wrapper answers for what it wraps).
+    var stagesCopies: Bool { get }
+    /// Renames a staged copy (in `path`'s folder) to `path`, replacing what is there.
+    func publishStaged(_ temporaryName: [UInt8], as path: RelativePath) throws
+}
+
+extension SyncTree {
+    /// Whether the tree can stage copies for `--delay-updates`.
+    public var supportsStaging: Bool {
+        (self as? any StagingSyncTree)?.stagesCopies ?? false
+    }
+
+    /// Publishes a staged copy; trees that cannot stage never have one.
+    public func publishStaged(_ temporaryName: [UInt8], as path: RelativePath) throws {
+        guard let staging = self as? any StagingSyncTree else {
+            throw SyncTreeError(code: .io, operation: "publish", path: path, detail: "\(displayName) cannot hold staged copies")
+        }
+        try staging.publishStaged(temporaryName, as: path)
+    }
 }

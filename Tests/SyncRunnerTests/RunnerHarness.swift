@@ -99,7 +99,7 @@ struct RunnerHarness {
             lock: lock ?? locks.lock(lockName, holder: "test/\(configuration.direction)"),
             openStore: openStore ?? { store },
             openSource: { source },
-            openDestination: { destination })
+            openDestination: { _ in destination })
         return SyncRunner(
             configuration: configuration, parts: parts, reporter: reporter, shutdown: shutdown, clock: clock, logger: Logger(label: "runner-test"))
     }

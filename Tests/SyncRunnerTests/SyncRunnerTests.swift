@@ -71,7 +71,7 @@ struct SyncRunnerTests {
             lock: harness.locks.lock(harness.lockName, holder: "t"),
             openStore: { store },
             openSource: { throw SyncTreeError(code: .notFound, operation: "open directory", path: nil, detail: "/a") },
-            openDestination: { harness.destination })
+            openDestination: { _ in harness.destination })
         let runner = SyncRunner(
             configuration: harness.configuration, parts: parts, reporter: harness.reporter, clock: harness.clock, logger: .init(label: "t"))
 
