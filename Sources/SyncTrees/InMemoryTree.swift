@@ -269,7 +269,9 @@ public final class InMemoryTree: StagingSyncTree {
 
     public func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws {
         precondition(TemporaryName.matches(name), "only the engine's temporary files are removed this way")
-        try remove(directory.appending(name), kind: .file)
+        let path = directory.appending(name)
+        if state.withLock({ $0.staged.removeValue(forKey: path) != nil }) { return }
+        try remove(path, kind: .file)
     }
 
     public func entry(at path: RelativePath) throws -> Entry? {

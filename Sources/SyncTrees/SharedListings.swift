@@ -60,6 +60,13 @@ public final class SharedListings: @unchecked Sendable {
         return statistics
     }
 
+    /// Listing entries held for destinations that have not taken them yet.
+    public var keptEntries: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return cachedEntries
+    }
+
     /// A destination is done (finished or failed): nothing more is kept for it.
     public func leave(_ consumer: Int) {
         condition.lock()

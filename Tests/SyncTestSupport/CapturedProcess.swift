@@ -19,4 +19,40 @@ public enum CapturedProcess {
         try handle.close()
         return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
     }
+
+    /// A command left running in the background, its output going to a file.
+    public final class Running: @unchecked Sendable {
+        let process: Process
+        let output: URL
+
+        init(process: Process, output: URL) {
+            self.process = process
+            self.output = output
+        }
+
+        /// Waits for the command to end (killing it after `timeout` seconds) and returns its output.
+        public func finish(timeout: Double = 60) async throws -> String {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            defer { try? FileManager.default.removeItem(at: output) }
+            return (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        }
+    }
+
+    /// Starts a command in the background; ``Running/finish(timeout:)`` collects its output.
+    public static func start(_ executable: String, _ arguments: [String]) throws -> Running {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("captured-\(UUID().uuidString).out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        try handle.close()
+        return Running(process: process, output: output)
+    }
 }
