@@ -270,6 +270,30 @@ extension DashboardAssets {
             return run.files_created + ' created, ' + run.files_updated + ' updated, ' + run.files_deleted + ' deleted, ' + run.files_failed + ' failed';
           }
 
+          // A fan-out pair (one source, several destinations): a row per destination of its
+          // latest run; a destination that failed, or did not succeed when the others did, stands out.
+          function fanOutTable(directions) {
+            const members = directions.filter(d => d.last_real && d.last_real.fan_out_id);
+            if (members.length < 2) return null;
+            const newest = members.map(d => d.last_success_at || '').sort().pop();
+            const table = el('table', 'fan-out');
+            const head = el('tr');
+            for (const label of ['Destination', 'Status', 'Last success', 'Copied']) head.appendChild(el('th', null, label));
+            table.appendChild(head);
+            for (const d of members) {
+              const run = d.last_real;
+              const behind = (d.last_success_at || '') < newest;
+              const row = el('tr', d.state === 'failed' || behind ? 'failed' : null);
+              row.dataset.dest = run.dest;
+              row.appendChild(el('td', null, run.dest));
+              row.appendChild(el('td', 'status-' + run.status, run.status + (behind ? ' · behind' : '')));
+              row.appendChild(el('td', null, ago(d.last_success_at)));
+              row.appendChild(el('td', null, bytes(run.bytes_transferred)));
+              table.appendChild(row);
+            }
+            return table;
+          }
+
           async function renderPairs() {
             const data = await getJSON('/api/pairs');
             const container = document.getElementById('pairs');
@@ -290,10 +314,13 @@ extension DashboardAssets {
                 directions.find(d => d.state === 'running') || directions.find(d => d.state === 'never') || directions[0];
               title.appendChild(el('span', 'state-' + worst.state, worst.state));
               card.appendChild(title);
+              const fanOut = fanOutTable(directions);
+              if (fanOut) card.appendChild(fanOut);
               for (const direction of directions) {
                 const block = el('div', 'direction');
                 block.dataset.direction = direction.direction;
-                block.appendChild(el('h4', null, direction.direction + ' · last success ' + ago(direction.last_success_at)));
+                const target = direction.last_real && direction.last_real.fan_out_id ? ' → ' + direction.last_real.dest : '';
+                block.appendChild(el('h4', null, direction.direction + target + ' · last success ' + ago(direction.last_success_at)));
                 block.appendChild(runLine('Last sync', direction.last_real, false, direction.state === 'running'));
                 block.appendChild(runLine('Last dry run', direction.last_dry_run, true, false));
                 card.appendChild(block);

@@ -95,7 +95,7 @@ enum DashboardAssets {
         details.conflicts { margin-top: 8px; font-size: 13px; }
         details.conflicts summary { cursor: pointer; color: var(--warn); font-weight: 600; }
         .table-wrap { overflow-x: auto; }
-        table.conflict-table { font-size: 12px; margin-top: 4px; }
+        table.conflict-table, table.fan-out { font-size: 12px; margin-top: 4px; }
         .scroll { overflow-x: auto; }
         table { border-collapse: collapse; width: 100%; background: var(--card); }
         th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }

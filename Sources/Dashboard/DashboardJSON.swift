@@ -36,6 +36,8 @@ enum DashboardJSON {
         var filesPlanned: Int
         var bytesPlanned: Int64
         var phase: String?
+        /// The id the destinations of one fan-out run share; `null` for a run with one destination.
+        var fanOutId: String?
 
         init(_ stored: StoredIteration) {
             let record = stored.record
@@ -66,6 +68,7 @@ enum DashboardJSON {
             filesPlanned = record.filesPlanned
             bytesPlanned = record.bytesPlanned
             phase = record.phase
+            fanOutId = record.fanOutID
         }
     }
 

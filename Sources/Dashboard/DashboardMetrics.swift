@@ -37,6 +37,10 @@ final class DashboardMetrics: Sendable {
                 gauge("ha_sync_last_success_timestamp_seconds", labels).record(Double(success.seconds))
             }
             guard let last = status.lastReal?.record else { continue }
+            if last.fanOutID != nil {
+                // Which destination a fan-out direction label (fwd.2) stands for.
+                gauge("ha_sync_destination_info", labels + [("dest", last.destination)]).record(1)
+            }
             gauge("ha_sync_last_run_timestamp_seconds", labels).record(Double(last.startedAt.seconds))
             gauge("ha_sync_last_run_status", labels).record(Self.code(last.status))
             // A run in progress: what it has done so far (its row is updated as it goes).

@@ -148,7 +148,7 @@ def main():
     try:
         browser.call("Runtime.enable")
         browser.call("Page.navigate", url=f"{args.url}/#iteration={args.failed_iteration}")
-        rendered = browser.wait_for("document.querySelectorAll('.pair-card').length === 5", 30)
+        rendered = browser.wait_for("document.querySelectorAll('.pair-card').length === 6", 30)
         check("pair cards rendered", rendered)
         if not rendered:
             # Say why: the page's own errors.
@@ -174,7 +174,12 @@ def main():
             "document.querySelector('.pair-card[data-pair=\"photos\"] .chart-value').textContent.includes('UTC · success')"))
         check("counters in words on a wide screen", browser.evaluate(
             "document.querySelector('.pair-card[data-pair=\"media\"] .run').textContent.includes('2 created, 1 updated, 0 deleted, 0 failed')"))
-        check("recent activity listed", browser.evaluate("document.querySelectorAll('#activity tbody tr').length === 9"))
+        check("recent activity listed", browser.evaluate("document.querySelectorAll('#activity tbody tr').length === 12"))
+        check("a fan-out run has a row per destination", browser.evaluate(
+            "document.querySelectorAll('.pair-card[data-pair=\"netboot\"] table.fan-out tr[data-dest]').length === 3"))
+        check("the destination that failed stands out", browser.evaluate(
+            "(rows => rows.length === 1 && rows[0].dataset.dest === '/srv/cache-3')"
+            "([...document.querySelectorAll('.pair-card[data-pair=\"netboot\"] table.fan-out tr.failed')])"))
         check("conflicts and versions have their own columns", browser.evaluate(
             "(row => row.querySelector('td.conflicts').textContent === '1' && row.querySelector('td.versions').textContent === '3 / 2')"
             "([...document.querySelectorAll('#activity tbody tr')].find(r => r.cells[1].textContent === 'games'))"))

@@ -55,6 +55,14 @@ enum DashboardSeed {
                     startedAt: Timestamp(seconds: now - 60), dryRun: false, direction: "b-to-a"),
             ])
         _ = try await run("g1", pair: "games", ago: 3 * 86_400)
+        // A fan-out run to three caches; the third failed.
+        for (index, status) in [IterationRecord.Status.success, .success, .failed].enumerated() {
+            var record = AuditStoreConformance.iteration(
+                run: "n\(index)", pair: "netboot", direction: "fwd.\(index + 1)", status: status, startedAt: now - 90)
+            record.destination = "/srv/cache-\(index + 1)"
+            record.fanOutID = "6b1f0c1e-0000-4000-8000-00000000000a"
+            _ = try await store.store(record, nextBatch: { nil })
+        }
         // A run in progress, as the live feed leaves it: a running row with its counters so far.
         var infra = IterationRecord(
             runID: "i1", pair: "infra", direction: "dell-to-hp", source: "/mnt/dell/infra", destination: "/mnt/hp/infra",
