@@ -129,14 +129,15 @@ def manifests(settings):
     files["volume-logs.yaml"] = volume("ha-sync-logs", logs["server"], logs["path"], logs["size"], "logs")
 
     servers = settings["servers"]
-    names = list(servers)
+    # The first two servers are the HA pair; more may be named as fan-out destinations (caches).
+    names = list(servers)[:2]
     if len(names) != 2:
-        sys.exit("settings.toml must name exactly two servers")
+        sys.exit("settings.toml must name at least two servers")
     remote_pairs = [pair for pair in settings["pairs"] if transport(pair) == "remote"]
     for pair in settings["pairs"]:
         if transport(pair) == "remote":
             continue  # reached through the servers' `ha-sync serve`, not NFS
-        for server in names:
+        for server in fan_out_servers(pair, servers) or names:
             files[f"volume-{server}-{pair['name']}.yaml"] = volume(
                 f"{server}-{pair['name']}", servers[server]["address"], pair["path"], pair["size"], "data", pair["name"])
 
@@ -204,9 +205,18 @@ def manifests(settings):
             size_bytes(pair["versions_max_size"], pair["name"])
             filters.append(f"--versions-max-size={pair['versions_max_size']}")
         mode = pair.get("mode", "one-way")
-        if mode not in ("one-way", "bidirectional"):
-            sys.exit(f"pair {pair['name']}: mode must be \"one-way\" or \"bidirectional\", not {mode!r}")
+        if mode not in ("one-way", "bidirectional", "fan-out"):
+            sys.exit(f"pair {pair['name']}: mode must be \"one-way\", \"bidirectional\" or \"fan-out\", not {mode!r}")
         remote = transport(pair) == "remote"
+        if mode == "fan-out":
+            # One job: one walk of the source feeds every destination (docs/cli.md#fan-out).
+            source, *destinations = fan_out_servers(pair, servers)
+            args = [f"--src=/mnt/{source}"] + [f"--dest=/mnt/{d}" for d in destinations] + [
+                f"--pair={pair['name']}", f"--direction=from-{source}"] + common + filters + fan_out_flags(pair)
+            if settings.get("dry_run", True):
+                args.append("--dry-run")
+            cron_job(pair, f"ha-sync-{pair['name']}", f"cron-{pair['name']}.yaml", fan_out_schedule(pair, settings), args, [source] + destinations)
+            continue
 
         def side(server):
             # A remote pair names each server's `ha-sync serve` (its Service in this namespace).
@@ -299,6 +309,40 @@ def manifests(settings):
 
 
 SERVE_PORT = 7443
+
+
+def fan_out_servers(pair, servers):
+    """A fan-out pair's source and destinations (server names), checked; `None` for other pairs."""
+    if pair.get("mode") != "fan-out":
+        return None
+    name = pair["name"]
+    if transport(pair) != "nfs":
+        sys.exit(f"pair {name}: a fan-out pair reaches its servers through NFS mounts; transport = \"remote\" is not supported for it")
+    source = pair.get("source")
+    destinations = pair.get("destinations", [])
+    if source not in servers:
+        sys.exit(f"pair {name}: source must name a server in [servers], got {source!r}")
+    if not destinations or any(d not in servers or d == source for d in destinations) or len(set(destinations)) != len(destinations):
+        sys.exit(f"pair {name}: destinations must list other servers of [servers], each once, got {destinations!r}")
+    return [source] + destinations
+
+
+def fan_out_flags(pair):
+    """The ordered-publication options of a fan-out pair."""
+    flags = [f"--publish-after={rule}" for rule in pair.get("publish_after", [])]
+    flags += [f"--publish-last={rule}" for rule in pair.get("publish_last", [])]
+    if pair.get("delay_updates", False):
+        flags.append("--delay-updates")
+    if "min_age" in pair:
+        flags.append(f"--min-age={pair['min_age']}")
+    return flags
+
+
+def fan_out_schedule(pair, settings):
+    schedule = pair.get("schedule", settings["schedules"].get("fan-out"))
+    if schedule is None:
+        sys.exit(f"pair {pair['name']}: a fan-out pair needs a schedule (schedule = \"...\" on the pair, or fan-out in [schedules])")
+    return schedule
 
 
 def transport(pair):
@@ -471,8 +515,14 @@ def monitoring(settings, files):
     ]
     for pair in settings["pairs"]:
         mode = pair.get("mode", "one-way")
-        directions = [("both", settings["schedules"]["bidirectional"])] if mode == "bidirectional" else [
-            (direction, settings["schedules"][direction]) for direction in ("dell-to-hp", "hp-to-dell")]
+        if mode == "fan-out":
+            # One direction label per destination: from-<source>.1, .2, ...
+            source, *destinations = fan_out_servers(pair, settings["servers"])
+            directions = [(f"from-{source}.{index + 1}", fan_out_schedule(pair, settings)) for index in range(len(destinations))]
+        elif mode == "bidirectional":
+            directions = [("both", settings["schedules"]["bidirectional"])]
+        else:
+            directions = [(direction, settings["schedules"][direction]) for direction in ("dell-to-hp", "hp-to-dell")]
         for direction, schedule in directions:
             window = 2 * schedule_period_seconds(schedule)
             selector = f'job="ha-sync-ui",pair="{pair["name"]}",direction="{direction}"'

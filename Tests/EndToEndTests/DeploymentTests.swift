@@ -170,6 +170,60 @@ struct DeploymentTests {
         #expect((spec?["issuerRef"] as? [String: Any])?["name"] as? String == "ha-sync-peer-ca")
     }
 
+    @Test func aFanOutPairIsOneJobWithEveryDestination() throws {
+        let scratch = try TemporaryTree("deploy-fan-out")
+        var settings = try String(contentsOf: Self.repository.appendingPathComponent("deploy/settings.toml"), encoding: .utf8)
+        let ai = #"  { name = "ai",       path = "/data/ai",       size = "500Gi" },"#
+        try #require(settings.contains(ai))
+        settings = settings.replacingOccurrences(
+            of: ai,
+            with: ai + "\n"
+                + #"  { name = "netboot", path = "/data/netboot", size = "200Gi", mode = "fan-out", source = "dell", destinations = ["hp", "cache-garage"], publish_after = ["*.json=${stem}.squashfs"], delay_updates = true, min_age = "2m" },"#
+        )
+        settings = settings.replacingOccurrences(of: "[schedules]", with: "[servers.cache-garage]\naddress = \"192.168.3.10\"\n\n[schedules]")
+        try settings.write(toFile: scratch.root + "/settings.toml", atomically: true, encoding: .utf8)
+        let generated = try Self.run(["python3", "deploy/generate.py", "--settings", scratch.root + "/settings.toml", "--out", scratch.root + "/out"])
+        try #require(generated.status == 0, "\(generated.output)")
+        let render = try Self.run(["kubectl", "kustomize", scratch.root + "/out"])
+        try #require(render.status == 0, "\(render.output)")
+        try render.output.write(toFile: scratch.root + "/all.yaml", atomically: true, encoding: .utf8)
+        let validation = try Self.run(["kubernetes-validate", "--strict", "--quiet", scratch.root + "/all.yaml"])
+        #expect(validation.status == 0, "\(validation.output)")
+        let objects = try Yams.load_all(yaml: render.output).compactMap { $0 as? [String: Any] }
+        let jobs = objects.filter {
+            $0["kind"] as? String == "CronJob" && (($0["metadata"] as? [String: Any])?["name"] as? String)?.contains("netboot") == true
+        }
+        #expect(jobs.count == 1, "one job feeds every destination")
+        let template = ((jobs.first?["spec"] as? [String: Any])?["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any]
+        let pod = (template?["template"] as? [String: Any])?["spec"] as? [String: Any]
+        let container = (pod?["containers"] as? [[String: Any]])?.first
+        let args = container?["args"] as? [String] ?? []
+        #expect(
+            args.starts(with: ["--src=/mnt/dell", "--dest=/mnt/hp", "--dest=/mnt/cache-garage", "--pair=netboot", "--direction=from-dell"]), "\(args)"
+        )
+        #expect(args.contains("--publish-after=*.json=${stem}.squashfs") && args.contains("--delay-updates") && args.contains("--min-age=2m"))
+        #expect((jobs.first?["spec"] as? [String: Any])?["schedule"] as? String == "*/30 * * * *")
+        let claims = (pod?["volumes"] as? [[String: Any]] ?? []).compactMap {
+            ($0["persistentVolumeClaim"] as? [String: Any])?["claimName"] as? String
+        }
+        #expect(Set(claims) == ["pvc-dell-netboot", "pvc-hp-netboot", "pvc-cache-garage-netboot", "pvc-ha-sync-logs"])
+        let volume = objects.first {
+            $0["kind"] as? String == "PersistentVolume" && ($0["metadata"] as? [String: Any])?["name"] as? String == "pv-cache-garage-netboot"
+        }
+        #expect(((volume?["spec"] as? [String: Any])?["nfs"] as? [String: Any])?["server"] as? String == "192.168.3.10")
+        // The other pairs still sync between the HA pair only.
+        #expect(objects.first { ($0["metadata"] as? [String: Any])?["name"] as? String == "pv-cache-garage-media" } == nil)
+        // One freshness alert per destination.
+        let rules = try String(contentsOfFile: scratch.root + "/out/monitoring/prometheus-rule.yaml", encoding: .utf8)
+        for index in 1...2 { #expect(rules.contains("direction=\\\"from-dell.\(index)\\\"") || rules.contains("direction=\"from-dell.\(index)\"")) }
+
+        // Mistakes are named.
+        let wrong = settings.replacingOccurrences(of: #"destinations = ["hp", "cache-garage"]"#, with: #"destinations = ["hp", "nowhere"]"#)
+        try wrong.write(toFile: scratch.root + "/wrong.toml", atomically: true, encoding: .utf8)
+        let refused = try Self.run(["python3", "deploy/generate.py", "--settings", scratch.root + "/wrong.toml", "--out", scratch.root + "/wrong"])
+        #expect(refused.status != 0 && refused.output.contains("pair netboot: destinations must list other servers"), "\(refused.output)")
+    }
+
     // MARK: Monitoring
 
     static func monitoringObjects() throws -> [[String: Any]] {
