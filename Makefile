@@ -3,7 +3,7 @@ SWIFT ?= swift
 DEMO := $(CURDIR)/.demo
 IMAGE ?= ha-sync:dev
 
-.PHONY: help build release smoke test lint fmt check-fresh validate bench bench-nfs bench-remote bench-million demo deploy-generate docker-build docker-push clean
+.PHONY: help build release smoke test lint fmt check-fresh validate bench bench-nfs bench-remote bench-fanout bench-million demo deploy-generate docker-build docker-push clean
 
 help:
 	@echo "make demo      build ha-sync and sync two sample folders under .demo/ (embedded defaults)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench     benchmark against rsync, rclone and cp (needs rsync, rclone; ~6 GiB scratch)"
 	@echo "make bench-nfs the same peers with both trees behind latencyfs, NFS-like latency (root, /dev/fuse)"
 	@echo "make bench-remote  ha-sync serve vs an rsync daemon over a netem-shaped veth link (root, iproute2)"
+	@echo "make bench-fanout  one source to three destinations in one run, vs one destination and vs three rsyncs"
 	@echo "make release   release build of ha-sync and ha-sync-ui, Swift runtime linked statically (as in the image)"
 	@echo "make smoke     run the release binaries once"
 	@echo "make deploy-generate   rewrite deploy/*.yaml from deploy/settings.toml"
@@ -91,6 +92,10 @@ bench-nfs:
 bench-remote: release
 	@# Two network namespaces, 1 ms RTT, 1 Gbit/s; see scripts/bench_remote.py --help.
 	scripts/bench_remote.py
+
+bench-fanout:
+	$(SWIFT) build -c release --product ha-sync
+	scripts/bench_fanout.py
 
 bench-million:
 	$(SWIFT) build -c release --product ha-sync

@@ -39,6 +39,7 @@ final class RunAudit: Sendable {
         iteration: IterationRecord,
         stop: StopSignal,
         progress: SyncProgress,
+        flushEarlier: Bool = true,
         logger: Logger
     ) async -> RunAudit {
         let flusher = OpslogFlusher(directory: logDirectory, logger: logger)
@@ -50,14 +51,8 @@ final class RunAudit: Sendable {
             problem = "\(error)"
             logger.warning("audit store unavailable: \(error); the sync goes on and its opslog stays in \(logDirectory) for a later run to flush")
         }
-        if let opened = store {
-            let flushed = try? await stop.unlessStopped { await flusher.flushPending(to: opened) }
-            if let (count, error) = flushed {
-                if count > 0 { logger.info("flushed \(count) opslogs left by earlier runs") }
-                if let error {
-                    logger.warning("audit flush of earlier opslogs failed: \(error); they stay for a later run")
-                }
-            }
+        if let opened = store, flushEarlier {
+            await flushPending(flusher, to: opened, stop: stop, logger: logger)
         }
         if stop.isStopped {
             return RunAudit(store: store, storeProblem: problem, flusher: flusher, writer: nil, logger: logger)
@@ -85,6 +80,18 @@ final class RunAudit: Sendable {
             }
         }
         return RunAudit(store: store, storeProblem: problem, flusher: flusher, writer: writer, feed: feed, logger: logger)
+    }
+
+    /// Flushes the opslogs earlier runs left behind (before this run writes its own: a fan-out
+    /// run does it once for all its destinations).
+    static func flushPending(_ flusher: OpslogFlusher, to store: any AuditStore, stop: StopSignal, logger: Logger) async {
+        let flushed = try? await stop.unlessStopped { await flusher.flushPending(to: store) }
+        if let (count, error) = flushed {
+            if count > 0 { logger.info("flushed \(count) opslogs left by earlier runs") }
+            if let error {
+                logger.warning("audit flush of earlier opslogs failed: \(error); they stay for a later run")
+            }
+        }
     }
 
     /// Records an operation in the opslog.

@@ -33,13 +33,17 @@ extension SyncRunner {
                 runID: runID, index: index, listings: listings, source: source, progress: SyncProgress(), openStore: { try await store.open() })
         }
         progress.combine(members.map(\.progress))
+        let stop = self.stop
+        // Opslogs of earlier runs are flushed once, before any destination starts its own.
+        if let opened = try? await stop.unlessStopped({ try await store.open() }) {
+            await RunAudit.flushPending(OpslogFlusher(directory: configuration.logDirectory, logger: logger), to: opened, stop: stop, logger: logger)
+        }
         logger.info(
             "fan-out run started",
             metadata: [
                 "run_id": "\(runID)", "destinations": "\(destinations.count)",
                 "workers_each": "\(RunConfiguration.fanOutWorkers(total: configuration.workers, destinations: destinations.count))",
             ])
-        let stop = self.stop
         let outcomes = await withTaskGroup(of: (Int, RunOutcome)?.self) { group in
             group.addTask {
                 // One heartbeat for the whole run; losing the lock stops every destination.

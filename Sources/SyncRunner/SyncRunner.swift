@@ -123,8 +123,7 @@ public struct SyncRunner<Source: SyncTree, Destination: SyncTree>: Sendable {
         let progress = fanOut?.progress ?? self.progress
         let audit = await RunAudit.start(
             openStore: fanOut?.openStore ?? parts.openStore, logDirectory: configuration.logDirectory, iteration: iteration, stop: stop,
-            progress: progress,
-            logger: logger)
+            progress: progress, flushEarlier: fanOut == nil, logger: logger)
         guard !stop.isStopped else {
             await audit.close()
             return stoppedEarly("while opening the audit store")
