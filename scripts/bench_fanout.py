@@ -10,15 +10,22 @@ Scenarios:
   b  re-run with nothing changed
   c  re-run after 1% of the files changed
 Absolute times on a shared machine mean little: read the ratios.
+
+With --meta-us N (root, /dev/fuse), every destination is behind its own latencyfs mount that
+adds N microseconds to each metadata request (and --data-us to each read or write): separate
+servers reached over a network, as the caches of a fan-out are, rather than three folders
+sharing this machine's disk and cores.
 """
 
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the local-disk benchmark's helpers)
+import bench_nfs  # noqa: E402  (latencyfs)
 
 ROOT = bench.ROOT
 
@@ -32,14 +39,20 @@ def main():
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "ha-sync"))
+    parser.add_argument("--meta-us", type=int, default=0, help="latency per metadata request on each destination (latencyfs)")
+    parser.add_argument("--data-us", type=int, default=0, help="latency per read or write on each destination (with --meta-us)")
+    parser.add_argument("--latencyfs", default=os.path.join(ROOT, ".build/latencyfs/latencyfs"))
     args = parser.parse_args()
+    if args.meta_us:
+        bench_nfs.build_latencyfs(args.latencyfs)
     if not os.path.exists(args.binary):
         sys.exit(f"{args.binary} missing: run `swift build -c release --product ha-sync` (make bench-fanout does)")
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
     source = os.path.join(args.work, "src")
     logs = os.path.join(args.work, "logs")
-    print(f"making {args.files} files in {args.dirs} folders ...", flush=True)
+    where = f"each destination behind latencyfs ({args.meta_us} us per metadata request)" if args.meta_us else "local disk"
+    print(f"machine: {os.cpu_count()} cores; {where}; making {args.files} files in {args.dirs} folders ...", flush=True)
     bench.make_small_tree(source, args.files, args.dirs)
 
     def destinations(tool):
@@ -68,12 +81,23 @@ def main():
                 commands, paths = tools[tool]
                 prepare(paths)
                 os.sync()
-                total, peak = 0.0, 0.0
-                for command in commands():
-                    seconds, rss = bench.run(command, tool)
-                    total += seconds
-                    peak = max(peak, rss)
-                samples[tool].append((total, peak))
+                mounted = []
+                if args.meta_us:
+                    for path in paths:
+                        # Mounted over itself: the same path, now slow.
+                        subprocess.run([args.latencyfs, "--meta-us", str(args.meta_us), "--data-us", str(args.data_us),
+                                        "-o", "allow_other", path, path], check=True)
+                        mounted.append(path)
+                try:
+                    total, peak = 0.0, 0.0
+                    for command in commands():
+                        seconds, rss = bench.run(command, tool)
+                        total += seconds
+                        peak = max(peak, rss)
+                    samples[tool].append((total, peak))
+                finally:
+                    for path in mounted:
+                        subprocess.run(["fusermount3", "-u", path], stderr=subprocess.DEVNULL)
         rows = bench.median_rows(samples)
         bench.report(scenario, rows, base_tool="ha-sync, 1 destination")
         return rows

@@ -139,7 +139,10 @@ public final class RemoteTree: SyncTree, Sendable {
         let attributes = reader.attributes
         var signatures: BlockSignatures?
         if attributes.size >= deltaBasisMinimumSize {
-            var reply = try call(.signatures, path) { $0.writePath(path) }
+            var reply = try call(.signatures, path) {
+                $0.writePath(path)
+                $0.writeAttributes(attributes)  // which version: a partial transfer of it is resumed
+            }
             if try reply.readBool() { signatures = try BlockSignatures.read(from: &reply) }
         }
         let body = BytePipe(limit: 4 << 20)

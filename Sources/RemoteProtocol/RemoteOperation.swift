@@ -39,7 +39,7 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     public var streams: Bool { self == .read || self == .write }
 
     /// The version of this message set; a server refuses a client of another version by name.
-    public static let protocolVersion = 1
+    public static let protocolVersion = 2
 }
 
 /// The reply to a small request: a status byte, then the payload or a tree error.

@@ -37,7 +37,8 @@ struct RootHandler: Sendable {
                 return RemoteReply.ok { $0.writeText(digest) }
             case .signatures:
                 let path = try body.readPath()
-                let signatures = try Self.signatures(of: path, in: tree)
+                let source = try body.readAttributes()
+                let signatures = try Self.signatures(of: path, source: source, in: tree)
                 return RemoteReply.ok { buffer in
                     buffer.writeBool(signatures != nil)
                     signatures?.write(to: &buffer)
@@ -83,12 +84,16 @@ struct RootHandler: Sendable {
         }
     }
 
-    /// Signatures of the file at `path` when it is a regular file worth a delta.
-    static func signatures(of path: RelativePath, in tree: LocalTree) throws -> BlockSignatures? {
-        guard let entry = try tree.entry(at: path), entry.kind == .file, entry.size >= deltaBasisMinimumSize else { return nil }
-        let reader = try tree.openFile(path)
-        let size = reader.attributes.size
-        return try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: size), read: reader.read(into:))
+    /// Signatures of what a write of `source`'s version of `path` will be rebuilt from (the
+    /// partial file of an interrupted transfer, or the old copy), when there is one worth a delta.
+    static func signatures(of path: RelativePath, source: FileAttributes, in tree: LocalTree) throws -> BlockSignatures? {
+        guard let basis = try tree.deltaBasis(for: path, source: source) else { return nil }
+        var offset: Int64 = 0
+        return try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: basis.size)) { buffer in
+            let count = try basis.read(at: offset, into: buffer)
+            offset += Int64(count)
+            return count
+        }
     }
 
     // MARK: Streams

@@ -37,21 +37,35 @@ extension LocalTree {
         // Two local files: let the kernel (or the NFS server) move the bytes.
         let local = reader as? LocalFileReader
         return try withParent(of: path, operation: "open destination directory") { directory, finalName in
-            // A remote reader can send only what changed against the old copy; it asks for
-            // the content (and learns the attributes) after this offer.
-            if let delta = reader as? any DeltaFileReader, let basis = LocalBasisFile(directory: directory, name: finalName) {
+            let delta = reader as? any DeltaFileReader
+            // A large file from across a network is written under a name of its own (its source
+            // version's), kept when the transfer breaks: the next attempt takes what arrived as
+            // its old copy, and only the rest crosses the wire.
+            let partial = delta == nil ? nil : Self.partialName(for: path, attributes: reader.attributes)
+            let resumeFrom = partial.flatMap { name in RelativePath(unchecked: name).withCString { LocalBasisFile(directory: directory, name: $0) } }
+            // A remote reader can send only what changed against the old copy (or what is
+            // missing from a partial one); it asks for the content after this offer. The
+            // sender's signatures came from ``deltaBasis(for:source:)``, which chooses alike.
+            if let delta, let basis = resumeFrom ?? LocalBasisFile(directory: directory, name: finalName) {
                 delta.useBasis(basis)
             }
             let attributes = reader.attributes
-            let temporary = TemporaryName.make()
+            let temporary = resumeFrom == nil ? partial ?? TemporaryName.make() : TemporaryName.make()
             return try RelativePath(unchecked: temporary).withCString { temporaryName in
-                // O_RDWR so --verify can read the copy back.
-                let output = openat(directory, temporaryName, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                // O_RDWR so --verify can read the copy back. A partial too short to resume
+                // from is started again.
+                let flags = temporary == partial ? O_CREAT | O_TRUNC : O_CREAT | O_EXCL
+                let output = openat(directory, temporaryName, O_RDWR | flags | O_CLOEXEC | O_NOFOLLOW, 0o600)
                 guard output >= 0 else { throw SyncTreeError.system("create temporary file", path) }
                 var committed = false
+                var keepPartial = partial != nil
                 defer {
                     close(output)
-                    if !committed { unlinkat(directory, temporaryName, 0) }
+                    if !committed {
+                        Self.abandon(temporaryName, in: directory, keep: keepPartial ? partial : nil, resumedFrom: resumeFrom)
+                    } else if resumeFrom != nil, let partial {
+                        _ = RelativePath(unchecked: partial).withCString { unlinkat(directory, $0, 0) }
+                    }
                 }
 
                 var sourceDigest: String?
@@ -81,6 +95,7 @@ extension LocalTree {
                 }
 
                 guard copied == attributes.size else {
+                    keepPartial = false
                     throw SyncTreeError(code: .sourceChanged, operation: "copy", path: path, detail: "source changed during copy")
                 }
                 if let sourceDigest {
@@ -89,6 +104,7 @@ extension LocalTree {
                     try FileIO.readAll(output, path: path) { hasher.update($0) }
                     let written = hasher.finalize()
                     guard written == sourceDigest else {
+                        keepPartial = false
                         throw SyncTreeError(
                             code: .verificationFailed, operation: "verify", path: path,
                             detail: "written copy has MD5 \(written), source has \(sourceDigest)")
@@ -105,7 +121,12 @@ extension LocalTree {
                 guard futimens(output, &times) == 0 else { throw SyncTreeError.system("set mtime", path) }
                 if options.fsync && fsync(output) != 0 { throw SyncTreeError.system("fsync", path) }
 
-                try reader.checkUnchanged()
+                do {
+                    try reader.checkUnchanged()
+                } catch {
+                    keepPartial = false  // a different version: nothing to resume
+                    throw error
+                }
                 if shouldStop() {
                     throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped before rename")
                 }
@@ -129,6 +150,50 @@ extension LocalTree {
                 }
                 committed = true
                 return CopyReport(bytesCopied: copied, size: attributes.size, modified: attributes.modified, md5: sourceDigest)
+            }
+        }
+    }
+
+    /// Files from this size on, received from a network peer, can resume an interrupted transfer.
+    public static let resumableMinimumSize: Int64 = 8 << 20
+
+    /// The partial file's name for a transfer of `attributes`' version of `path`, if it is large enough to resume.
+    static func partialName(for path: RelativePath, attributes: FileAttributes) -> [UInt8]? {
+        guard attributes.size >= resumableMinimumSize else { return nil }
+        return TemporaryName.resumable(for: path.lastComponent, size: attributes.size, modified: attributes.modified)
+    }
+
+    /// What a delta transfer of `source` (the sender's version) into `path` is rebuilt from:
+    /// the partial file of an interrupted transfer of the same version, else the old copy at
+    /// `path`; `nil` when neither is a regular file worth a delta. A peer asks for its
+    /// signatures before it sends; ``receiveFile(_:from:options:shouldStop:)`` offers the same.
+    public func deltaBasis(for path: RelativePath, source: FileAttributes?) throws -> (any BasisFile)? {
+        guard !path.isRoot else { return nil }
+        return try withParent(of: path, operation: "open old copy") { directory, finalName in
+            if let source, let partial = Self.partialName(for: path, attributes: source),
+                let basis = RelativePath(unchecked: partial).withCString({ LocalBasisFile(directory: directory, name: $0) })
+            {
+                return basis
+            }
+            return LocalBasisFile(directory: directory, name: finalName)
+        }
+    }
+
+    /// Removes an unfinished copy, or keeps it as `keep` (the partial file of a resumable
+    /// transfer) when it holds more than the partial it resumed from.
+    static func abandon(_ temporaryName: UnsafePointer<CChar>, in directory: Int32, keep: [UInt8]?, resumedFrom: LocalBasisFile?) {
+        guard let keep else {
+            unlinkat(directory, temporaryName, 0)
+            return
+        }
+        var info = stat()
+        let written = fstatat(directory, temporaryName, &info, AT_SYMLINK_NOFOLLOW) == 0 ? Int64(info.st_size) : 0
+        RelativePath(unchecked: keep).withCString { keepName in
+            if strcmp(temporaryName, keepName) == 0 { return }  // written in place: it stays
+            if written > (resumedFrom?.size ?? 0) {
+                renameat(directory, temporaryName, directory, keepName)
+            } else {
+                unlinkat(directory, temporaryName, 0)
             }
         }
     }

@@ -121,7 +121,10 @@ public final class LocalTree: SyncTree {
             }
             let nameBytes = UnsafeRawBufferPointer(start: namePointer, count: length)
             if TemporaryName.matches(nameBytes) {
-                listing.temporaryFiles.append(Array(nameBytes))
+                // A resumable transfer's partial file stays for the next attempt, until it is old.
+                if !TemporaryName.isResumable(nameBytes) || Self.isExpiredPartial(in: streamDescriptor, name: namePointer) {
+                    listing.temporaryFiles.append(Array(nameBytes))
+                }
                 continue
             }
             if !detailed, let kind = Self.kind(ofDirectoryEntryType: record.pointee.d_type) {
@@ -330,6 +333,15 @@ public final class LocalTree: SyncTree {
         } catch let error as SyncTreeError where error.code == .notFound || error.code == .notADirectory {
             return nil
         }
+    }
+
+    /// Whether a resumable transfer's partial file has gone unused for longer than its lifetime.
+    static func isExpiredPartial(in directory: Int32, name: UnsafePointer<CChar>) -> Bool {
+        var info = stat()
+        guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) - Int64(info.st_mtim.tv_sec) > TemporaryName.resumableLifetimeSeconds
     }
 
     /// `fstatat` of one name, `nil` if there is nothing there (or it cannot be read).

@@ -94,13 +94,16 @@ extension HASyncProcess.Outcome {
 /// Freezes `run` with SIGSTOP the moment a temporary file shows up in `directory`, watching
 /// from an OS thread of its own: a poll on the test's task pool can miss a short copy while the
 /// pool is busy with other tests. Returns whether it froze the run.
-func freezeWhenTemporaryFileAppears(_ run: HASyncProcess, in directory: String, timeout: Double = 60) async -> Bool {
+func freezeWhenTemporaryFileAppears(_ run: HASyncProcess, in directory: String, minimumSize: Int = 0, timeout: Double = 60) async -> Bool {
     let pid = run.process.processIdentifier
     return await withCheckedContinuation { continuation in
         Thread.detachNewThread {
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline {
-                if !temporaryFiles(in: directory).isEmpty {
+                let grown = temporaryFiles(in: directory).contains { name in
+                    ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0) >= minimumSize
+                }
+                if grown {
                     kill(pid, SIGSTOP)
                     continuation.resume(returning: true)
                     return

@@ -223,21 +223,70 @@ struct RemotePeerTests {
         #expect(temporaryFiles(in: exported).isEmpty)
     }
 
-    @Test func aClientKilledMidTransferLeavesNothingPartialAndTheNextRunCompletes() async throws {
+    @Test func aClientKilledMidUploadResumesWhereItStopped() async throws {
         let server = try await serve()
         defer { Task { await server.stop() } }
-        try writeLargeFile(local + "/big.bin", size: 64 << 20, seed: 5)
+        let size = 96 << 20
+        try writeLargeFile(local + "/big.bin", size: size, seed: 5)
+        try TemporaryTree.write(local, "small.txt", "small: never kept half-written")
+        // An older, different version is in place: the resumed transfer must rebuild from the
+        // partial file, not from this (both ends must agree on which, or the checksum fails).
+        try writeLargeFile(exported + "/big.bin", size: 32 << 20, seed: 6)
+        try TemporaryTree.setModified(exported, RelativePath("big.bin"), Timestamp(seconds: 1_600_000_000))
         let run = try HASyncProcess(
             ["--src", local, "--dest", server.url("data"), "--pair", "media", "--log-dir", logs] + server.clientArguments)
-        #expect(await freezeWhenTemporaryFileAppears(run, in: exported))
+        // Killed once a good part of the large file has arrived.
+        #expect(await freezeWhenTemporaryFileAppears(run, in: exported, minimumSize: 24 << 20))
         run.signal(SIGKILL)
         _ = try await run.wait(timeout: 30)
-        #expect(!TemporaryTree.exists(exported, RelativePath("big.bin")))
-        // The server notices the stream is gone and drops its temporary file.
-        #expect(try await waitUntil(timeout: 60) { temporaryFiles(in: exported).isEmpty })
+        #expect(
+            (try? FileManager.default.attributesOfItem(atPath: exported + "/big.bin")[.size] as? Int) == 32 << 20,
+            "the old version stays under the final name, nothing partial")
+        // The server keeps what arrived under the transfer's partial name, and nothing else.
+        let kept = try await waitUntil(timeout: 60) {
+            let names = temporaryFiles(in: exported)
+            return names.count == 1 && names[0].hasPrefix(".ha-sync-tmp.resume-")
+        }
+        #expect(kept, "\(temporaryFiles(in: exported))")
+        let partialSize =
+            temporaryFiles(in: exported).first.flatMap {
+                try? FileManager.default.attributesOfItem(atPath: exported + "/" + $0)[.size] as? Int
+            } ?? 0
+        #expect(partialSize >= 24 << 20)
+
+        let wireBefore = try await server.metric("ha_sync_serve_file_bytes_total{root=\"data\",source=\"wire\"}")
         let again = try await sync(local, server.url("data"), server)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
+        #expect(temporaryFiles(in: exported).isEmpty, "the partial is gone once the file is in place")
+        // Only what was missing crossed the wire again.
+        let wire = try await server.metric("ha_sync_serve_file_bytes_total{root=\"data\",source=\"wire\"}") - wireBefore
+        #expect(wire < Double(size - partialSize) + Double(2 << 20), "resent \(wire) bytes; \(partialSize) of \(size) had arrived")
+        #expect(try await server.metric("ha_sync_serve_file_bytes_total{root=\"data\",source=\"basis\"}") >= Double(partialSize - (1 << 20)))
+    }
+
+    @Test func aClientKilledMidDownloadResumesWhereItStopped() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        let size = 96 << 20
+        try writeLargeFile(exported + "/image.iso", size: size, seed: 9)
+        let run = try HASyncProcess(
+            ["--src", server.url("data"), "--dest", local, "--pair", "pull", "--log-dir", logs] + server.clientArguments)
+        #expect(await freezeWhenTemporaryFileAppears(run, in: local, minimumSize: 24 << 20))
+        run.signal(SIGKILL)
+        _ = try await run.wait(timeout: 30)
+        #expect(!TemporaryTree.exists(local, RelativePath("image.iso")))
+        let names = temporaryFiles(in: local)
+        #expect(names.count == 1 && names.first?.hasPrefix(".ha-sync-tmp.resume-") == true, "\(names)")
+        let partialSize = names.first.flatMap { try? FileManager.default.attributesOfItem(atPath: local + "/" + $0)[.size] as? Int } ?? 0
+
+        let sentBefore = try await server.metric("ha_sync_serve_sent_bytes_total{root=\"data\"}")
+        let again = try await sync(server.url("data"), local, server, pair: "pull")
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try TemporaryTree.read(local, RelativePath("image.iso")) == TemporaryTree.read(exported, RelativePath("image.iso")))
+        #expect(temporaryFiles(in: local).isEmpty)
+        let sent = try await server.metric("ha_sync_serve_sent_bytes_total{root=\"data\"}") - sentBefore
+        #expect(sent < Double(size - partialSize) + Double(2 << 20), "sent \(sent) bytes; \(partialSize) of \(size) had arrived")
     }
 
     @Test func aFolderReplacedUnderTheServerIsOpenedAgainAndAMissingOneIsAClearError() async throws {
