@@ -71,6 +71,9 @@ public struct HASyncCommand: AsyncParsableCommand {
             valueName: "file"))
     var peerCA: String?
 
+    @Flag(help: "Deflate file data sent to and from hasync:// peers (for slow links; data that does not shrink goes as it is).")
+    var compress = false
+
     @Flag(
         name: .customLong("create-dest"),
         help: "Create the destination directory if it is missing (off by default: a missing root is usually an unmounted volume).")
@@ -374,7 +377,8 @@ public struct HASyncCommand: AsyncParsableCommand {
         let storeLogger = logger
         let peers = try PeerConnections(
             sides: [configuration.source] + configuration.destinations,
-            tokenFile: peerTokenFile ?? environment["HA_SYNC_PEER_TOKEN_FILE"], trustFile: peerCA ?? environment["HA_SYNC_PEER_CA"])
+            tokenFile: peerTokenFile ?? environment["HA_SYNC_PEER_TOKEN_FILE"], trustFile: peerCA ?? environment["HA_SYNC_PEER_CA"],
+            compress: compress)
         let parts = SyncRunner<AnySyncTree, AnySyncTree>.Parts(
             lock: locks.lock,
             openStore: { try await AuditStores.open(dsn, logger: storeLogger) },

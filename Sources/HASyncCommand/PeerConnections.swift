@@ -10,7 +10,10 @@ struct PeerConnections: Sendable {
     private let connections: [String: RemoteConnection]
 
     /// Parses the remote sides and sets up their connections (nothing is sent yet).
-    init(sides: [String], tokenFile: String?, trustFile: String?) throws {
+    init(sides: [String], tokenFile: String?, trustFile: String?, compress: Bool = false) throws {
+        if compress && !sides.contains(where: RunConfiguration.isRemote) {
+            throw ValidationError("--compress compresses what crosses the network to a hasync:// peer, and no side is one")
+        }
         var connections: [String: RemoteConnection] = [:]
         for side in sides where RunConfiguration.isRemote(side) {
             let url: RemoteURL
@@ -23,7 +26,7 @@ struct PeerConnections: Sendable {
                 throw ValidationError("\(side) is a remote peer: give its token with --peer-token-file (or HA_SYNC_PEER_TOKEN_FILE)")
             }
             do {
-                connections[side] = try RemoteConnection(url: url, tokenFile: tokenFile, trustFile: trustFile)
+                connections[side] = try RemoteConnection(url: url, tokenFile: tokenFile, trustFile: trustFile, compress: compress)
             } catch {
                 throw ValidationError("\(error)")
             }

@@ -27,6 +27,8 @@ public final class RemoteConnection: Sendable {
     private let authorization: String
     private let trustFile: String?
     private let broken = Mutex<String?>(nil)
+    /// Deflate file data both ways (`--compress`): uploads compress here, downloads ask the server to.
+    public let compress: Bool
 
     /// How long one request may wait for the server before the connection counts as lost.
     static let readTimeout: TimeAmount = .seconds(120)
@@ -35,8 +37,9 @@ public final class RemoteConnection: Sendable {
     ///   - tokenFile: a file holding the token (its first non-empty line).
     ///   - trustFile: PEM certificates to trust: the server's CA, or the server's own
     ///     certificate to pin it. `nil` trusts the system's roots.
-    public init(url: RemoteURL, tokenFile: String, trustFile: String?) throws {
+    public init(url: RemoteURL, tokenFile: String, trustFile: String?, compress: Bool = false) throws {
         self.url = url
+        self.compress = compress
         let text: String
         do {
             text = try String(contentsOfFile: tokenFile, encoding: .utf8)

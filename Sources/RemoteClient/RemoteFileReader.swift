@@ -24,6 +24,7 @@ final class RemoteFileReader: DeltaFileReader {
         self.path = path
         body = BytePipe()
         var request = ByteBuffer()
+        request.writeReadFlags(compress: connection.compress)
         request.writeVarInt(1)
         request.writePath(path)
         try body.put(request)

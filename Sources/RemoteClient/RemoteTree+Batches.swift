@@ -26,6 +26,7 @@ extension RemoteTree: BatchingSyncTree {
         var fetched: [RelativePath: Result<PrefetchedFile, any Error>] = [:]
         do {
             var request = ByteBuffer()
+            request.writeReadFlags(compress: connection.compress)
             request.writeVarInt(UInt64(chosen.count))
             for path in chosen {
                 request.writePath(path)
@@ -120,7 +121,9 @@ extension RemoteTree: BatchingSyncTree {
                 output.writeCopyOptions(options)
                 sent.append(index)
                 do {
-                    try Self.sendContent(of: reader, signatures: nil, path: file.path, into: body, buffer: &output, shouldStop: shouldStop)
+                    try Self.sendContent(
+                        of: reader, signatures: nil, path: file.path, into: body, buffer: &output, compress: connection.compress,
+                        shouldStop: shouldStop)
                 } catch is SyncTreeError {
                     // Sent as an abort: the server's reply for this file carries the error.
                 }

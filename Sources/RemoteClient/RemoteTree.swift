@@ -154,7 +154,9 @@ public final class RemoteTree: SyncTree, Sendable {
             output.writeAttributes(attributes)
             output.writeCopyOptions(options)
             do {
-                try Self.sendContent(of: reader, signatures: signatures, path: path, into: body, buffer: &output, shouldStop: shouldStop)
+                try Self.sendContent(
+                    of: reader, signatures: signatures, path: path, into: body, buffer: &output, compress: connection.compress, shouldStop: shouldStop
+                )
             } catch let error as SyncTreeError {
                 try? body.put(output)
                 body.finish()
@@ -190,9 +192,10 @@ public final class RemoteTree: SyncTree, Sendable {
     /// caller sends what is left. Throws the reason of an abort after writing its record.
     static func sendContent(
         of reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into pipe: BytePipe, buffer output: inout ByteBuffer,
-        shouldStop: () -> Bool
+        compress: Bool, shouldStop: () -> Bool
     ) throws {
-        let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output, shouldStop: shouldStop) { buffer in
+        let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output, compress: compress, shouldStop: shouldStop) {
+            buffer in
             if buffer.readableBytes >= 256 * 1024 {
                 try pipe.put(buffer)
                 buffer = ByteBuffer()

@@ -1,4 +1,6 @@
+import CompressNIO
 import Crypto
+import NIOCore
 public import SyncCore
 public import SyncTrees
 
@@ -15,6 +17,8 @@ public final class ContentReceiver: DeltaFileReader {
     private var literalLeft = 0
     private var copyOffset: Int64 = 0
     private var copyLeft: Int64 = 0
+    /// An inflated literal being served.
+    private var inflated = ByteBuffer()
     private var ended = false
     /// Bytes that crossed the wire (literal records), as against bytes copied from the basis.
     public private(set) var literalBytes: Int64 = 0
@@ -32,6 +36,15 @@ public final class ContentReceiver: DeltaFileReader {
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
+            if inflated.readableBytes > 0 {
+                let count = min(buffer.count, inflated.readableBytes)
+                inflated.withUnsafeReadableBytes { bytes in
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[..<count]))
+                }
+                inflated.moveReaderIndex(forwardBy: count)
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                return count
+            }
             if literalLeft > 0 {
                 let count = try stream.readSome(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<min(buffer.count, literalLeft)]))
                 literalLeft -= count
@@ -59,6 +72,9 @@ public final class ContentReceiver: DeltaFileReader {
             switch try stream.read(ContentRecord.readHeader) {
             case .literal(let length):
                 literalLeft = length
+            case .deflate(let uncompressedLength, let compressedLength):
+                inflated = try inflate(compressedLength: compressedLength, to: uncompressedLength)
+                literalBytes += Int64(compressedLength)
             case .copy(let offset, let length):
                 copyOffset = offset
                 copyLeft = length
@@ -75,6 +91,26 @@ public final class ContentReceiver: DeltaFileReader {
                 throw error
             }
         }
+    }
+
+    /// Reads a deflated literal and inflates it into exactly the announced length (a stream
+    /// that would inflate to more is refused, not followed).
+    private func inflate(compressedLength: Int, to length: Int) throws -> ByteBuffer {
+        var output = ByteBuffer()
+        output.reserveCapacity(length)
+        var input = try stream.readBytes(compressedLength)
+        do {
+            try input.decompress(to: &output, with: ContentSender.deflate)
+        } catch {
+            throw SyncTreeError(
+                code: .io, operation: "inflate", path: path, detail: "the sender's compressed data is damaged or longer than announced")
+        }
+        guard output.readableBytes == length else {
+            throw SyncTreeError(
+                code: .io, operation: "inflate", path: path,
+                detail: "the sender's compressed data inflated to \(output.readableBytes) bytes, not \(length)")
+        }
+        return output
     }
 
     /// Whether the end record arrived (and matched).
@@ -95,6 +131,7 @@ public final class ContentReceiver: DeltaFileReader {
             copyLeft = 0
             switch try stream.read(ContentRecord.readHeader) {
             case .literal(let length): literalLeft = length
+            case .deflate(_, let compressedLength): try stream.readBytes(compressedLength) { _ in }
             case .copy: break
             case .end, .abort: ended = true
             }

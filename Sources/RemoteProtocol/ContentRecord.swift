@@ -10,10 +10,20 @@ public enum ContentRecord {
     static let copyTag: UInt8 = 2
     static let endTag: UInt8 = 3
     static let abortTag: UInt8 = 4
+    /// Literal bytes compressed with deflate (`--compress`).
+    static let deflateTag: UInt8 = 5
 
     public static func writeLiteralHeader(length: Int, to buffer: inout ByteBuffer) {
         buffer.writeInteger(literalTag)
         buffer.writeVarInt(UInt64(length))
+    }
+
+    /// A compressed literal: the length it inflates to, then the deflate stream's length and bytes.
+    public static func writeDeflate(uncompressedLength: Int, compressed: ByteBuffer, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(deflateTag)
+        buffer.writeVarInt(UInt64(uncompressedLength))
+        buffer.writeVarInt(UInt64(compressed.readableBytes))
+        buffer.writeImmutableBuffer(compressed)
     }
 
     public static func writeCopy(offset: Int64, length: Int64, to buffer: inout ByteBuffer) {
@@ -35,6 +45,7 @@ public enum ContentRecord {
     /// A record's header, as read from the stream (a literal's bytes follow it).
     public enum Header: Equatable {
         case literal(length: Int)
+        case deflate(uncompressedLength: Int, compressedLength: Int)
         case copy(offset: Int64, length: Int64)
         case end(sha256: [UInt8])
         case abort(SyncTreeError)
@@ -45,6 +56,11 @@ public enum ContentRecord {
         switch tag {
         case literalTag:
             return .literal(length: try buffer.readCount(limit: WireLimits.maxLiteral))
+        case deflateTag:
+            let uncompressed = try buffer.readCount(limit: WireLimits.maxLiteral)
+            // Deflate never grows data by more than a few bytes per block; more is hostile.
+            let compressed = try buffer.readCount(limit: WireLimits.maxLiteral + 4096)
+            return .deflate(uncompressedLength: uncompressed, compressedLength: compressed)
         case copyTag:
             let offset = try buffer.readVarInt()
             let length = try buffer.readVarInt()
@@ -58,5 +74,19 @@ public enum ContentRecord {
         default:
             throw WireError.malformed("unknown content record \(tag)")
         }
+    }
+}
+
+extension ByteBuffer {
+    /// The flags a `read` request starts with: bit 0 asks for deflated literals (`--compress`).
+    public mutating func writeReadFlags(compress: Bool) {
+        writeInteger(UInt8(compress ? 1 : 0))
+    }
+
+    /// Reads a `read` request's flags; `true` when the client asks for compressed data.
+    public mutating func readReadFlags() throws -> Bool {
+        guard let flags: UInt8 = readInteger() else { throw WireError.truncated }
+        guard flags & ~1 == 0 else { throw WireError.malformed("unknown read flags \(flags)") }
+        return flags & 1 != 0
     }
 }

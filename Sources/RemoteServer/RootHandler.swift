@@ -103,7 +103,7 @@ struct RootHandler: Sendable {
     /// a delta against that copy, or the whole file. A client reading one file waits for the
     /// attributes before it answers; a batch sends every answer up front.
     func read(_ input: RecordStream, send: (ByteBuffer) throws -> Void, stats: StreamStats) throws {
-        let count = try input.read { try $0.readCount(limit: WireLimits.maxBatch) }
+        let (compress, count) = try input.read { buffer in (try buffer.readReadFlags(), try buffer.readCount(limit: WireLimits.maxBatch)) }
         var output = ByteBuffer()
         func flush(_ force: Bool) throws {
             if output.readableBytes >= Self.flushSize || (force && output.readableBytes > 0) {
@@ -133,7 +133,7 @@ struct RootHandler: Sendable {
                 try buffer.readBool() ? try BlockSignatures.read(from: &buffer) : nil
             }
             guard case .success(let reader) = opened else { continue }
-            let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output) { buffer in
+            let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output, compress: compress) { buffer in
                 if buffer.readableBytes >= Self.flushSize {
                     try send(buffer)
                     buffer = ByteBuffer()

@@ -107,6 +107,41 @@ struct RemotePeerTests {
         #expect(try TemporaryTree.read(back, RelativePath("image.img")) == TemporaryTree.read(exported, RelativePath("image.img")))
     }
 
+    @Test func compressionShrinksWhatCrossesTheWireBothWays() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        let line = "2026-12-03T00:00:00Z info sync started pair=media direction=dell-to-hp workers=4 dest=/mnt/hp/media\n"
+        let big = String(repeating: line, count: 160_000)  // ~16 MiB of text: one large file
+        try TemporaryTree.write(local, "logs/big.log", big)
+        for index in 0..<50 { try TemporaryTree.write(local, "logs/small-\(index).log", String(repeating: line, count: 200)) }
+        let total = Double(big.utf8.count + 50 * 200 * line.utf8.count)
+
+        let receivedBefore = try await server.metric("ha_sync_serve_received_bytes_total{root=\"data\"}")
+        let pushed = try await sync(local, server.url("data"), server, extra: ["--compress"])
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        let received = try await server.metric("ha_sync_serve_received_bytes_total{root=\"data\"}") - receivedBefore
+        #expect(received < total * 0.2, "the server received \(received) bytes for \(total) bytes of text")
+        #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
+
+        let back = try tree.directory("back")
+        let sentBefore = try await server.metric("ha_sync_serve_sent_bytes_total{root=\"data\"}")
+        let pulled = try await sync(server.url("data"), back, server, pair: "back", extra: ["--compress"])
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        let sent = try await server.metric("ha_sync_serve_sent_bytes_total{root=\"data\"}") - sentBefore
+        #expect(sent < total * 0.2, "the server sent \(sent) bytes for \(total) bytes of text")
+        #expect(try TreeSnapshot(back) == TreeSnapshot(exported))
+
+        // Without --compress the same data goes whole.
+        let plain = try tree.directory("plain")
+        let plainBefore = try await server.metric("ha_sync_serve_sent_bytes_total{root=\"data\"}")
+        let uncompressed = try await sync(server.url("data"), plain, server, pair: "plain")
+        #expect(uncompressed.status == 0)
+        #expect(try await server.metric("ha_sync_serve_sent_bytes_total{root=\"data\"}") - plainBefore > total)
+        // And --compress without a peer is a usage error that says so.
+        let misplaced = try await HASyncProcess.run(["--src", local, "--dest", plain, "--pair", "x", "--log-dir", logs, "--compress"])
+        #expect(misplaced.status == 64 && misplaced.stderr.contains("--compress"), "\(misplaced.stderr)")
+    }
+
     @Test func aWrongTokenIsRefusedWithoutPrintingIt() async throws {
         let server = try await serve()
         defer { Task { await server.stop() } }

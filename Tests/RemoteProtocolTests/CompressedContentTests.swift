@@ -1,0 +1,117 @@
+import CompressNIO
+import NIOCore
+import RemoteProtocol
+import SyncCore
+import SyncTrees
+import Testing
+
+/// `--compress`: literal data deflated on the wire, inflated and checked on arrival.
+@Suite("Compressed content records")
+struct CompressedContentTests {
+    /// A file in memory, read in odd-sized pieces.
+    final class BytesReader: FileReader {
+        let attributes: FileAttributes
+        private let bytes: [UInt8]
+        private var offset = 0
+
+        init(_ bytes: [UInt8]) {
+            self.bytes = bytes
+            attributes = FileAttributes(size: Int64(bytes.count), modified: Timestamp(seconds: 1_700_000_000), permissions: 0o644)
+        }
+
+        func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            let count = min(buffer.count, bytes.count - offset, 100_003)
+            bytes[offset..<(offset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
+            offset += count
+            return count
+        }
+
+        func checkUnchanged() throws {}
+    }
+
+    /// Sends `content` as records and reads it back through a receiver; returns what arrived and the wire's size.
+    func transfer(_ content: [UInt8], compress: Bool) throws -> (received: [UInt8], wire: Int, literal: Int64) {
+        var output = ByteBuffer()
+        var pieces: [ByteBuffer] = []
+        let outcome = try ContentSender.send(BytesReader(content), signatures: nil, path: RelativePath("f"), into: &output, compress: compress) {
+            buffer in
+            pieces.append(buffer)
+            buffer = ByteBuffer()
+        }
+        pieces.append(output)
+        let wire = pieces.reduce(0) { $0 + $1.readableBytes }
+        var remaining = pieces[...]
+        let stream = RecordStream { remaining.popFirst() }
+        let receiver = ContentReceiver(attributes: BytesReader(content).attributes, path: RelativePath("f"), stream: stream)
+        var received: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 70_000, alignment: 8)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try receiver.read(into: buffer)
+            if count == 0 { break }
+            received += buffer[..<count]
+        }
+        try receiver.checkUnchanged()
+        #expect(receiver.literalBytes == outcome.literalBytes, "both ends count the same wire bytes")
+        return (received, wire, outcome.literalBytes)
+    }
+
+    @Test func textShrinksOnTheWireAndArrivesIntact() throws {
+        let line = Array("2026-12-03T00:00:00Z info sync started pair=media direction=dell-to-hp workers=4\n".utf8)
+        let content = Array((0..<40_000).flatMap { _ in line })  // ~3 MiB of log text
+        let plain = try transfer(content, compress: false)
+        let packed = try transfer(content, compress: true)
+        #expect(plain.received == content && packed.received == content)
+        #expect(packed.wire * 10 < plain.wire, "deflated \(packed.wire) bytes against \(plain.wire)")
+        #expect(packed.literal < Int64(content.count) / 10, "the wire bytes counted are the compressed ones")
+    }
+
+    @Test func dataThatDoesNotShrinkGoesAsItIs() throws {
+        var seed: UInt64 = 42
+        let noise = (0..<(1 << 20)).map { _ in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: seed >> 33)
+        }
+        let plain = try transfer(noise, compress: false)
+        let packed = try transfer(noise, compress: true)
+        #expect(packed.received == noise)
+        #expect(packed.wire == plain.wire, "random bytes are sent raw, never larger")
+    }
+
+    @Test func aDeflateRecordThatInflatesToMoreThanItSaysIsRefused() throws {
+        // 64 KiB of zeros deflated, announced as 1 KiB: a decompression bomb.
+        var zeros = ByteBuffer(repeating: 0, count: 64 << 10)
+        var deflated = ByteBuffer()
+        deflated.reserveCapacity(64 << 10)
+        try zeros.compress(to: &deflated, with: .deflate())
+        var wire = ByteBuffer()
+        ContentRecord.writeDeflate(uncompressedLength: 1024, compressed: deflated, to: &wire)
+        var pieces = [wire][...]
+        let receiver = ContentReceiver(
+            attributes: FileAttributes(size: 1024, modified: Timestamp(seconds: 0), permissions: 0o644), path: RelativePath("f"),
+            stream: RecordStream { pieces.popFirst() })
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+        defer { buffer.deallocate() }
+        #expect(throws: SyncTreeError.self) { _ = try receiver.read(into: buffer) }
+    }
+
+    @Test func damagedCompressedDataIsAnErrorNotACrash() throws {
+        var wire = ByteBuffer()
+        ContentRecord.writeDeflate(uncompressedLength: 4096, compressed: ByteBuffer(bytes: [0xFF, 0x00, 0x13, 0x37, 0xAB]), to: &wire)
+        var pieces = [wire][...]
+        let receiver = ContentReceiver(
+            attributes: FileAttributes(size: 4096, modified: Timestamp(seconds: 0), permissions: 0o644), path: RelativePath("f"),
+            stream: RecordStream { pieces.popFirst() })
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+        defer { buffer.deallocate() }
+        #expect(throws: SyncTreeError.self) { _ = try receiver.read(into: buffer) }
+    }
+
+    @Test func hostileDeflateLengthsAreRefusedBeforeAllocating() {
+        var header = ByteBuffer()
+        header.writeInteger(UInt8(5))
+        header.writeVarInt(UInt64(1) << 40)
+        header.writeVarInt(16)
+        #expect(throws: (any Error).self) { _ = try ContentRecord.readHeader(from: &header) }
+    }
+}
