@@ -34,12 +34,16 @@ extension SyncEngine {
         let mode: Mode
         let pool: NIOThreadPoolBox
 
+        /// Round trips a small file's write costs on the destination (open the folder, create,
+        /// write, set mode and times, rename, close), for the latency estimate.
+        static var requestsPerWrite: Int { 8 }
+
         /// Listing pauses while this many batches wait to be applied.
         static var backlogLimit: Int { 256 }
 
         private enum ChildResult: Sendable {
             case listed(DirectoryJob, ListingOutcome)
-            case applied(trackerID: Int, large: Bool, [OperationResult])
+            case applied(trackerID: Int, large: Bool, [OperationResult], nanoseconds: Int64)
             case finishedDirectories
         }
 
@@ -74,9 +78,13 @@ extension SyncEngine {
                         applying += 1
                         if large { applyingLarge += 1 }
                         group.addTask { [engine, mode, pool] in
-                            .applied(
-                                trackerID: next.trackerID, large: large,
-                                try await pool.run(wide: remote && !large) { engine.apply(next.operations, mode: mode) })
+                            // Timed on the I/O thread, so waiting for a thread is not counted as latency.
+                            let (results, nanoseconds) = try await pool.run(wide: remote && !large) {
+                                let started = monotonicNanoseconds()
+                                let results = engine.apply(next.operations, mode: mode)
+                                return (results, monotonicNanoseconds() - started)
+                            }
+                            return .applied(trackerID: next.trackerID, large: large, results, nanoseconds: nanoseconds)
                         }
                     }
                     while !stopped && listing < listingLimit && batches.count < Self.backlogLimit, let job = directories.popLast() {
@@ -120,9 +128,15 @@ extension SyncEngine {
                         }
                         absorb(listed, of: job, tracker: &tracker, directories: &directories, batches: &batches, into: &outcome)
                         finishedWork = job.trackerID
-                    case .applied(let trackerID, let large, let results):
+                    case .applied(let trackerID, let large, let results, let nanoseconds):
                         applying -= 1
                         if large { applyingLarge -= 1 }
+                        if !large && mode == .apply && !results.isEmpty {
+                            // Writes count too: a destination that is slow to write (a far NFS
+                            // server) while its folders list quickly (new ones: nothing to list)
+                            // still gets more in flight.
+                            latency.add(nanoseconds: nanoseconds, requests: results.count * Self.requestsPerWrite)
+                        }
                         engine.record(results, into: &outcome.summary, notify: false)
                         finishedWork = trackerID
                     case .finishedDirectories:
