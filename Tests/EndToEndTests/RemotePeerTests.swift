@@ -207,6 +207,7 @@ struct RemotePeerTests {
             #expect(throws: SyncTreeError.self) { try RemoteReply.check(&reply) }
         }
         var read = ByteBuffer()
+        read.writeReadFlags(compress: false)
         read.writeVarInt(1)
         read.writeBlob(Array("escape/secret.txt".utf8))
         read.writeBool(false)
