@@ -17,6 +17,8 @@ command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/bin/openssl ] || missing+=(openssl)
 [ -x /usr/bin/setpriv ] || missing+=(util-linux)
 command -v make >/dev/null || missing+=(make)
+# --compress links zlib (compress-nio); the Swift toolchain's own install instructions list it.
+[ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 # deploy/generate.py reads TOML with tomllib (Python 3.11+); the venv module makes the tools' environment.
 if ! python3 -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
     missing+=(python3 python3-venv)
