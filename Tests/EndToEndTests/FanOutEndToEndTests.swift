@@ -183,7 +183,7 @@ struct FanOutEndToEndTests {
         let watcher = try startWatcher(roots, until: stopFile)
         let outcome = try await HASyncProcess.run(arguments(roots, ["--publish-after", "*.json=${stem}.squashfs", "--verify"]))
         #expect(outcome.status == 0, "\(outcome.stderr)")
-        FileManager.default.createFile(atPath: stopFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
         let report = try await watcher.finish()
         #expect(report.contains("violations=0"), "\(report)")
         let seen = Int(report.split(separator: " ").first { $0.hasPrefix("seen=") }?.dropFirst(5) ?? "0") ?? 0
@@ -201,7 +201,7 @@ struct FanOutEndToEndTests {
         run.signal(SIGKILL)
         _ = try await run.wait()
         #expect(copying)
-        FileManager.default.createFile(atPath: stopFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
         let afterKill = try await second.finish()
         #expect(afterKill.contains("violations=0"), "\(afterKill)")
         // The next run completes every destination.
