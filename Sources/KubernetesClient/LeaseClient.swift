@@ -6,6 +6,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// Lease calls against the Kubernetes API: get, create, replace, delete with preconditions.
 ///
@@ -31,9 +32,21 @@ public final class LeaseClient: Sendable {
         client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: settings)
     }
 
-    /// Shuts the HTTP client down; call once, when done.
-    public func shutdown() async {
-        try? await client.shutdown()
+    /// Shuts the HTTP client down; call once, when done. Waits at most `grace`: a connection
+    /// attempt in flight to an API server that does not answer would otherwise hold the exit of
+    /// a stopped run until its connect timeout (the shutdown itself goes on in the background).
+    public func shutdown(grace: Duration = .seconds(1)) async {
+        let client = self.client
+        let done = Mutex(false)
+        Task {
+            try? await client.shutdown()
+            done.withLock { $0 = true }
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: grace)
+        while !done.withLock({ $0 }) && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     private func path(namespace: String, name: String? = nil) -> String {

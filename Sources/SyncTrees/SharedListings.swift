@@ -120,6 +120,12 @@ public final class SharedListings: @unchecked Sendable {
                     order.append(key)
                     cachedEntries += Self.entries(result)
                     evictOverCapacity()
+                    // Keys of listings every destination has taken linger in `order`: drop them
+                    // now and then, so it stays proportional to what is kept.
+                    if order.count - orderStart > 2 * slots.count + 4096 {
+                        order = order[orderStart...].filter { slots[$0] != nil }
+                        orderStart = 0
+                    }
                 }
                 condition.broadcast()
                 condition.unlock()

@@ -87,7 +87,13 @@ struct ShutdownEndToEndTests {
         let port = Int(UInt16(bigEndian: address.sin_port))
 
         let run = try HASyncProcess(arguments(kubeconfig: try kubeconfig(server: "https://127.0.0.1:\(port)", certificateAuthorityPEM: certificate)))
-        try await Task.sleep(for: .seconds(2))
+        // The signal comes while the client waits on the handshake: as soon as its connection
+        // is queued (a fixed sleep raced the client's 5 s connect timeout on a loaded machine).
+        let connecting = try await waitUntil(timeout: 60) {
+            var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            return poll(&descriptor, 1, 0) > 0
+        }
+        #expect(connecting, "the run tried to reach the API server")
         let signalled = Date()
         run.signal(SIGTERM)
         let outcome = try await run.wait(timeout: 60)
