@@ -126,9 +126,10 @@ struct FanOutEndToEndTests {
 
     /// Netboot images: each `.json` announces the `.squashfs` of the same name, with its size and digest.
     func writeImages(_ names: [String], size: Int) throws {
+        try FileManager.default.createDirectory(atPath: source + "/images", withIntermediateDirectories: true)
         for (index, name) in names.enumerated() {
-            let image = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) }
-            try TemporaryTree.write(source, RelativePath("images/\(name).squashfs"), image, modified: t0)
+            try writeLargeFile(source + "/images/\(name).squashfs", size: size, seed: UInt8(truncatingIfNeeded: index + names.count))
+            try TemporaryTree.setModified(source, RelativePath("images/\(name).squashfs"), t0)
             let digest = try CapturedProcess.run("/usr/bin/sha256sum", [source + "/images/\(name).squashfs"]).output.prefix(64)
             try TemporaryTree.write(
                 source, RelativePath("images/\(name).json"), Array("{\"size\": \(size), \"sha256\": \"\(digest)\"}".utf8), modified: t0)
@@ -139,7 +140,7 @@ struct FanOutEndToEndTests {
     /// missing, short or different; it prints `checks=N seen=N violations=N` and the violations.
     func startWatcher(_ roots: [String], until stopFile: String) throws -> CapturedProcess.Running {
         let script = """
-            import hashlib, json, os, sys
+            import hashlib, json, os, sys, time
             roots, stop = sys.argv[1:-1], sys.argv[-1]
             checks = seen = 0
             violations = []
@@ -170,6 +171,7 @@ struct FanOutEndToEndTests {
                         if not ok: violations.append(image)
                 checks += 1
                 if last: break
+                time.sleep(0.002)  # a few hundred looks a second, without taking a core from the run
             print(f'checks={checks} seen={seen} violations={len(violations)}')
             for v in violations[:10]: print(v)
             """
@@ -219,7 +221,7 @@ struct FanOutEndToEndTests {
             try TemporaryTree.write(source, RelativePath("a-\(index)"), Array("new".utf8), modified: Timestamp(seconds: t0.seconds + 60))
         }
         try TemporaryTree.write(root, RelativePath("z-big"), Array("old".utf8), modified: t0)
-        try TemporaryTree.write(source, RelativePath("z-big"), [UInt8](repeating: 1, count: 192 << 20), modified: Timestamp(seconds: t0.seconds + 60))
+        try TemporaryTree.write(source, RelativePath("z-big"), [UInt8](repeating: 1, count: 96 << 20), modified: Timestamp(seconds: t0.seconds + 60))
         let run = try HASyncProcess(arguments([root], ["--workers", "1", "--verify"] + (delayUpdates ? ["--delay-updates"] : [])))
         // The big file's copy is under way once a temporary file of its size class shows up.
         let inBig = try await waitUntil(timeout: 60) {
