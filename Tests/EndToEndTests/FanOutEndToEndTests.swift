@@ -58,7 +58,8 @@ struct FanOutEndToEndTests {
         for index in 0..<300 {
             try TemporaryTree.write(source, RelativePath("pkgs/d\(index % 10)/p\(index)"), Array("package \(index)".utf8), modified: t0)
         }
-        try TemporaryTree.write(source, RelativePath("images/big.squashfs"), [UInt8](repeating: 7, count: 96 << 20), modified: t0)
+        try writeSparseFile(source + "/big.squashfs", size: 256 << 20)
+        try TemporaryTree.setModified(source, RelativePath("big.squashfs"), t0)
         let fast = [try destination("cache-1"), try destination("cache-2")]
         let slowRoot = try destination("cache-far")
         let server = try await ServeProcess(directory: try tree.directory("server"), roots: ["far=\(slowRoot)"])
@@ -74,10 +75,9 @@ struct FanOutEndToEndTests {
 
         let fanStarted = Date()
         let run = try HASyncProcess(arguments(fast + [server.url("far")], server.clientArguments))
-        // Freeze the far server as soon as a transfer to it is under way.
-        let caught = try await waitUntil(timeout: 60) { temporaryFiles(slowRoot) > 0 || !run.process.isRunning }
-        server.signal(SIGSTOP)
-        #expect(caught && run.process.isRunning, "the far destination had started receiving")
+        // Freeze the far server (from a thread of its own, at once) while the large file is on its way to it.
+        #expect(await freezeWhenTemporaryFileAppears(try #require(server.process), in: slowRoot, minimumSize: 1 << 20))
+        #expect(run.process.isRunning, "the far destination had started receiving")
         // The two near caches finish while the far one cannot move.
         let nearDone = try await waitUntil(timeout: 60) {
             let out = (try? String(contentsOf: run.stdoutURL, encoding: .utf8)) ?? ""
@@ -95,7 +95,7 @@ struct FanOutEndToEndTests {
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(try files(slowRoot) == files(source))
         #expect(outcome.stdout.contains("fan-out netboot: 3 destinations"))
-        #expect(outcome.stderr.contains("source_folders_read=13"), "each of the 13 source folders read once for all three: \(outcome.stderr)")
+        #expect(outcome.stderr.contains("source_folders_read=12"), "each of the 12 source folders read once for all three: \(outcome.stderr)")
 
         // One iteration per destination, sharing the run's id.
         let rows = try auditRows().filter { $0.hasPrefix("fwd.") }
@@ -221,30 +221,21 @@ struct FanOutEndToEndTests {
             try TemporaryTree.write(source, RelativePath("a-\(index)"), Array("new".utf8), modified: Timestamp(seconds: t0.seconds + 60))
         }
         try TemporaryTree.write(root, RelativePath("z-big"), Array("old".utf8), modified: t0)
-        try TemporaryTree.write(source, RelativePath("z-big"), [UInt8](repeating: 1, count: 96 << 20), modified: Timestamp(seconds: t0.seconds + 60))
+        // Sparse: instant to make, yet with --verify its copy reads and hashes every byte.
+        try writeSparseFile(source + "/z-big", size: 512 << 20)
+        try TemporaryTree.setModified(source, RelativePath("z-big"), Timestamp(seconds: t0.seconds + 60))
         let run = try HASyncProcess(arguments([root], ["--workers", "1", "--verify"] + (delayUpdates ? ["--delay-updates"] : [])))
-        // The big file's copy is under way once a temporary file of its size class shows up.
-        let inBig = try await waitUntil(timeout: 60) {
-            bigTemporaryFile(in: root) || !run.process.isRunning
-        }
-        run.signal(SIGSTOP)
-        #expect(inBig && run.process.isRunning)
+        // Frozen (by a thread of its own, at once) when the big file's temporary copy shows up.
+        #expect(await freezeWhenTemporaryFileAppears(run, in: root, minimumSize: 1 << 20))
         let newAtFreeze = (0..<20).filter { (try? String(contentsOfFile: root + "/a-\($0)", encoding: .utf8)) == "new" }.count
         let bigIsOld = (try? String(contentsOfFile: root + "/z-big", encoding: .utf8)) == "old"
         #expect(bigIsOld)
         run.signal(SIGCONT)
         let outcome = try await run.wait()
         #expect(outcome.status == 0, "\(outcome.stderr)")
-        #expect(try files(root) == files(source))
+        #expect((0..<20).allSatisfy { (try? String(contentsOfFile: root + "/a-\($0)", encoding: .utf8)) == "new" })
+        #expect((try? FileManager.default.attributesOfItem(atPath: root + "/z-big")[.size] as? Int) == 512 << 20)
         return (newAtFreeze, 20)
-    }
-
-    func bigTemporaryFile(in root: String) -> Bool {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return false }
-        return names.contains { name in
-            name.hasPrefix(".ha-sync-tmp.")
-                && ((try? FileManager.default.attributesOfItem(atPath: root + "/" + name)[.size] as? Int) ?? 0) > 1 << 20
-        }
     }
 
     @Test func delayedUpdatesShowTheOldTreeUntilEveryFileIsReady() async throws {
