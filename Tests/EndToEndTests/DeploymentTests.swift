@@ -110,21 +110,27 @@ struct DeploymentTests {
 
     // MARK: Remote mode
 
+    /// Generates the manifests of a variant of settings.toml into `scratch/out`, renders them
+    /// with kustomize, checks every object against the Kubernetes schemas, and returns them.
+    static func generateAndValidate(_ settings: String, in scratch: TemporaryTree) throws -> [[String: Any]] {
+        try settings.write(toFile: scratch.root + "/settings.toml", atomically: true, encoding: .utf8)
+        let generated = try run(["python3", "deploy/generate.py", "--settings", scratch.root + "/settings.toml", "--out", scratch.root + "/out"])
+        try #require(generated.status == 0, "\(generated.output)")
+        let render = try run(["kubectl", "kustomize", scratch.root + "/out"])
+        try #require(render.status == 0, "\(render.output)")
+        try render.output.write(toFile: scratch.root + "/all.yaml", atomically: true, encoding: .utf8)
+        let validation = try run(["kubernetes-validate", "--strict", "--quiet", scratch.root + "/all.yaml"])
+        #expect(validation.status == 0, "\(validation.output)")
+        return try Yams.load_all(yaml: render.output).compactMap { $0 as? [String: Any] }
+    }
+
     @Test func aRemotePairGetsServersCertificatesAndJobsThatNameThem() throws {
         let scratch = try TemporaryTree("deploy-remote")
         let settings = try String(contentsOf: Self.repository.appendingPathComponent("deploy/settings.toml"), encoding: .utf8)
         let photos = #"{ name = "photos",   path = "/data/photos",   size = "500Gi", mode = "bidirectional", versions_max_size = "50G" }"#
         try #require(settings.contains(photos))
         let remote = settings.replacingOccurrences(of: photos, with: photos.dropLast(2) + #", transport = "remote" }"#)
-        try remote.write(toFile: scratch.root + "/settings.toml", atomically: true, encoding: .utf8)
-        let generated = try Self.run(["python3", "deploy/generate.py", "--settings", scratch.root + "/settings.toml", "--out", scratch.root + "/out"])
-        try #require(generated.status == 0, "\(generated.output)")
-        let render = try Self.run(["kubectl", "kustomize", scratch.root + "/out"])
-        try #require(render.status == 0, "\(render.output)")
-        try render.output.write(toFile: scratch.root + "/all.yaml", atomically: true, encoding: .utf8)
-        let validation = try Self.run(["kubernetes-validate", "--strict", "--quiet", scratch.root + "/all.yaml"])
-        #expect(validation.status == 0, "\(validation.output)")
-        let objects = try Yams.load_all(yaml: render.output).compactMap { $0 as? [String: Any] }
+        let objects = try Self.generateAndValidate(remote, in: scratch)
         func named(_ kind: String, _ name: String) -> [String: Any]? {
             objects.first { $0["kind"] as? String == kind && ($0["metadata"] as? [String: Any])?["name"] as? String == name }
         }
@@ -181,15 +187,7 @@ struct DeploymentTests {
                 + #"  { name = "netboot", path = "/data/netboot", size = "200Gi", mode = "fan-out", source = "dell", destinations = ["hp", "cache-garage"], publish_after = ["*.json=${stem}.squashfs"], delay_updates = true, min_age = "2m" },"#
         )
         settings = settings.replacingOccurrences(of: "[schedules]", with: "[servers.cache-garage]\naddress = \"192.168.3.10\"\n\n[schedules]")
-        try settings.write(toFile: scratch.root + "/settings.toml", atomically: true, encoding: .utf8)
-        let generated = try Self.run(["python3", "deploy/generate.py", "--settings", scratch.root + "/settings.toml", "--out", scratch.root + "/out"])
-        try #require(generated.status == 0, "\(generated.output)")
-        let render = try Self.run(["kubectl", "kustomize", scratch.root + "/out"])
-        try #require(render.status == 0, "\(render.output)")
-        try render.output.write(toFile: scratch.root + "/all.yaml", atomically: true, encoding: .utf8)
-        let validation = try Self.run(["kubernetes-validate", "--strict", "--quiet", scratch.root + "/all.yaml"])
-        #expect(validation.status == 0, "\(validation.output)")
-        let objects = try Yams.load_all(yaml: render.output).compactMap { $0 as? [String: Any] }
+        let objects = try Self.generateAndValidate(settings, in: scratch)
         let jobs = objects.filter {
             $0["kind"] as? String == "CronJob" && (($0["metadata"] as? [String: Any])?["name"] as? String)?.contains("netboot") == true
         }

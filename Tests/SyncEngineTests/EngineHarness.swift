@@ -96,7 +96,7 @@ struct OperationKey: Hashable, CustomStringConvertible {
 
 /// A local tree whose copies find their source file gone, as when a user deletes a file
 /// between the listing and the copy.
-final class VanishingTree: SyncTree {
+final class VanishingTree: ForwardingSyncTree {
     let inner: LocalTree
     let root: String
     let vanish: Set<RelativePath>
@@ -107,33 +107,12 @@ final class VanishingTree: SyncTree {
         self.vanish = vanish
     }
 
-    var displayName: String { inner.displayName }
-    func list(_ directory: RelativePath) throws -> DirectoryListing { try inner.list(directory) }
-    func md5(of path: RelativePath) throws -> String { try inner.md5(of: path) }
+    var forwarded: any SyncTree { inner }
+
     func openFile(_ path: RelativePath) throws -> any FileReader {
         if vanish.contains(path) {
             _ = TemporaryTree.withCPath(TemporaryTree.path(root, path)) { unlink($0) }
         }
         return try inner.openFile(path)
-    }
-    func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws -> CopyReport {
-        try inner.receiveFile(path, from: reader, options: options, shouldStop: shouldStop)
-    }
-    func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws { try inner.makeDirectory(path, replacing: replacing) }
-    func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws {
-        try inner.finishDirectory(path, permissions: permissions, modified: modified)
-    }
-    func makeSymlink(_ path: RelativePath, target: [UInt8], modified: Timestamp) throws {
-        try inner.makeSymlink(path, target: target, modified: modified)
-    }
-    func remove(_ path: RelativePath, kind: EntryKind) throws { try inner.remove(path, kind: kind) }
-    func setModificationTime(_ path: RelativePath, to modified: Timestamp) throws { try inner.setModificationTime(path, to: modified) }
-    func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws { try inner.removeTemporaryFile(named: name, in: directory) }
-    func entry(at path: RelativePath) throws -> Entry? { try inner.entry(at: path) }
-    func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws {
-        try inner.rename(path, to: newPath, expected: expected)
-    }
-    func keepVersion(of path: RelativePath, as versionPath: RelativePath, expected: Entry, keepOriginal: Bool) throws {
-        try inner.keepVersion(of: path, as: versionPath, expected: expected, keepOriginal: keepOriginal)
     }
 }

@@ -206,33 +206,14 @@ struct CallbackObserver: SyncObserver {
 }
 
 /// A tree that calls `onOpen` before each file is opened for a copy.
-struct OpenHookTree: SyncTree {
+struct OpenHookTree: ForwardingSyncTree {
     let base: InMemoryTree
     let onOpen: @Sendable () -> Void
 
-    var displayName: String { base.displayName }
-    func list(_ directory: RelativePath) throws -> DirectoryListing { try base.list(directory) }
-    func md5(of path: RelativePath) throws -> String { try base.md5(of: path) }
+    var forwarded: any SyncTree { base }
+
     func openFile(_ path: RelativePath) throws -> any FileReader {
         onOpen()
         return try base.openFile(path)
-    }
-    func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws -> CopyReport {
-        try base.receiveFile(path, from: reader, options: options, shouldStop: shouldStop)
-    }
-    func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws { try base.makeDirectory(path, replacing: replacing) }
-    func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws {
-        try base.finishDirectory(path, permissions: permissions, modified: modified)
-    }
-    func makeSymlink(_ path: RelativePath, target: [UInt8], modified: Timestamp) throws {
-        try base.makeSymlink(path, target: target, modified: modified)
-    }
-    func remove(_ path: RelativePath, kind: EntryKind) throws { try base.remove(path, kind: kind) }
-    func setModificationTime(_ path: RelativePath, to modified: Timestamp) throws { try base.setModificationTime(path, to: modified) }
-    func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws { try base.removeTemporaryFile(named: name, in: directory) }
-    func entry(at path: RelativePath) throws -> Entry? { try base.entry(at: path) }
-    func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws { try base.rename(path, to: newPath, expected: expected) }
-    func keepVersion(of path: RelativePath, as versionPath: RelativePath, expected: Entry, keepOriginal: Bool) throws {
-        try base.keepVersion(of: path, as: versionPath, expected: expected, keepOriginal: keepOriginal)
     }
 }
