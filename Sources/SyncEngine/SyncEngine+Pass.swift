@@ -61,6 +61,7 @@ extension SyncEngine {
             var applying = 0
             var applyingLarge = 0
             var rootListed = false
+            let batching = engine.source.batchesTransfers || engine.destination.batchesTransfers
 
             try await withThrowingTaskGroup(of: ChildResult.self) { group in
                 while true {
@@ -131,7 +132,8 @@ extension SyncEngine {
                     case .applied(let trackerID, let large, let results, let nanoseconds):
                         applying -= 1
                         if large { applyingLarge -= 1 }
-                        if !large && mode == .apply && !results.isEmpty {
+                        // (A peer's batch is one exchange, not a round trip per call: its listings tell its latency.)
+                        if !large && mode == .apply && !results.isEmpty && !batching {
                             // Writes count too: a destination that is slow to write (a far NFS
                             // server) while its folders list quickly (new ones: nothing to list)
                             // still gets more in flight.
