@@ -101,7 +101,7 @@ extension LocalTree {
                 if let sourceDigest {
                     guard lseek(output, 0, SEEK_SET) == 0 else { throw SyncTreeError.system("verify", path) }
                     var hasher = MD5Stream()
-                    try FileIO.readAll(output, path: path) { hasher.update($0) }
+                    try FileIO.readAll(output, path: path, shouldStop: shouldStop) { hasher.update($0) }  // a stop is not held up by the re-read
                     let written = hasher.finalize()
                     guard written == sourceDigest else {
                         keepPartial = false
