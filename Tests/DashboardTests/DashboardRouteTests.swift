@@ -192,41 +192,20 @@ struct DashboardRouteTests {
     }
 
     @Test func aFanOutRunShowsARowPerDestination() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ha-sync-ui-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = directory + "/ha-sync.db"
-        let writer = try await SQLiteAuditStore.open(path: path, logger: Logger(label: "seed"))
-        let now = Timestamp.now().seconds
-        for (index, status) in [IterationRecord.Status.success, .success, .failed].enumerated() {
-            var record = AuditStoreConformance.iteration(
-                run: "fan-\(index)", pair: "netboot", direction: "fwd.\(index + 1)", status: status, startedAt: now - 60)
-            record.destination = "/srv/cache-\(index + 1)"
-            record.fanOutID = "6b1f0c1e-0000-4000-8000-000000000001"
-            _ = try await writer.store(record, nextBatch: { nil })
+        // The seed holds a fan-out run to three caches, the third failed.
+        try await Self.withSeededApp { client, _ in
+            let response = try await client.execute(uri: "/api/pairs", method: .get)
+            let pairs = try #require(try Self.json(response.body)["pairs"] as? [[String: Any]]).filter { $0["pair"] as? String == "netboot" }
+            #expect(pairs.count == 3, "a row per destination")
+            let runs = pairs.compactMap { $0["last_real"] as? [String: Any] }
+            #expect(Set(runs.compactMap { $0["fan_out_id"] as? String }) == ["6b1f0c1e-0000-4000-8000-000000000001"])
+            #expect(Set(runs.compactMap { $0["dest"] as? String }) == ["/srv/cache-1", "/srv/cache-2", "/srv/cache-3"])
+            #expect(pairs.first { $0["direction"] as? String == "fwd.3" }?["state"] as? String == "failed")
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            try PrometheusText.validate(metrics)
+            #expect(metrics.contains(#"ha_sync_destination_info{pair="netboot",direction="fwd.2",dest="/srv/cache-2"} 1"#))
+            #expect(metrics.contains(#"ha_sync_last_run_status{pair="netboot",direction="fwd.3"} 2"#))
         }
-        await writer.close()
-        let stores = StoreProvider(logger: Logger(label: "test")) {
-            try await SQLiteAuditStore.open(path: path, readOnly: true, logger: Logger(label: "test"))
-        }
-        do {
-            try await Self.app(stores: stores).test(.router) { client in
-                let response = try await client.execute(uri: "/api/pairs", method: .get)
-                let pairs = try #require(try Self.json(response.body)["pairs"] as? [[String: Any]]).filter { $0["pair"] as? String == "netboot" }
-                #expect(pairs.count == 3, "a row per destination")
-                let runs = pairs.compactMap { $0["last_real"] as? [String: Any] }
-                #expect(Set(runs.compactMap { $0["fan_out_id"] as? String }) == ["6b1f0c1e-0000-4000-8000-000000000001"])
-                #expect(Set(runs.compactMap { $0["dest"] as? String }) == ["/srv/cache-1", "/srv/cache-2", "/srv/cache-3"])
-                #expect(pairs.first { $0["direction"] as? String == "fwd.3" }?["state"] as? String == "failed")
-                let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
-                try PrometheusText.validate(metrics)
-                #expect(metrics.contains(#"ha_sync_destination_info{pair="netboot",direction="fwd.2",dest="/srv/cache-2"} 1"#))
-                #expect(metrics.contains(#"ha_sync_last_run_status{pair="netboot",direction="fwd.3"} 2"#))
-            }
-        } catch {
-            await stores.close()
-            throw error
-        }
-        await stores.close()
     }
 
     /// Requests that arrive together while the store is being opened share one connection; the

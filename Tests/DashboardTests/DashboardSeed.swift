@@ -60,7 +60,7 @@ enum DashboardSeed {
             var record = AuditStoreConformance.iteration(
                 run: "n\(index)", pair: "netboot", direction: "fwd.\(index + 1)", status: status, startedAt: now - 90)
             record.destination = "/srv/cache-\(index + 1)"
-            record.fanOutID = "6b1f0c1e-0000-4000-8000-00000000000a"
+            record.fanOutID = "6b1f0c1e-0000-4000-8000-000000000001"
             _ = try await store.store(record, nextBatch: { nil })
         }
         // A run in progress, as the live feed leaves it: a running row with its counters so far.

@@ -78,6 +78,17 @@ struct CompressedContentTests {
         #expect(packed.wire == plain.wire, "random bytes are sent raw, never larger")
     }
 
+    /// Reads the first bytes of a file of `size` bytes arriving as `wire`.
+    static func readFirst(_ wire: ByteBuffer, size: Int64) throws {
+        var pieces = [wire][...]
+        let receiver = ContentReceiver(
+            attributes: FileAttributes(size: size, modified: Timestamp(seconds: 0), permissions: 0o644), path: RelativePath("f"),
+            stream: RecordStream { pieces.popFirst() })
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+        defer { buffer.deallocate() }
+        _ = try receiver.read(into: buffer)
+    }
+
     @Test func aDeflateRecordThatInflatesToMoreThanItSaysIsRefused() throws {
         // 64 KiB of zeros deflated, announced as 1 KiB: a decompression bomb.
         var zeros = ByteBuffer(repeating: 0, count: 64 << 10)
@@ -86,25 +97,13 @@ struct CompressedContentTests {
         try zeros.compress(to: &deflated, with: .deflate())
         var wire = ByteBuffer()
         ContentRecord.writeDeflate(uncompressedLength: 1024, compressed: deflated, to: &wire)
-        var pieces = [wire][...]
-        let receiver = ContentReceiver(
-            attributes: FileAttributes(size: 1024, modified: Timestamp(seconds: 0), permissions: 0o644), path: RelativePath("f"),
-            stream: RecordStream { pieces.popFirst() })
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
-        defer { buffer.deallocate() }
-        #expect(throws: SyncTreeError.self) { _ = try receiver.read(into: buffer) }
+        #expect(throws: SyncTreeError.self) { try Self.readFirst(wire, size: 1024) }
     }
 
     @Test func damagedCompressedDataIsAnErrorNotACrash() throws {
         var wire = ByteBuffer()
         ContentRecord.writeDeflate(uncompressedLength: 4096, compressed: ByteBuffer(bytes: [0xFF, 0x00, 0x13, 0x37, 0xAB]), to: &wire)
-        var pieces = [wire][...]
-        let receiver = ContentReceiver(
-            attributes: FileAttributes(size: 4096, modified: Timestamp(seconds: 0), permissions: 0o644), path: RelativePath("f"),
-            stream: RecordStream { pieces.popFirst() })
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
-        defer { buffer.deallocate() }
-        #expect(throws: SyncTreeError.self) { _ = try receiver.read(into: buffer) }
+        #expect(throws: SyncTreeError.self) { try Self.readFirst(wire, size: 4096) }
     }
 
     @Test func hostileDeflateLengthsAreRefusedBeforeAllocating() {
