@@ -225,7 +225,7 @@ let package = Package(
         .testTarget(
             name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncTrees", "SyncFileSystem", "SyncTestSupport", "StateArchiveSQLite"],
             swiftSettings: strict),
-        .testTarget(name: "RunLockTests", dependencies: ["RunLock"], swiftSettings: strict),
+        .testTarget(name: "RunLockTests", dependencies: ["RunLock", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RemoteProtocolTests",
             dependencies: [
@@ -241,6 +241,7 @@ let package = Package(
             name: "KubernetesTestSupport",
             dependencies: [
                 "KubernetesLease",
+                "SyncTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -19,7 +19,8 @@ func configuration(_ server: MariaDBServer, database: String, password: String =
 }
 
 func openStore(_ server: MariaDBServer, database: String? = nil) async throws -> MySQLAuditStore {
-    let name = try database ?? server.createDatabase()
+    let name: String
+    if let database { name = database } else { name = try await server.createDatabase() }
     return try await MySQLAuditStore.open(configuration: configuration(server, database: name), logger: Logger(label: "test"))
 }
 
@@ -59,11 +60,11 @@ struct MySQLAuditStoreTests {
 
     @Test func theSchemaHasTheSpecificationsColumnsAndTypes() async throws {
         let server = try await SharedMariaDB.get()
-        let database = try server.createDatabase()
+        let database = try await server.createDatabase()
         let store = try await openStore(server, database: database)
         await store.close()
         for (table, expected) in Self.specification {
-            let rows = try server.admin(
+            let rows = try await server.admin(
                 """
                 SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, IFNULL(COLUMN_DEFAULT, '-') FROM information_schema.COLUMNS
                 WHERE TABLE_SCHEMA = '\(database)' AND TABLE_NAME = '\(table)' ORDER BY ORDINAL_POSITION
@@ -79,11 +80,11 @@ struct MySQLAuditStoreTests {
             // The specification's columns come first, in its order.
             #expect(Array(rows.prefix(expected.count).map { $0[0] }) == expected.map(\.0))
         }
-        let collation = try server.admin(
+        let collation = try await server.admin(
             "SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '\(database)' AND TABLE_NAME = 'sync_operations' AND COLUMN_NAME = 'filepath'"
         )
         #expect(collation == "utf8mb4_bin")
-        let indexes = try server.admin(
+        let indexes = try await server.admin(
             "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '\(database)' AND TABLE_NAME = 'sync_operations' ORDER BY INDEX_NAME"
         )
         // InnoDB serves the foreign key with idx_iteration; no 4096-character column is indexed.
@@ -92,7 +93,7 @@ struct MySQLAuditStoreTests {
 
     @Test func anExistingSpecificationSchemaIsMigratedWithoutLosingRows() async throws {
         let server = try await SharedMariaDB.get()
-        let database = try server.createDatabase()
+        let database = try await server.createDatabase()
         // The tables exactly as the specification creates them, with a row from an older tool.
         func columns(_ table: String) -> String {
             Self.specification[table]!.map { name, type, nullable, defaultValue in
@@ -103,7 +104,7 @@ struct MySQLAuditStoreTests {
                 return column
             }.joined(separator: ", ")
         }
-        try server.admin(
+        try await server.admin(
             """
             CREATE TABLE sync_iterations (\(columns("sync_iterations")), INDEX idx_pair (sync_pair), INDEX idx_started (started_at), INDEX idx_dry_run (dry_run));
             CREATE TABLE sync_operations (\(columns("sync_operations")), INDEX idx_iteration (iteration_id),
@@ -126,7 +127,7 @@ struct MySQLAuditStoreTests {
 
     @Test func connectionProblemsAreOneLineErrorsWithoutThePassword() async throws {
         let server = try await SharedMariaDB.get()
-        let database = try server.createDatabase()
+        let database = try await server.createDatabase()
         let secret = "Wr0ng-S3cret!"
         let started = Date()
         var wrong = try configuration(server, database: database)

@@ -95,7 +95,7 @@ struct DashboardBrowserTests {
         first.standardOutput = DevNull.writing()
         first.standardError = DevNull.writing()
         try first.run()
-        first.waitUntilExit()
+        await OffThePool.waitForExit(first)
         try #require(first.terminationStatus == 0)
         // Sparse sources; each copy (verified, so read, written and read back) takes a second or two.
         for index in 0..<10 {

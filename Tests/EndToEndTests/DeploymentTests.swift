@@ -9,12 +9,12 @@ import Yams
 struct DeploymentTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try CapturedProcess.run("/usr/bin/env", arguments, in: repository)
+    static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await CapturedProcess.run("/usr/bin/env", arguments, in: repository)
     }
 
-    static func rendered() throws -> [[String: Any]] {
-        let result = try run(["kubectl", "kustomize", "deploy/"])
+    static func rendered() async throws -> [[String: Any]] {
+        let result = try await run(["kubectl", "kustomize", "deploy/"])
         guard result.status == 0 else { throw DeployError("kubectl kustomize deploy/ failed: \(result.output)") }
         return try Yams.load_all(yaml: result.output).compactMap { $0 as? [String: Any] }
     }
@@ -24,27 +24,28 @@ struct DeploymentTests {
         init(_ description: String) { self.description = description }
     }
 
-    @Test func committedManifestsMatchTheGenerator() throws {
-        let result = try Self.run(["python3", "deploy/generate.py", "--check"])
+    @Test func committedManifestsMatchTheGenerator() async throws {
+        let result = try await Self.run(["python3", "deploy/generate.py", "--check"])
         #expect(result.status == 0, "\(result.output)")
     }
 
-    @Test func everyObjectValidatesAgainstTheKubernetesSchemas() throws {
-        let render = try Self.run(["kubectl", "kustomize", "deploy/"])
+    @Test func everyObjectValidatesAgainstTheKubernetesSchemas() async throws {
+        let render = try await Self.run(["kubectl", "kustomize", "deploy/"])
         try #require(render.status == 0, "\(render.output)")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("rendered-\(UUID().uuidString).yaml").path
         try render.output.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let validation = try Self.run(["kubernetes-validate", "--strict", "--quiet", file])
+        let validation = try await Self.run(["kubernetes-validate", "--strict", "--quiet", file])
         #expect(validation.status == 0, "\(validation.output)")
     }
 
-    @Test func cronJobsCarryTheSchedulesAndArgumentsOfTheSpecification() throws {
-        let objects = try Self.rendered()
+    @Test func cronJobsCarryTheSchedulesAndArgumentsOfTheSpecification() async throws {
+        let objects = try await Self.rendered()
         #expect(!objects.contains { $0["kind"] as? String == "Secret" }, "the secret is never committed")
         let jobs = objects.filter { $0["kind"] as? String == "CronJob" }
         // Two one-way jobs per pair, except the bidirectional pairs' one job each.
-        #expect(jobs.count == 4 * 2 + 2 * 1)
+        let expectedJobs = 4 * 2 + 2 * 1
+        #expect(jobs.count == expectedJobs)
         let bidirectional = ["photos", "owncloud"]
         for pair in ["media", "photos", "owncloud", "games", "infra", "ai"] {
             let variants =
@@ -85,8 +86,8 @@ struct DeploymentTests {
         }
     }
 
-    @Test func theRoleGrantsNothingButLeases() throws {
-        let objects = try Self.rendered()
+    @Test func theRoleGrantsNothingButLeases() async throws {
+        let objects = try await Self.rendered()
         let roles = objects.filter { ["Role", "ClusterRole"].contains($0["kind"] as? String) }
         #expect(roles.count == 1)
         let rules = try #require(roles.first?["rules"] as? [[String: Any]])
@@ -96,8 +97,8 @@ struct DeploymentTests {
         #expect(Set(rules[0]["verbs"] as? [String] ?? []) == ["create", "get", "update", "delete"])
     }
 
-    @Test func storageIsOneNFSVolumePerPairAndServerPlusTheLogs() throws {
-        let volumes = try Self.rendered().filter { $0["kind"] as? String == "PersistentVolume" }
+    @Test func storageIsOneNFSVolumePerPairAndServerPlusTheLogs() async throws {
+        let volumes = try await Self.rendered().filter { $0["kind"] as? String == "PersistentVolume" }
         #expect(volumes.count == 13)
         for volume in volumes {
             let spec = volume["spec"] as! [String: Any]
@@ -112,25 +113,27 @@ struct DeploymentTests {
 
     /// Generates the manifests of a variant of settings.toml into `scratch/out`, renders them
     /// with kustomize, checks every object against the Kubernetes schemas, and returns them.
-    static func generateAndValidate(_ settings: String, in scratch: TemporaryTree) throws -> [[String: Any]] {
+    static func generateAndValidate(_ settings: String, in scratch: TemporaryTree) async throws -> [[String: Any]] {
         try settings.write(toFile: scratch.root + "/settings.toml", atomically: true, encoding: .utf8)
-        let generated = try run(["python3", "deploy/generate.py", "--settings", scratch.root + "/settings.toml", "--out", scratch.root + "/out"])
+        let generated = try await run([
+            "python3", "deploy/generate.py", "--settings", scratch.root + "/settings.toml", "--out", scratch.root + "/out",
+        ])
         try #require(generated.status == 0, "\(generated.output)")
-        let render = try run(["kubectl", "kustomize", scratch.root + "/out"])
+        let render = try await run(["kubectl", "kustomize", scratch.root + "/out"])
         try #require(render.status == 0, "\(render.output)")
         try render.output.write(toFile: scratch.root + "/all.yaml", atomically: true, encoding: .utf8)
-        let validation = try run(["kubernetes-validate", "--strict", "--quiet", scratch.root + "/all.yaml"])
+        let validation = try await run(["kubernetes-validate", "--strict", "--quiet", scratch.root + "/all.yaml"])
         #expect(validation.status == 0, "\(validation.output)")
         return try Yams.load_all(yaml: render.output).compactMap { $0 as? [String: Any] }
     }
 
-    @Test func aRemotePairGetsServersCertificatesAndJobsThatNameThem() throws {
+    @Test func aRemotePairGetsServersCertificatesAndJobsThatNameThem() async throws {
         let scratch = try TemporaryTree("deploy-remote")
         let settings = try String(contentsOf: Self.repository.appendingPathComponent("deploy/settings.toml"), encoding: .utf8)
         let photos = #"{ name = "photos",   path = "/data/photos",   size = "500Gi", mode = "bidirectional", versions_max_size = "50G" }"#
         try #require(settings.contains(photos))
         let remote = settings.replacingOccurrences(of: photos, with: photos.dropLast(2) + #", transport = "remote" }"#)
-        let objects = try Self.generateAndValidate(remote, in: scratch)
+        let objects = try await Self.generateAndValidate(remote, in: scratch)
         func named(_ kind: String, _ name: String) -> [String: Any]? {
             objects.first { $0["kind"] as? String == kind && ($0["metadata"] as? [String: Any])?["name"] as? String == name }
         }
@@ -164,7 +167,7 @@ struct DeploymentTests {
             #expect(((service["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.first?["port"] as? Int == 7443)
         }
         // The certificates: their own kustomization (cert-manager's CRDs), one per server, from a private CA.
-        let pki = try Self.run(["kubectl", "kustomize", scratch.root + "/out/remote"])
+        let pki = try await Self.run(["kubectl", "kustomize", scratch.root + "/out/remote"])
         try #require(pki.status == 0, "\(pki.output)")
         let certificates = try Yams.load_all(yaml: pki.output).compactMap { $0 as? [String: Any] }.filter { $0["kind"] as? String == "Certificate" }
         #expect(certificates.count == 3)
@@ -176,7 +179,7 @@ struct DeploymentTests {
         #expect((spec?["issuerRef"] as? [String: Any])?["name"] as? String == "ha-sync-peer-ca")
     }
 
-    @Test func aFanOutPairIsOneJobWithEveryDestination() throws {
+    @Test func aFanOutPairIsOneJobWithEveryDestination() async throws {
         let scratch = try TemporaryTree("deploy-fan-out")
         var settings = try String(contentsOf: Self.repository.appendingPathComponent("deploy/settings.toml"), encoding: .utf8)
         let ai = #"  { name = "ai",       path = "/data/ai",       size = "500Gi" },"#
@@ -187,7 +190,7 @@ struct DeploymentTests {
                 + #"  { name = "netboot", path = "/data/netboot", size = "200Gi", mode = "fan-out", source = "dell", destinations = ["hp", "cache-garage"], publish_after = ["*.json=${stem}.squashfs"], delay_updates = true, min_age = "2m" },"#
         )
         settings = settings.replacingOccurrences(of: "[schedules]", with: "[servers.cache-garage]\naddress = \"192.168.3.10\"\n\n[schedules]")
-        let objects = try Self.generateAndValidate(settings, in: scratch)
+        let objects = try await Self.generateAndValidate(settings, in: scratch)
         let jobs = objects.filter {
             $0["kind"] as? String == "CronJob" && (($0["metadata"] as? [String: Any])?["name"] as? String)?.contains("netboot") == true
         }
@@ -218,21 +221,23 @@ struct DeploymentTests {
         // Mistakes are named.
         let wrong = settings.replacingOccurrences(of: #"destinations = ["hp", "cache-garage"]"#, with: #"destinations = ["hp", "nowhere"]"#)
         try wrong.write(toFile: scratch.root + "/wrong.toml", atomically: true, encoding: .utf8)
-        let refused = try Self.run(["python3", "deploy/generate.py", "--settings", scratch.root + "/wrong.toml", "--out", scratch.root + "/wrong"])
+        let refused = try await Self.run([
+            "python3", "deploy/generate.py", "--settings", scratch.root + "/wrong.toml", "--out", scratch.root + "/wrong",
+        ])
         #expect(refused.status != 0 && refused.output.contains("pair netboot: destinations must list other servers"), "\(refused.output)")
     }
 
     // MARK: Monitoring
 
-    static func monitoringObjects() throws -> [[String: Any]] {
-        let result = try run(["kubectl", "kustomize", "deploy/monitoring/"])
+    static func monitoringObjects() async throws -> [[String: Any]] {
+        let result = try await run(["kubectl", "kustomize", "deploy/monitoring/"])
         guard result.status == 0 else { throw DeployError("kubectl kustomize deploy/monitoring/ failed: \(result.output)") }
         return try Yams.load_all(yaml: result.output).compactMap { $0 as? [String: Any] }
     }
 
     /// The PrometheusRule's apiVersion and rule groups.
-    static func ruleGroups() throws -> (apiVersion: String?, groups: [[String: Any]]) {
-        let rule = try #require(try monitoringObjects().first { $0["kind"] as? String == "PrometheusRule" })
+    static func ruleGroups() async throws -> (apiVersion: String?, groups: [[String: Any]]) {
+        let rule = try #require(try await monitoringObjects().first { $0["kind"] as? String == "PrometheusRule" })
         return (rule["apiVersion"] as? String, try #require((rule["spec"] as? [String: Any])?["groups"] as? [[String: Any]]))
     }
 
@@ -246,8 +251,8 @@ struct DeploymentTests {
     /// does: groups need a name and rules; each rule an expr and exactly one of alert or record;
     /// `for` a Prometheus duration; labels and annotations string maps. promtool then parses
     /// every expression and template.
-    @Test func thePrometheusRuleMatchesItsSchemaAndPromtoolAcceptsIt() throws {
-        let (apiVersion, groups) = try Self.ruleGroups()
+    @Test func thePrometheusRuleMatchesItsSchemaAndPromtoolAcceptsIt() async throws {
+        let (apiVersion, groups) = try await Self.ruleGroups()
         #expect(apiVersion == "monitoring.coreos.com/v1")
         #expect(!groups.isEmpty)
         let duration = /^([0-9]+(ms|s|m|h|d|w|y))+$/
@@ -274,13 +279,13 @@ struct DeploymentTests {
 
         let rulesFile = try Self.temporaryFile("rules.yaml", try Yams.dump(object: ["groups": groups]))
         defer { try? FileManager.default.removeItem(atPath: rulesFile) }
-        let check = try Self.run(["promtool", "check", "rules", rulesFile])
+        let check = try await Self.run(["promtool", "check", "rules", rulesFile])
         #expect(check.status == 0, "\(check.output)")
     }
 
     /// The alerts fire on the series the dashboard exports, and only then (promtool's rule tests).
-    @Test func theAlertsFireWhenTheyShould() throws {
-        let groups = try Self.ruleGroups().groups
+    @Test func theAlertsFireWhenTheyShould() async throws {
+        let groups = try await Self.ruleGroups().groups
         let rulesFile = try Self.temporaryFile("rules.yaml", try Yams.dump(object: ["groups": groups]))
         let alertRules = groups.flatMap { $0["rules"] as? [[String: Any]] ?? [] }
         /// The expected annotations: `summary` as templated for the case, the rule's own `description`.
@@ -345,17 +350,19 @@ struct DeploymentTests {
             try? FileManager.default.removeItem(atPath: rulesFile)
             try? FileManager.default.removeItem(atPath: testsFile)
         }
-        let result = try Self.run(["promtool", "test", "rules", testsFile])
+        let result = try await Self.run(["promtool", "test", "rules", testsFile])
         #expect(result.status == 0, "\(result.output)")
     }
 
     /// The ServiceMonitor finds the dashboard's Service and port; the Grafana dashboard only
     /// queries series the dashboard exports (docs/api.md lists them).
-    @Test func theServiceMonitorAndGrafanaDashboardPointAtRealThings() throws {
-        let monitor = try #require(try Self.monitoringObjects().first { $0["kind"] as? String == "ServiceMonitor" })
+    @Test func theServiceMonitorAndGrafanaDashboardPointAtRealThings() async throws {
+        let monitor = try #require(try await Self.monitoringObjects().first { $0["kind"] as? String == "ServiceMonitor" })
         let spec = try #require(monitor["spec"] as? [String: Any])
         let service = try #require(
-            try Self.rendered().first { $0["kind"] as? String == "Service" && ($0["metadata"] as? [String: Any])?["name"] as? String == "ha-sync-ui" }
+            try await Self.rendered().first {
+                $0["kind"] as? String == "Service" && ($0["metadata"] as? [String: Any])?["name"] as? String == "ha-sync-ui"
+            }
         )
         let serviceLabels = (service["metadata"] as? [String: Any])?["labels"] as? [String: String]
         #expect((spec["selector"] as? [String: Any])?["matchLabels"] as? [String: String] == serviceLabels)

@@ -48,10 +48,10 @@ struct FanOutEndToEndTests {
         return count
     }
 
-    func auditRows() throws -> [String] {
+    func auditRows() async throws -> [String] {
         let query =
             "import sqlite3\nfor r in sqlite3.connect('\(logs)/ha-sync.db').execute('SELECT direction, dest, status, fan_out_id, run_id FROM sync_iterations ORDER BY direction'): print('|'.join(map(str, r)))"
-        return try CapturedProcess.run("/usr/bin/python3", ["-c", query]).output.split(separator: "\n").map(String.init)
+        return try await CapturedProcess.run("/usr/bin/python3", ["-c", query]).output.split(separator: "\n").map(String.init)
     }
 
     @Test func aStalledDestinationHoldsNoneOfTheOthersBack() async throws {
@@ -98,7 +98,7 @@ struct FanOutEndToEndTests {
         #expect(outcome.stderr.contains("source_folders_read=12"), "each of the 12 source folders read once for all three: \(outcome.stderr)")
 
         // One iteration per destination, sharing the run's id.
-        let rows = try auditRows().filter { $0.hasPrefix("fwd.") }
+        let rows = try await auditRows().filter { $0.hasPrefix("fwd.") }
         #expect(rows.count == 3, "\(rows)")
         let fanOutIDs = Set(rows.map { $0.split(separator: "|")[3] })
         #expect(fanOutIDs.count == 1 && fanOutIDs.first != "None")
@@ -120,17 +120,17 @@ struct FanOutEndToEndTests {
         #expect(outcome.stdout.contains("\(good): ok"))
         #expect(outcome.stdout.contains("\(readOnly): partialFailure (exit 2)"), "\(outcome.stdout)")
         #expect(outcome.stdout.contains("\(missing): failed (exit 1): destination directory \(missing) does not exist"), "\(outcome.stdout)")
-        let rows = try auditRows()
+        let rows = try await auditRows()
         #expect(rows.count == 3, "\(rows)")
     }
 
     /// Netboot images: each `.json` announces the `.squashfs` of the same name, with its size and digest.
-    func writeImages(_ names: [String], size: Int) throws {
+    func writeImages(_ names: [String], size: Int) async throws {
         try FileManager.default.createDirectory(atPath: source + "/images", withIntermediateDirectories: true)
         for (index, name) in names.enumerated() {
             try writeLargeFile(source + "/images/\(name).squashfs", size: size, seed: UInt8(truncatingIfNeeded: index + names.count))
             try TemporaryTree.setModified(source, RelativePath("images/\(name).squashfs"), t0)
-            let digest = try CapturedProcess.run("/usr/bin/sha256sum", [source + "/images/\(name).squashfs"]).output.prefix(64)
+            let digest = try await CapturedProcess.run("/usr/bin/sha256sum", [source + "/images/\(name).squashfs"]).output.prefix(64)
             try TemporaryTree.write(
                 source, RelativePath("images/\(name).json"), Array("{\"size\": \(size), \"sha256\": \"\(digest)\"}".utf8), modified: t0)
         }
@@ -179,7 +179,7 @@ struct FanOutEndToEndTests {
     }
 
     @Test func noDestinationEverShowsAnAnnouncementBeforeItsImage() async throws {
-        try writeImages((0..<8).map { "ubuntu-\($0)" }, size: 6 << 20)
+        try await writeImages((0..<8).map { "ubuntu-\($0)" }, size: 6 << 20)
         let roots = [try destination("site-a"), try destination("site-b"), try destination("site-c")]
         let stopFile = tree.root + "/watcher-stop"
         let watcher = try startWatcher(roots, until: stopFile)
@@ -193,7 +193,7 @@ struct FanOutEndToEndTests {
         for root in roots { #expect(try files(root) == files(source)) }
 
         // A new image set, and the run killed mid-way: still no announcement without its image.
-        try writeImages((0..<8).map { "debian-\($0)" }, size: 6 << 20)
+        try await writeImages((0..<8).map { "debian-\($0)" }, size: 6 << 20)
         try? FileManager.default.removeItem(atPath: stopFile)
         let second = try startWatcher(roots, until: stopFile)
         let run = try HASyncProcess(arguments(roots, ["--publish-after", "*.json=${stem}.squashfs", "--verify", "--workers", "2"]))

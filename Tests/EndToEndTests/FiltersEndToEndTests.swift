@@ -35,7 +35,7 @@ struct FiltersEndToEndTests: ServerPairSuite {
         // The run's audit row records the filter set it used.
         let query =
             "import sqlite3; r = sqlite3.connect('\(logs)/ha-sync.db').execute('SELECT filter_fingerprint, filter_rules FROM sync_iterations').fetchone(); print(r[0]); print(r[1])"
-        let stored = try CapturedProcess.run("/usr/bin/python3", ["-c", query])
+        let stored = try await CapturedProcess.run("/usr/bin/python3", ["-c", query])
         #expect(stored.output.contains("+ keep.part") && stored.output.contains("- *.part"), "\(stored.output)")
         #expect(stored.output.split(separator: "\n").first?.count == 16)
     }

@@ -52,9 +52,9 @@ struct GuardAndDiskTests {
     /// Needs root to mount a small tmpfs as the destination.
     @Test(.enabled(if: geteuid() == 0, "mounting a tmpfs needs root"))
     func aFullDestinationKeepsTheOriginalAndTheNextRunWithSpaceCompletesAsRoot() async throws {
-        let mounted = try CapturedProcess.run("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", destination])
+        let mounted = try await CapturedProcess.run("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", destination])
         try #require(mounted.status == 0, "\(mounted.output)")
-        defer { _ = try? CapturedProcess.run("/usr/bin/umount", [destination]) }
+        defer { _ = try? CapturedProcess.runBlocking("/usr/bin/umount", [destination]) }
         let original = [UInt8](repeating: 0x6F, count: 100_000)
         try TemporaryTree.write(destination, RelativePath("big.bin"), original, modified: Timestamp(seconds: 1_600_000_000))
         let replacement = [UInt8](repeating: 0x6E, count: 3 << 20)
@@ -70,7 +70,7 @@ struct GuardAndDiskTests {
         #expect(temporaryFiles(in: destination).isEmpty, "the failed copy's temporary file is gone")
         #expect(FileManager.default.fileExists(atPath: destination + "/small.txt"))
 
-        let grown = try CapturedProcess.run("/usr/bin/mount", ["-o", "remount,size=16m", destination])
+        let grown = try await CapturedProcess.run("/usr/bin/mount", ["-o", "remount,size=16m", destination])
         try #require(grown.status == 0, "\(grown.output)")
         let retry = try await HASyncProcess.run(arguments())
         #expect(retry.status == 0, "\(retry.stderr)")

@@ -1,5 +1,6 @@
 import Foundation
 import SyncTestSupport
+import Synchronization
 
 /// Runs the built `ha-sync` binary as a subprocess, output captured in files (no pipe can fill up).
 struct HASyncProcess {
@@ -8,6 +9,9 @@ struct HASyncProcess {
         var stdout: String
         var stderr: String
         var terminatedBySignal: Bool
+        /// When the process ended, as seen by Foundation's own thread (not when the test got
+        /// round to noticing, which on a busy task pool can be seconds later).
+        var exitedAt: Date
     }
 
     /// The binary next to the test bundle, or `$HA_SYNC_BINARY`.
@@ -18,6 +22,7 @@ struct HASyncProcess {
     }()
 
     let process = Process()
+    private let exit = ExitTime()
     let stdoutURL: URL
     let stderrURL: URL
 
@@ -43,6 +48,8 @@ struct HASyncProcess {
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         process.standardInput = DevNull.reading()
+        let exit = self.exit
+        process.terminationHandler = { _ in exit.record() }
         try process.run()
     }
 
@@ -69,7 +76,7 @@ struct HASyncProcess {
         try? FileManager.default.removeItem(at: stdoutURL.deletingLastPathComponent())
         return Outcome(
             status: process.terminationStatus, stdout: stdout, stderr: stderr,
-            terminatedBySignal: process.terminationReason == .uncaughtSignal)
+            terminatedBySignal: process.terminationReason == .uncaughtSignal, exitedAt: exit.recorded ?? Date())
     }
 
     /// Runs to completion.
@@ -77,6 +84,14 @@ struct HASyncProcess {
     {
         try await HASyncProcess(arguments, prefix: prefix, environment: environment).wait(timeout: timeout)
     }
+}
+
+/// The moment a process ended, recorded by its termination handler.
+private final class ExitTime: Sendable {
+    private let moment = Mutex<Date?>(nil)
+
+    func record() { moment.withLock { $0 = Date() } }
+    var recorded: Date? { moment.withLock { $0 } }
 }
 
 extension HASyncProcess.Outcome {

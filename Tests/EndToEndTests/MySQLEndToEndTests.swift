@@ -34,32 +34,32 @@ struct MySQLEndToEndTests {
         ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).filter { $0.hasPrefix("opslog-") }
     }
 
-    func rows(_ server: MariaDBServer, _ database: String, _ sql: String) throws -> [[String]] {
-        try server.admin(sql, database: database).split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+    func rows(_ server: MariaDBServer, _ database: String, _ sql: String) async throws -> [[String]] {
+        try await server.admin(sql, database: database).split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
     }
 
     @Test func aRunWritesRowsMatchingItsSummary() async throws {
         let server = try await MariaDBServer.start()
-        let database = try server.createDatabase()
+        let database = try await server.createDatabase()
         for index in 0..<30 { try TemporaryTree.write(source, "f\(index)", String(repeating: "y", count: index)) }
         let outcome = try await HASyncProcess.run(arguments(server.dsn(database: database)))
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(opslogs().isEmpty)
-        let iteration = try rows(server, database, "SELECT id, status, files_created, total_bytes_transferred, dry_run FROM sync_iterations")
+        let iteration = try await rows(server, database, "SELECT id, status, files_created, total_bytes_transferred, dry_run FROM sync_iterations")
         #expect(iteration.count == 1)
         #expect(iteration.first?[1] == "success")
         #expect(Int(iteration.first?[2] ?? "") == outcome.summary?["created"] as? Int)
         #expect(Int(iteration.first?[3] ?? "") == outcome.summary?["bytes_transferred"] as? Int)
-        let operations = try rows(
+        let operations = try await rows(
             server, database, "SELECT COUNT(*), COUNT(DISTINCT seq) FROM sync_operations WHERE status = 'success' AND operation = 'create'")
         #expect(operations.first == ["30", "30"])
     }
 
     @Test func aStoppedServerNeverBlocksTheSyncAndItsOpslogIsFlushedOnceLater() async throws {
         let server = try await MariaDBServer.start()
-        let database = try server.createDatabase()
+        let database = try await server.createDatabase()
         let dsn = server.dsn(database: database)
-        server.stop()
+        await server.stop()
         try TemporaryTree.write(source, "a", "a")
         let down = try await HASyncProcess.run(arguments(dsn))
         #expect(down.status == 0, "\(down.stderr)")
@@ -73,14 +73,14 @@ struct MySQLEndToEndTests {
         #expect(back.status == 0)
         #expect(opslogs().isEmpty)
         _ = try await HASyncProcess.run(arguments(dsn))
-        #expect(try rows(server, database, "SELECT COUNT(*), COUNT(DISTINCT run_id) FROM sync_iterations").first == ["3", "3"])
-        #expect(try rows(server, database, "SELECT filepath FROM sync_operations ORDER BY filepath").map { $0[0] } == ["a", "b"])
+        #expect(try await rows(server, database, "SELECT COUNT(*), COUNT(DISTINCT run_id) FROM sync_iterations").first == ["3", "3"])
+        #expect(try await rows(server, database, "SELECT filepath FROM sync_operations ORDER BY filepath").map { $0[0] } == ["a", "b"])
     }
 
     @Test(.timeLimit(.minutes(3)))
     func aFrozenServerMidFlushCannotHangTheRun() async throws {
         let server = try await MariaDBServer.start()
-        let database = try server.createDatabase()
+        let database = try await server.createDatabase()
         let dsn = server.dsn(database: database, parameters: "timeout=3s&readTimeout=3s&writeTimeout=3s")
         // A large opslog left by an earlier run, so the flush takes a while.
         let iteration = IterationRecord(
@@ -102,13 +102,14 @@ struct MySQLEndToEndTests {
         let run = try HASyncProcess(arguments(dsn))
         // Freeze the server as soon as the run is connected and writing.
         #expect(
-            try await waitUntil(timeout: 60) {
-                (try? server.admin("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '\(MariaDBServer.user)' AND INFO LIKE 'INSERT%'"))
+            try await waitUntilAsync(timeout: 60) {
+                (try? await server.admin(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '\(MariaDBServer.user)' AND INFO LIKE 'INSERT%'"))
                     == "1"
             })
         server.pause()
         let outcome = try await run.wait(timeout: 120)
-        let elapsed = Date().timeIntervalSince(started)
+        let elapsed = outcome.exitedAt.timeIntervalSince(started)
         server.resume()
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(elapsed < 60, "the read timeout bounds the hang (took \(elapsed) s)")
@@ -118,8 +119,8 @@ struct MySQLEndToEndTests {
         let next = try await HASyncProcess.run(arguments(dsn), timeout: 180)
         #expect(next.status == 0)
         #expect(opslogs().isEmpty)
-        #expect(try rows(server, database, "SELECT COUNT(*) FROM sync_iterations").first == ["3"])
-        #expect(try rows(server, database, "SELECT COUNT(*) FROM sync_operations").first == ["150001"])
+        #expect(try await rows(server, database, "SELECT COUNT(*) FROM sync_iterations").first == ["3"])
+        #expect(try await rows(server, database, "SELECT COUNT(*) FROM sync_operations").first == ["150001"])
     }
 
     @Test func aMissingClientLibraryNamesThePackageToInstall() async throws {
@@ -134,7 +135,7 @@ struct MySQLEndToEndTests {
 
     @Test func aWrongPasswordFailsFastAndIsNeverPrinted() async throws {
         let server = try await SharedMariaDB.get()
-        let database = try server.createDatabase()
+        let database = try await server.createDatabase()
         let secret = "N0t-Th3-R1ght-0ne"
         try TemporaryTree.write(source, "a", "a")
         let started = Date()

@@ -124,7 +124,7 @@ struct FakeAPIAndClientTests {
         try await withServer { api in
             let other = FileManager.default.temporaryDirectory.appendingPathComponent("other-ca-\(UUID().uuidString.prefix(6))").path
             try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
-            try Certificates.make(in: other)
+            try await Certificates.make(in: other)
             let foreignCA = try Array(Data(contentsOf: URL(fileURLWithPath: other + "/ca.crt")))
             let client = try client(api, ca: foreignCA)
             do {

@@ -4,6 +4,7 @@ import HummingbirdTLS
 public import KubernetesLease
 import NIOCore
 import NIOSSL
+import SyncTestSupport
 import Synchronization
 
 /// A stand-in for the Kubernetes API server, since none can run here: Lease get, create,
@@ -41,7 +42,7 @@ public final class FakeKubernetesAPI: Sendable {
     public static func start(tokens: [String: Set<String>]) async throws -> FakeKubernetesAPI {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-kube-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try Certificates.make(in: directory)
+        try await Certificates.make(in: directory)
         let state = StateBox(State(tokens: tokens))
         let port = Mutex<Int?>(nil)
         let router = Self.router(state: state)
@@ -52,7 +53,10 @@ public final class FakeKubernetesAPI: Sendable {
             router: router, server: try .tls(.http1(), tlsConfiguration: tls),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        // On a thread of its own: the runs under test must get their answers in time even
+        // while other tests keep the task pool busy.
+        let executor = ThreadTaskExecutor(name: "fake-kubernetes-api")
+        let task = Task(executorPreference: executor) { try await app.runService(gracefulShutdownSignals: []) }
         for _ in 0..<200 where port.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(25)) }
         guard let bound = port.withLock({ $0 }) else {
             task.cancel()
@@ -218,8 +222,13 @@ public final class FakeKubernetesAPI: Sendable {
 
 /// Test certificates made with the `openssl` command: a CA and a server certificate for 127.0.0.1.
 public enum Certificates {
-    /// Writes `ca.crt`, `ca.key`, `server.crt`, `server.key` into `directory`.
-    public static func make(in directory: String) throws {
+    /// Writes `ca.crt`, `ca.key`, `server.crt`, `server.key` into `directory` (openssl runs off
+    /// the task pool, which must stay free for the servers of the tests running beside).
+    public static func make(in directory: String) async throws {
+        try await OffThePool.run { try makeBlocking(in: directory) }
+    }
+
+    static func makeBlocking(in directory: String) throws {
         try run(
             [
                 "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days",

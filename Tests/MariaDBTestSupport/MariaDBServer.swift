@@ -43,7 +43,7 @@ public final class MariaDBServer: @unchecked Sendable {
         // A temporary directory of its own: servers bootstrapping side by side in /tmp can collide on temp-table names.
         try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
         let server = MariaDBServer(directory: directory, port: try LoopbackPort.free(), extraArguments: extraArguments)
-        let install = try run(
+        let install = try await run(
             "/usr/bin/mariadb-install-db",
             [
                 "--no-defaults", "--datadir=\(directory)/data", "--user=\(Self.osUser)", "--auth-root-authentication-method=normal", "--skip-test-db",
@@ -51,7 +51,7 @@ public final class MariaDBServer: @unchecked Sendable {
             ])
         guard install.status == 0 else { throw ServerError("mariadb-install-db failed: \(install.output)") }
         try await server.launch()
-        try server.admin(
+        try await server.admin(
             """
             CREATE USER '\(user)'@'127.0.0.1' IDENTIFIED BY '\(password.replacingOccurrences(of: "\"", with: "\\\""))';
             CREATE USER '\(user)'@'localhost' IDENTIFIED BY '\(password.replacingOccurrences(of: "\"", with: "\\\""))';
@@ -76,7 +76,7 @@ public final class MariaDBServer: @unchecked Sendable {
         lock.withLock { self.process = process }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            if (try? admin("SELECT 1")) != nil { return }
+            if (try? await admin("SELECT 1")) != nil { return }
             if !process.isRunning {
                 throw ServerError("mariadbd exited: \((try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? "")")
             }
@@ -85,12 +85,13 @@ public final class MariaDBServer: @unchecked Sendable {
         throw ServerError("mariadbd did not start within 60 s")
     }
 
-    /// Stops the server cleanly and waits for it to exit.
-    public func stop() {
+    /// Stops the server cleanly and waits for it to exit (off the task pool: InnoDB's shutdown
+    /// takes seconds that the tests running beside must not lose).
+    public func stop() async {
         guard let process = lock.withLock({ self.process }) else { return }
         kill(process.processIdentifier, SIGCONT)
         process.terminate()
-        process.waitUntilExit()
+        await OffThePool.waitForExit(process)
         lock.withLock { self.process = nil }
     }
 
@@ -104,24 +105,36 @@ public final class MariaDBServer: @unchecked Sendable {
     }
 
     deinit {
-        stop()
-        try? FileManager.default.removeItem(atPath: directory)
+        // Not waited for here (a deinit may run on the task pool): a thread of its own waits
+        // for the shutdown, then removes the data directory.
+        let directory = self.directory
+        guard let process = lock.withLock({ self.process }) else {
+            try? FileManager.default.removeItem(atPath: directory)
+            return
+        }
+        kill(process.processIdentifier, SIGCONT)
+        process.terminate()
+        let exiting = UncheckedSendable(process)
+        Thread.detachNewThread {
+            exiting.value.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 
     /// Runs SQL as root over the socket; returns the output (tab-separated, no headers).
     @discardableResult
-    public func admin(_ sql: String, database: String? = nil) throws -> String {
+    public func admin(_ sql: String, database: String? = nil) async throws -> String {
         var arguments = ["--no-defaults", "--socket=\(socket)", "-uroot", "--batch", "--skip-column-names", "-e", sql]
         if let database { arguments.append(database) }
-        let result = try Self.run("/usr/bin/mariadb", arguments)
+        let result = try await Self.run("/usr/bin/mariadb", arguments)
         guard result.status == 0 else { throw ServerError("mariadb client: \(result.output)") }
         return result.output
     }
 
     /// A new, empty database the test user may use.
-    public func createDatabase() throws -> String {
+    public func createDatabase() async throws -> String {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        try admin(
+        try await admin(
             """
             CREATE DATABASE \(name);
             GRANT ALL ON \(name).* TO '\(Self.user)'@'127.0.0.1';
@@ -137,8 +150,8 @@ public final class MariaDBServer: @unchecked Sendable {
         "\(Self.user):\(password)@tcp(127.0.0.1:\(port))/\(database)?\(parameters)"
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let result = try CapturedProcess.run(executable, arguments)
+    static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let result = try await CapturedProcess.run(executable, arguments)
         return (result.status, result.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
@@ -159,4 +172,10 @@ public enum SharedMariaDB {
     public static func get() async throws -> MariaDBServer {
         try await server.value
     }
+}
+
+/// A `Process` handed to the thread that waits for it.
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -3,7 +3,17 @@ public import Foundation
 /// Runs a short command to completion and captures its output (stdout and stderr together,
 /// through a file, so a chatty command can never fill a pipe and hang).
 public enum CapturedProcess {
-    public static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
+    /// Waits on an OS thread of its own: the test process's task pool has one thread per core,
+    /// and a command blocking one (mariadb-install-db, a generator, a browser) starves every
+    /// test beside it, including the fake API servers that answer the binaries under test.
+    public static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws -> (
+        status: Int32, output: String
+    ) {
+        try await OffThePool.run { try runBlocking(executable, arguments, in: directory) }
+    }
+
+    /// The same, blocking the calling thread: only where awaiting is impossible (a `defer`).
+    public static func runBlocking(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -35,7 +45,7 @@ public enum CapturedProcess {
             let deadline = Date().addingTimeInterval(timeout)
             while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
             if process.isRunning { process.terminate() }
-            process.waitUntilExit()
+            await OffThePool.waitForExit(process)
             defer { try? FileManager.default.removeItem(at: output) }
             return (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         }
