@@ -284,7 +284,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "SyncTestSupport", "SyncCore", "AuditLog", "AuditMySQL", "MariaDB", "MariaDBTestSupport", "KubernetesTestSupport", "KubernetesLease",
-                "ha-sync", "RemoteProtocol", "SyncTrees", .product(name: "Yams", package: "Yams"),
+                "ha-sync", "RemoteProtocol", "RemoteClient", "SyncTrees", .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -17,16 +17,20 @@ import Synchronization
 /// client's event loops complete, so no task of Swift's cooperative pool is ever waited on.
 public final class RemoteConnection: Sendable {
     public let url: RemoteURL
-    /// Several HTTP/2 connections, used in turn. HTTP/2's flow control lets one connection
-    /// carry only 64 KiB per round trip until the server raises its window (the server's
-    /// HTTP/2 stack keeps the default), which over a 1 ms link caps a connection far below
-    /// the link's rate; a few connections side by side restore it.
+    /// Several HTTP/2 connections. Streams (file data) take them in turn: HTTP/2's flow control
+    /// lets one connection carry only 64 KiB per round trip until the server raises its window
+    /// (the server's HTTP/2 stack keeps the default), which over a 1 ms link caps a connection
+    /// far below the link's rate; a few connections side by side restore it. Small exchanges
+    /// (listings, metadata) all use the first, so a run that moves no data makes one TLS
+    /// handshake, not eight.
     private let clients: [HTTPClient]
     private let next = Atomic<Int>(0)
-    var client: HTTPClient { clients[next.add(1, ordering: .relaxed).oldValue % clients.count] }
+    var streamClient: HTTPClient { clients[next.add(1, ordering: .relaxed).oldValue % clients.count] }
     private let authorization: String
     private let trustFile: String?
     private let broken = Mutex<String?>(nil)
+    /// Moving average of a small exchange's time, in microseconds, and how many were timed.
+    private let exchangeTime = Mutex<(micros: Double?, count: Int)>((nil, 0))
     /// Deflate file data both ways (`--compress`): uploads compress here, downloads ask the server to.
     public let compress: Bool
 
@@ -155,19 +159,37 @@ public final class RemoteConnection: Sendable {
         }
     }
 
+    /// The time one small exchange with the server takes (its round trip, plus the server's
+    /// work on a listing), in microseconds; `nil` until a few were timed.
+    public var roundTripMicros: Double? {
+        exchangeTime.withLock { $0.micros }
+    }
+
     /// Sends a small request and waits for its reply; tree errors in the reply are thrown as such.
     func call(_ operation: RemoteOperation, _ body: ByteBuffer) throws -> ByteBuffer {
         try checkUsable()
         let response: HTTPClient.Response
+        let started = ContinuousClock.now
         do {
-            response = try client.execute(request: try request(operation, body: .byteBuffer(body))).wait()
+            response = try clients[0].execute(request: try request(operation, body: .byteBuffer(body))).wait()
         } catch {
             throw transportFailure(error)
         }
+        recordExchange(ContinuousClock.now - started)
         guard response.status == .ok else { throw refusal(status: response.status, body: response.body) }
         var reply = response.body ?? ByteBuffer()
         try RemoteReply.check(&reply)
         return reply
+    }
+
+    private func recordExchange(_ elapsed: Duration) {
+        let micros = Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12
+        exchangeTime.withLock { time in
+            time.count += 1
+            // The first exchange includes the connection's TLS handshake.
+            guard time.count > 1 else { return }
+            time.micros = time.micros.map { $0 + 0.25 * (micros - $0) } ?? micros
+        }
     }
 
     /// Starts a streamed request: `body` is sent as it is filled; the returned pipe carries
@@ -180,7 +202,7 @@ public final class RemoteConnection: Sendable {
             Self.pump(body, into: writer, on: MultiThreadedEventLoopGroup.singleton.next())
         }
         let delegate = ReplyDelegate(pipe: reply, body: body, connection: self)
-        let task = client.execute(request: try request(operation, body: streamed), delegate: delegate)
+        let task = streamClient.execute(request: try request(operation, body: streamed), delegate: delegate)
         return (reply, task)
     }
 

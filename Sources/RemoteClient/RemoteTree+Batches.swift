@@ -15,6 +15,8 @@ extension RemoteTree: BatchingSyncTree {
 
     public var prefersBatches: Bool { true }
 
+    public var roundTripMicros: Double? { connection.roundTripMicros }
+
     public func prefetchFiles(_ files: [(path: RelativePath, size: Int64)]) {
         var chosen: [RelativePath] = []
         var total: Int64 = 0
@@ -83,6 +85,7 @@ extension RemoteTree: BatchingSyncTree {
         _ files: [IncomingFile], options: CopyOptions, shouldStop: @Sendable () -> Bool,
         completed: (Int, Result<CopyReport, any Error>) -> Void
     ) {
+        for file in files { changing(file.path) }
         guard files.count > 1 else {
             for (index, file) in files.enumerated() {
                 completed(index, Result { try receiveFile(file.path, from: try file.open(), options: options, shouldStop: shouldStop) })

@@ -16,6 +16,8 @@ public final class RemoteTree: SyncTree, Sendable {
     public let connection: RemoteConnection
     /// Small files fetched ahead by ``prefetchFiles(_:)``, until opened.
     let prefetched = Mutex<[RelativePath: Result<PrefetchedFile, any Error>]>([:])
+    /// Listings of the whole tree, streamed ahead from the first listing of the root on.
+    private let walk = Mutex<(started: Bool, walk: ListingWalk?)>((false, nil))
 
     public var displayName: String { connection.url.description }
 
@@ -44,13 +46,35 @@ public final class RemoteTree: SyncTree, Sendable {
     }
 
     public func list(_ directory: RelativePath) throws -> DirectoryListing {
+        if let listing = try walked(directory) { return listing }
         var reply = try call(.list, directory) { $0.writePath(directory) }
         return try reply.readListing()
     }
 
     public func listKinds(_ directory: RelativePath) throws -> DirectoryListing {
+        // A full listing from the walk serves as well: it has the kinds and more.
+        if let listing = try walked(directory) { return listing }
         var reply = try call(.listKinds, directory) { $0.writePath(directory) }
         return try reply.readListing()
+    }
+
+    /// The walk's listing of `directory`, starting the walk at the first listing of the root.
+    private func walked(_ directory: RelativePath) throws -> DirectoryListing? {
+        let current = walk.withLock { state -> ListingWalk? in
+            if directory.isRoot && !state.started {
+                state.started = true
+                state.walk = ListingWalk(tree: self, root: .root)
+            }
+            return state.walk
+        }
+        return try current?.take(directory)
+    }
+
+    /// Drops what the walk has or will have of the folders holding `paths`, which this client
+    /// is about to change (and of `paths` themselves, when they are folders).
+    func changing(_ paths: RelativePath...) {
+        guard let current = walk.withLock({ $0.walk }) else { return }
+        current.invalidate(paths.flatMap { [$0, $0.parent] })
     }
 
     public func md5(of path: RelativePath) throws -> String {
@@ -64,6 +88,7 @@ public final class RemoteTree: SyncTree, Sendable {
     }
 
     public func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws {
+        changing(path)
         _ = try call(.makeDirectory, path) {
             $0.writePath(path)
             $0.writeOptionalKind(replacing)
@@ -71,6 +96,7 @@ public final class RemoteTree: SyncTree, Sendable {
     }
 
     public func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws {
+        changing(path)
         _ = try call(.finishDirectory, path) {
             $0.writePath(path)
             $0.writeVarInt(UInt64(permissions))
@@ -79,6 +105,7 @@ public final class RemoteTree: SyncTree, Sendable {
     }
 
     public func makeSymlink(_ path: RelativePath, target: [UInt8], modified: Timestamp) throws {
+        changing(path)
         _ = try call(.makeSymlink, path) {
             $0.writePath(path)
             $0.writeBlob(target)
@@ -87,6 +114,7 @@ public final class RemoteTree: SyncTree, Sendable {
     }
 
     public func remove(_ path: RelativePath, kind: EntryKind) throws {
+        changing(path)
         _ = try call(.remove, path) {
             $0.writePath(path)
             $0.writeKind(kind)
@@ -94,6 +122,7 @@ public final class RemoteTree: SyncTree, Sendable {
     }
 
     public func setModificationTime(_ path: RelativePath, to modified: Timestamp) throws {
+        changing(path)
         _ = try call(.setModificationTime, path) {
             $0.writePath(path)
             $0.writeTimestamp(modified)
@@ -101,6 +130,7 @@ public final class RemoteTree: SyncTree, Sendable {
     }
 
     public func removeTemporaryFile(named name: [UInt8], in directory: RelativePath) throws {
+        changing(directory)
         _ = try call(.removeTemporaryFile, directory) {
             $0.writePath(directory)
             $0.writeBlob(name)
@@ -108,6 +138,7 @@ public final class RemoteTree: SyncTree, Sendable {
     }
 
     public func rename(_ path: RelativePath, to newPath: RelativePath, expected: Entry) throws {
+        changing(path, newPath)
         _ = try call(.rename, path) {
             $0.writePath(path)
             $0.writePath(newPath)
@@ -116,6 +147,7 @@ public final class RemoteTree: SyncTree, Sendable {
     }
 
     public func keepVersion(of path: RelativePath, as versionPath: RelativePath, expected: Entry, keepOriginal: Bool) throws {
+        changing(path, versionPath)
         _ = try call(.keepVersion, path) {
             $0.writePath(path)
             $0.writePath(versionPath)
@@ -136,6 +168,7 @@ public final class RemoteTree: SyncTree, Sendable {
     public func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws
         -> CopyReport
     {
+        changing(path)
         let attributes = reader.attributes
         var signatures: BlockSignatures?
         if attributes.size >= deltaBasisMinimumSize {

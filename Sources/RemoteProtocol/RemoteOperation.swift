@@ -8,6 +8,8 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     case hello
     case list
     case listKinds = "list-kinds"
+    /// Streams the listing of every folder of a subtree, in the order the engine visits them.
+    case walk
     case entry
     case md5
     /// The block signatures of a file, for a delta upload.
@@ -28,7 +30,7 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     /// Whether the operation changes the tree (refused on a read-only root).
     public var writes: Bool {
         switch self {
-        case .hello, .list, .listKinds, .entry, .md5, .signatures, .read: false
+        case .hello, .list, .listKinds, .walk, .entry, .md5, .signatures, .read: false
         case .write, .makeDirectory, .finishDirectory, .makeSymlink, .remove, .setModificationTime, .removeTemporaryFile, .rename,
             .keepVersion:
             true
@@ -36,10 +38,10 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     }
 
     /// Requests whose bodies stream (many files); the others fit in one small message.
-    public var streams: Bool { self == .read || self == .write }
+    public var streams: Bool { self == .read || self == .write || self == .walk }
 
     /// The version of this message set; a server refuses a client of another version by name.
-    public static let protocolVersion = 2
+    public static let protocolVersion = 3
 }
 
 /// The reply to a small request: a status byte, then the payload or a tree error.
@@ -70,6 +72,13 @@ public enum RemoteReply {
         default: throw WireError.malformed("unknown reply status \(tag)")
         }
     }
+}
+
+/// The records of a `walk` reply: a folder's listing, a folder that could not be listed, the end.
+public enum WalkRecord {
+    public static let listing: UInt8 = 0
+    public static let failure: UInt8 = 1
+    public static let end: UInt8 = 2
 }
 
 extension ByteBuffer {

@@ -89,7 +89,7 @@ struct RemoteServerRouter: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: reply))
     }
 
-    /// A batched read or write: the request body feeds an I/O thread through a pipe, and its
+    /// A batched read or write, or a walk: the request body feeds an I/O thread through a pipe, and its
     /// replies flow back through another, both bounded.
     private func stream(_ operation: RemoteOperation, _ request: Request, _ handler: RootHandler) -> Response {
         let root = handler.root.name
@@ -116,10 +116,10 @@ struct RemoteServerRouter: Sendable {
                         do {
                             try await pool.runIfActive {
                                 let stream = RecordStream(next: input.take)
-                                if operation == .read {
-                                    try handler.read(stream, send: output.put, stats: stats)
-                                } else {
-                                    try handler.write(stream, send: output.put, stats: stats)
+                                switch operation {
+                                case .read: try handler.read(stream, send: output.put, stats: stats)
+                                case .walk: try handler.walk(stream, send: output.put)
+                                default: try handler.write(stream, send: output.put, stats: stats)
                                 }
                             }
                             output.finish()

@@ -75,7 +75,7 @@ struct RootHandler: Sendable {
                 let versionPath = try body.readPath()
                 let expected = try body.readEntry()
                 try tree.keepVersion(of: path, as: versionPath, expected: expected, keepOriginal: try body.readBool())
-            case .read, .write:
+            case .read, .write, .walk:
                 throw WireError.malformed("\(operation.rawValue) streams")
             }
             return RemoteReply.ok()
@@ -143,6 +143,38 @@ struct RootHandler: Sendable {
             try flush(false)
         }
         try flush(true)
+    }
+
+    /// `walk`: the listing of the requested folder and of every folder below it, depth first
+    /// with each folder's subfolders in name order (the engine's own order, so the client
+    /// holds few listings before they are asked for). A folder that cannot be listed is sent
+    /// as its error and not descended into; version stores are left out (the engine lists
+    /// them on their own, if at all).
+    func walk(_ input: RecordStream, send: (ByteBuffer) throws -> Void) throws {
+        let start = try input.read { try $0.readPath() }
+        var output = ByteBuffer()
+        var pending = [start]
+        while let folder = pending.popLast() {
+            do {
+                let listing = try tree.list(folder)
+                output.writeInteger(WalkRecord.listing)
+                output.writePath(folder)
+                output.writeListing(listing)
+                for entry in listing.entries.reversed() where entry.kind == .directory && entry.name != VersionName.folder {
+                    pending.append(folder.appending(entry.name))
+                }
+            } catch let error as SyncTreeError {
+                output.writeInteger(WalkRecord.failure)
+                output.writePath(folder)
+                output.writeTreeError(error)
+            }
+            if output.readableBytes >= Self.flushSize {
+                try send(output)
+                output = ByteBuffer()
+            }
+        }
+        output.writeInteger(WalkRecord.end)
+        try send(output)
     }
 
     /// `write`: files, one after another until the request ends, each written atomically;

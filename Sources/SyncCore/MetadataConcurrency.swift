@@ -58,6 +58,14 @@ public struct LatencyEstimate: Sendable, Hashable {
 
     public init() {}
 
+    /// The estimate, raised to a peer's exchange time when a side is across a network: a peer
+    /// lists a whole folder in one exchange, so per entry its listings look local, yet every
+    /// listing and batch waits a round trip.
+    public func microsPerRequest(peerExchangeMicros peer: Double?) -> Double? {
+        guard let peer, peer.isFinite else { return microsPerRequest }
+        return max(microsPerRequest ?? peer, peer)
+    }
+
     /// Adds one job that took `nanoseconds` for `requests` requests on one thread.
     public mutating func add(nanoseconds: Int64, requests: Int) {
         guard requests > 0, nanoseconds > 0 else { return }

@@ -38,7 +38,8 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
         try await withThrowingTaskGroup(of: Child.self) { group in
             while true {
                 let stopped = engine.stopSignal.isStopped
-                let observed = latency.microsPerRequest
+                let observed = latency.microsPerRequest(
+                    peerExchangeMicros: [engine.a.exchangeMicros, engine.b.exchangeMicros].compactMap { $0 }.max())
                 let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
                 while !stopped && applying < concurrency.batches(observedMicrosPerRequest: observed), let next = batches.first {
                     let large = next.bytes >= OperationBatches.maxBytes

@@ -68,7 +68,8 @@ extension SyncEngine {
                     let stopped = engine.stopSignal.isStopped
                     // Metadata-bound work (listings, batches of small files) follows the observed
                     // latency; batches that move a lot of data stay at --workers.
-                    let observed = latency.microsPerRequest
+                    let observed = latency.microsPerRequest(
+                        peerExchangeMicros: [engine.source.exchangeMicros, engine.destination.exchangeMicros].compactMap { $0 }.max())
                     let batchLimit = concurrency.batches(observedMicrosPerRequest: observed)
                     let listingLimit = concurrency.listings(observedMicrosPerRequest: observed)
                     let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
@@ -157,8 +158,13 @@ extension SyncEngine {
             }
             precondition(rootListed || engine.stopSignal.isStopped, "the pass ended without listing the root")
             outcome.microsPerRequest = latency.microsPerRequest
+            let peer = [engine.source.exchangeMicros, engine.destination.exchangeMicros].compactMap { $0 }.max()
             engine.logger.debug(
-                "pass finished", metadata: ["mode": "\(mode)", "micros_per_request": "\(latency.microsPerRequest.map { String(Int($0)) } ?? "-")"])
+                "pass finished",
+                metadata: [
+                    "mode": "\(mode)", "micros_per_request": "\(latency.microsPerRequest.map { String(Int($0)) } ?? "-")",
+                    "peer_exchange_micros": "\(peer.map { String(Int($0)) } ?? "-")",
+                ])
             return outcome
         }
 

@@ -51,6 +51,7 @@ extension ForwardingSyncTree {
 /// A forwarding tree moves files in batches exactly when the tree behind it does.
 extension ForwardingSyncTree where Self: BatchingSyncTree {
     public var prefersBatches: Bool { forwarded.batchesTransfers }
+    public var roundTripMicros: Double? { forwarded.exchangeMicros }
     public func prefetchFiles(_ files: [(path: RelativePath, size: Int64)]) { forwarded.prefetch(files) }
 
     public func receiveBatch(

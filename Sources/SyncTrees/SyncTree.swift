@@ -195,6 +195,13 @@ extension SyncTree {
         (self as? any BatchingSyncTree)?.prefersBatches ?? false
     }
 
+    /// For a tree across a network, the time one exchange with it takes, in microseconds: a
+    /// listing there costs one round trip whatever the folder's size, which the engine's
+    /// per-entry latency estimate cannot see.
+    public var exchangeMicros: Double? {
+        (self as? any BatchingSyncTree)?.roundTripMicros
+    }
+
     /// A hint that these files (with their listed sizes) are about to be opened, in this order.
     public func prefetch(_ files: [(path: RelativePath, size: Int64)]) {
         (self as? any BatchingSyncTree)?.prefetchFiles(files)
@@ -226,6 +233,8 @@ extension SyncTree {
 /// A tree that moves files in batches (a remote peer).
 public protocol BatchingSyncTree: SyncTree {
     var prefersBatches: Bool { get }
+    /// The time one small exchange takes, in microseconds (`nil` before any was timed).
+    var roundTripMicros: Double? { get }
     func prefetchFiles(_ files: [(path: RelativePath, size: Int64)])
     func receiveBatch(
         _ files: [IncomingFile], options: CopyOptions, shouldStop: @Sendable () -> Bool,

@@ -35,4 +35,19 @@ struct MetadataConcurrencyTests {
         for _ in 0..<20 { estimate.add(nanoseconds: 50_000_000, requests: 100) }
         #expect(abs(estimate.microsPerRequest! - 500) < 5)
     }
+
+    /// A peer lists a 100-entry folder in one 1 ms exchange: 10 µs an entry looks local, yet
+    /// every listing waits a round trip, so the peer's exchange time sets the pace.
+    @Test func aPeersExchangeTimeRaisesTheEstimate() {
+        var estimate = LatencyEstimate()
+        #expect(estimate.microsPerRequest(peerExchangeMicros: nil) == nil)
+        #expect(estimate.microsPerRequest(peerExchangeMicros: 1000) == 1000)
+        estimate.add(nanoseconds: 1_000_000, requests: 100)
+        #expect(estimate.microsPerRequest(peerExchangeMicros: nil) == 10)
+        #expect(estimate.microsPerRequest(peerExchangeMicros: 1000) == 1000)
+        #expect(estimate.microsPerRequest(peerExchangeMicros: 5) == 10, "a fast peer never lowers what the other side shows")
+        let concurrency = MetadataConcurrency(workers: 4)
+        #expect(concurrency.listings(observedMicrosPerRequest: estimate.microsPerRequest(peerExchangeMicros: 1000)) == 32)
+        #expect(concurrency.isRemote(observedMicrosPerRequest: estimate.microsPerRequest(peerExchangeMicros: 1000)))
+    }
 }

@@ -1,0 +1,127 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import RemoteProtocol
+import SyncCore
+import SyncTrees
+
+/// The listings of a whole subtree, streamed by the server in one exchange (`walk`) ahead of
+/// the engine's requests, so a run pays one round trip and one request for the tree rather
+/// than one per folder.
+///
+/// The server sends folders in the order the engine visits them, and a listing is handed out
+/// once. A listing is only ever as old as one fetched when the walk read it: anything this
+/// client changes in a folder drops that folder's listing, so it is fetched afresh. At most
+/// ``entryLimit`` entries wait here; past that the walk is abandoned and folders not yet
+/// received are listed one request each, as without it.
+final class ListingWalk: @unchecked Sendable {
+    /// Listings received and not yet asked for, with the entries they hold.
+    private var listings: [RelativePath: Result<DirectoryListing, SyncTreeError>] = [:]
+    private var heldEntries = 0
+    /// Folders changed by this client: a listing of them that arrives later is stale.
+    private var changed: Set<RelativePath> = []
+    private var finished = false
+    // Guards the fields above; `wait` releases it while the walk reads on.
+    private let condition = NSCondition()
+    private let task: HTTPClient.Task<Void>
+
+    /// Entries held at most (about 100 bytes each).
+    static let entryLimit = 100_000
+
+    /// Starts walking `root` on `tree`'s server; `nil` if the request could not start.
+    init?(tree: RemoteTree, root: RelativePath) {
+        let body = BytePipe(limit: 64 << 10)
+        let reply: BytePipe
+        do {
+            var request = ByteBuffer()
+            request.writePath(root)
+            try body.put(request)
+            body.finish()
+            let started = try tree.startStream(.walk, body: body, path: root)
+            reply = started.0
+            task = started.1
+        } catch {
+            return nil
+        }
+        Thread.detachNewThread { [self] in read(RecordStream(next: reply.take)) }
+    }
+
+    /// The listing of `folder` from the walk, waiting for it if the walk has not reached it
+    /// yet; `nil` when the walk will not deliver it (ended, abandoned, or the folder changed).
+    func take(_ folder: RelativePath) throws -> DirectoryListing? {
+        if folder.bytes.split(separator: UInt8(ascii: "/")).contains(where: { $0.elementsEqual(VersionName.folder) }) { return nil }
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if changed.contains(folder) { return nil }
+            if let result = listings.removeValue(forKey: folder) {
+                if case .success(let listing) = result { heldEntries -= listing.entries.count }
+                return try result.get()
+            }
+            if finished { return nil }
+            condition.wait()
+        }
+    }
+
+    /// Forgets what the walk has or will have of `folders`: this client changed them.
+    func invalidate(_ folders: [RelativePath]) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !finished else {
+            for folder in folders {
+                if let removed = listings.removeValue(forKey: folder), case .success(let listing) = removed {
+                    heldEntries -= listing.entries.count
+                }
+            }
+            return
+        }
+        for folder in folders {
+            changed.insert(folder)
+            if let removed = listings.removeValue(forKey: folder), case .success(let listing) = removed {
+                heldEntries -= listing.entries.count
+            }
+        }
+    }
+
+    private func read(_ stream: RecordStream) {
+        defer {
+            condition.lock()
+            finished = true
+            condition.broadcast()
+            condition.unlock()
+        }
+        do {
+            while true {
+                let tag = try stream.read { buffer -> UInt8 in
+                    guard let tag: UInt8 = buffer.readInteger() else { throw WireError.truncated }
+                    return tag
+                }
+                if tag == WalkRecord.end { return }
+                let (folder, result) = try stream.read { buffer -> (RelativePath, Result<DirectoryListing, SyncTreeError>) in
+                    let folder = try buffer.readPath()
+                    switch tag {
+                    case WalkRecord.listing: return (folder, .success(try buffer.readListing()))
+                    case WalkRecord.failure: return (folder, .failure(try buffer.readTreeError()))
+                    default: throw WireError.malformed("unknown walk record \(tag)")
+                    }
+                }
+                let count = (try? result.get())?.entries.count ?? 0
+                condition.lock()
+                if heldEntries + count > Self.entryLimit {
+                    condition.unlock()
+                    task.cancel()
+                    return
+                }
+                if !changed.contains(folder) {
+                    listings[folder] = result
+                    heldEntries += count
+                    condition.broadcast()
+                }
+                condition.unlock()
+            }
+        } catch {
+            // A broken walk costs only speed: what it did not deliver is listed one by one.
+            task.cancel()
+        }
+    }
+}
