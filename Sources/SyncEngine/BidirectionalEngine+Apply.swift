@@ -31,7 +31,8 @@ extension BidirectionalEngine {
         case .compareThenCopy(let target):
             let origin = target.other
             do {
-                let (originDigest, targetDigest) = try (tree(origin).md5(of: operation.path), tree(target).md5(of: operation.path))
+                let digests = PairedDigests.md5(of: operation.path, tree(origin), tree(target), size: operation.entry(origin)?.size ?? 0)
+                let (originDigest, targetDigest) = try (digests.0.get(), digests.1.get())
                 guard originDigest == targetDigest else {
                     var kept: [OperationResult] = []
                     var result = copy(operation, to: target, reason: .contentDiffers, mode: mode, updates: &updates, kept: &kept)
@@ -56,7 +57,8 @@ extension BidirectionalEngine {
             }
         case .compareBoth(let newer):
             do {
-                let (aDigest, bDigest) = try (a.md5(of: operation.path), b.md5(of: operation.path))
+                let digests = PairedDigests.md5(of: operation.path, a, b, size: operation.a?.size ?? 0)
+                let (aDigest, bDigest) = try (digests.0.get(), digests.1.get())
                 guard aDigest == bDigest else {
                     return conflict(operation, winner: newer ?? .a, digests: (aDigest, bDigest), mode: mode, updates: &updates)
                 }
@@ -84,7 +86,8 @@ extension BidirectionalEngine {
         case .conflict(let winner, _):
             var digests: (String?, String?) = (nil, nil)
             if operation.a?.kind == .file && operation.b?.kind == .file {
-                digests = ((try? a.md5(of: operation.path)), (try? b.md5(of: operation.path)))
+                let read = PairedDigests.md5(of: operation.path, a, b, size: operation.a?.size ?? 0)
+                digests = ((try? read.0.get()), (try? read.1.get()))
             }
             return conflict(operation, winner: winner, digests: digests, mode: mode, updates: &updates)
         case .delete(let side):

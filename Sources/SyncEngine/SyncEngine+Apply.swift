@@ -100,13 +100,14 @@ extension SyncEngine {
             let target = tree(planned.side)
             let origin = tree(planned.side.other)
             if action == .compareContent {
+                let (sourceResult, destinationResult) = PairedDigests.md5(of: planned.path, origin, target, size: sourceEntry?.size ?? 0)
                 let sourceDigest: String
                 do {
-                    sourceDigest = try origin.md5(of: planned.path)
+                    sourceDigest = try sourceResult.get()
                 } catch let error as SyncTreeError where error.code == .notFound {
                     return vanished(planned, started: started)
                 }
-                let destinationDigest = try target.md5(of: planned.path)
+                let destinationDigest = try destinationResult.get()
                 action = configuration.reconciler.resolveComparison(sameContent: sourceDigest == destinationDigest)
                 result.action = action
                 result.md5Before = destinationDigest

@@ -1,0 +1,40 @@
+import Foundation
+import SyncCore
+import SyncTrees
+
+/// The MD5 of one path on both sides, the comparison of a file whose size matches but whose
+/// mtime does not.
+enum PairedDigests {
+    /// From this size on, the two sides are read at the same time: each read is a full pass
+    /// over the file on its own disk (or server), so for a large file side by side halves the wait.
+    static let overlapFrom: Int64 = 1 << 20
+
+    /// Both digests, each with its own outcome, so the caller decides which failure counts.
+    static func md5(of path: RelativePath, _ first: any SyncTree, _ second: any SyncTree, size: Int64) -> (
+        Result<String, any Error>, Result<String, any Error>
+    ) {
+        guard size >= overlapFrom else {
+            return (Result { try first.md5(of: path) }, Result { try second.md5(of: path) })
+        }
+        let other = OtherDigest()
+        Thread.detachNewThread { other.finish(Result { try second.md5(of: path) }) }
+        let mine = Result { try first.md5(of: path) }
+        return (mine, other.wait())
+    }
+}
+
+/// The digest read on the helper thread.
+private final class OtherDigest: @unchecked Sendable {
+    private var result: Result<String, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    func finish(_ outcome: Result<String, any Error>) {
+        result = outcome  // published by the semaphore
+        done.signal()
+    }
+
+    func wait() -> Result<String, any Error> {
+        done.wait()
+        return result!
+    }
+}
