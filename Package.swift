@@ -188,6 +188,7 @@ let package = Package(
                 "SyncCore", "SyncTrees", "SyncFileSystem", "SyncEngine", "SyncRunner", "AuditLog", "AuditDSN", "RunLock",
                 "RemoteProtocol", "RemoteClient", "RemoteServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -274,7 +275,7 @@ let package = Package(
             dependencies: ["AuditMySQL", "AuditLog", "AuditDSN", "MariaDB", "AuditTestSupport", "MariaDBTestSupport", "SyncTestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "HASyncCommandTests", dependencies: ["HASyncCommand", "AuditDSN", "SyncRunner"], swiftSettings: strict),
+        .testTarget(name: "HASyncCommandTests", dependencies: ["HASyncCommand", "AuditDSN", "SyncRunner", "SyncCore"], swiftSettings: strict),
         .testTarget(
             name: "SyncRunnerTests",
             dependencies: ["SyncRunner", "SyncEngine", "SyncTrees", "SyncCore", "RunLock", "AuditLog", "SyncTestSupport"],

@@ -1,5 +1,5 @@
 /// A parser for the opslog's lines: one JSON object whose values are strings, integers,
-/// booleans or null, the shape ``JSONLine`` writes.
+/// booleans or null, the shape ``FlatJSONLine`` writes.
 ///
 /// Foundation's general parser spent more time on a 100,000-operation flush than the sync
 /// itself did; this one handles exactly the subset the opslog uses (with every string escape

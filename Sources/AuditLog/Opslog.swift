@@ -49,7 +49,7 @@ public enum Opslog {
     }
 
     static func headerLine(_ iteration: IterationRecord) -> [UInt8] {
-        var line = JSONLine()
+        var line = FlatJSONLine()
         line.add("type", "header")
         line.add("version", formatVersion)
         line.add("run_id", iteration.runID)
@@ -64,7 +64,7 @@ public enum Opslog {
     }
 
     static func operationLine(_ record: OperationRecord) -> [UInt8] {
-        var line = JSONLine()
+        var line = FlatJSONLine()
         line.add("type", "op")
         line.add("seq", record.sequence)
         line.add("operation", record.operation.rawValue)
@@ -85,7 +85,7 @@ public enum Opslog {
     }
 
     static func footerLine(_ iteration: IterationRecord, operations: Int) -> [UInt8] {
-        var line = JSONLine()
+        var line = FlatJSONLine()
         line.add("type", "footer")
         line.add("status", iteration.status.rawValue)
         line.add("ended_at_ns", iteration.endedAt?.totalNanoseconds)

@@ -12,7 +12,7 @@ struct FlatJSONTests {
 
     @Test(arguments: strings)
     func writtenStringsParseBack(_ text: String) throws {
-        var line = JSONLine()
+        var line = FlatJSONLine()
         line.add("text", text)
         line.add("number", Int64(-9_223_372_036_854_775_807))
         line.add("none", nil as String?)

@@ -1,10 +1,10 @@
-/// Writes one flat JSON object per line, fast: the opslog gets one line per operation, and
-/// a general-purpose encoder would cost more than the copy of a small file.
-struct JSONLine {
+/// Writes one flat JSON object per line, fast: the opslog and `--output json` get one line per
+/// operation, and a general-purpose encoder would cost more than the copy of a small file.
+public struct FlatJSONLine {
     private(set) var bytes: [UInt8] = [UInt8(ascii: "{")]
     private var first = true
 
-    init() {
+    public init() {
         bytes.reserveCapacity(384)
     }
 
@@ -21,23 +21,23 @@ struct JSONLine {
         bytes.append(contentsOf: UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
     }
 
-    mutating func add(_ name: StaticString, _ value: String?) {
+    public mutating func add(_ name: StaticString, _ value: String?) {
         key(name)
         guard let value else { return literal("null") }
         appendString(value)
     }
 
-    mutating func add(_ name: StaticString, _ value: Int64?) {
+    public mutating func add(_ name: StaticString, _ value: Int64?) {
         key(name)
         guard let value else { return literal("null") }
         appendInteger(value)
     }
 
-    mutating func add(_ name: StaticString, _ value: Int) {
+    public mutating func add(_ name: StaticString, _ value: Int) {
         add(name, Int64(value))
     }
 
-    mutating func add(_ name: StaticString, _ value: Bool) {
+    public mutating func add(_ name: StaticString, _ value: Bool) {
         key(name)
         literal(value ? "true" : "false")
     }
@@ -67,7 +67,7 @@ struct JSONLine {
     }
 
     /// The finished line, with its newline.
-    mutating func finish() -> [UInt8] {
+    public mutating func finish() -> [UInt8] {
         bytes.append(UInt8(ascii: "}"))
         bytes.append(UInt8(ascii: "\n"))
         return bytes
