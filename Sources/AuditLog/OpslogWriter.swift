@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 public import SyncCore
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -24,13 +24,16 @@ public final class OpslogWriter: Sendable {
         /// Sees each operation after its line is written (the live feed).
         var tap: (@Sendable (OperationRecord) -> Void)?
     }
-    private let state: Mutex<State>
+    /// A lock that sleeps rather than spins: its holder encodes and writes a line, and every
+    /// I/O thread appends; `Mutex`'s spinning waiters took a fifth of the client's CPU on two
+    /// cores for a run of 20,000 new files.
+    private let state: NIOLockedValueBox<State>
     private let dryRun: Bool
 
     private init(path: String, descriptor: Int32, dryRun: Bool) {
         self.path = path
         self.dryRun = dryRun
-        self.state = Mutex(State(descriptor: descriptor))
+        self.state = NIOLockedValueBox(State(descriptor: descriptor))
     }
 
     /// Creates the opslog of `iteration` in `directory` and writes its header.
@@ -50,7 +53,7 @@ public final class OpslogWriter: Sendable {
 
     /// Appends one finished operation; results that are not operations (skips) are ignored.
     public func append(_ result: OperationResult) {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard let record = OperationRecord(result, sequence: state.sequence + 1, dryRun: dryRun) else { return }
             state.sequence += 1
             // Only a dry run is compared with an earlier plan.
@@ -63,22 +66,22 @@ public final class OpslogWriter: Sendable {
     /// Hands every operation appended from now on to `tap`, in sequence order, once its line
     /// is written.
     public func setTap(_ tap: @escaping @Sendable (OperationRecord) -> Void) {
-        state.withLock { $0.tap = tap }
+        state.withLockedValue { $0.tap = tap }
     }
 
     /// Operations written so far.
-    public var operationCount: Int { state.withLock { $0.sequence } }
+    public var operationCount: Int { state.withLockedValue { $0.sequence } }
 
     /// The fingerprint of the operations written so far (for the dry-run idempotency check;
     /// kept for dry runs only).
-    public var digest: PlanDigest { state.withLock { $0.digest } }
+    public var digest: PlanDigest { state.withLockedValue { $0.digest } }
 
     /// The first write error, if any.
-    public var writeError: String? { state.withLock { $0.writeError } }
+    public var writeError: String? { state.withLockedValue { $0.writeError } }
 
     /// Writes the footer, syncs the file to disk and releases it.
     public func finish(_ iteration: IterationRecord) throws {
-        try state.withLock { state in
+        try state.withLockedValue { state in
             Self.write(Opslog.footerLine(iteration, operations: state.sequence), to: &state)
             guard let descriptor = state.descriptor else { return }
             let synced = fsync(descriptor) == 0
@@ -91,20 +94,20 @@ public final class OpslogWriter: Sendable {
 
     /// Closes without a footer (the run is abandoned; the flusher records it as interrupted).
     public func abandon() {
-        state.withLock { state in
+        state.withLockedValue { state in
             if let descriptor = state.descriptor { close(descriptor) }
             state.descriptor = nil
         }
     }
 
     deinit {
-        state.withLock { state in
+        state.withLockedValue { state in
             if let descriptor = state.descriptor { close(descriptor) }
         }
     }
 
     private func writeLine(_ bytes: [UInt8]) throws {
-        try state.withLock { state in
+        try state.withLockedValue { state in
             Self.write(bytes, to: &state)
             if let error = state.writeError { throw AuditError("cannot write opslog \(path): \(error)") }
         }
