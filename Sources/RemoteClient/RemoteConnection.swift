@@ -34,6 +34,11 @@ public final class RemoteConnection: Sendable {
     /// Deflate file data both ways (`--compress`): uploads compress here, downloads ask the server to.
     public let compress: Bool
 
+    /// Bytes a stream's pipe holds between the engine's thread and the connection, each way.
+    /// HTTP/2 flow control keeps far less than this in flight per stream, so a larger pipe
+    /// could only hold memory (up to 32 batches stream at once).
+    static let pipeBytes = 1 << 20
+
     /// How long one request may wait for the server before the connection counts as lost.
     static let readTimeout: TimeAmount = .seconds(120)
 
@@ -196,7 +201,7 @@ public final class RemoteConnection: Sendable {
     /// the reply as it arrives. Cancel the returned task to abandon the exchange.
     func stream(_ operation: RemoteOperation, body: BytePipe) throws -> (reply: BytePipe, task: HTTPClient.Task<Void>) {
         try checkUsable()
-        let reply = BytePipe(limit: 4 << 20)
+        let reply = BytePipe(limit: Self.pipeBytes)
         let streamed = HTTPClient.Body.stream(contentLength: nil) { writer in
             // The writer hops to its channel's loop itself; any loop can drive the pump.
             Self.pump(body, into: writer, on: MultiThreadedEventLoopGroup.singleton.next())

@@ -92,7 +92,7 @@ extension RemoteTree: BatchingSyncTree {
             }
             return
         }
-        let body = BytePipe(limit: 4 << 20)
+        let body = BytePipe(limit: RemoteConnection.pipeBytes)
         let reply: BytePipe
         let task: HTTPClientTask
         do {

@@ -178,7 +178,7 @@ public final class RemoteTree: SyncTree, Sendable {
             }
             if try reply.readBool() { signatures = try BlockSignatures.read(from: &reply) }
         }
-        let body = BytePipe(limit: 4 << 20)
+        let body = BytePipe(limit: RemoteConnection.pipeBytes)
         let (replies, task) = try startStream(.write, body: body, path: path)
         defer { body.fail(CancellationError()) }
         do {
