@@ -41,7 +41,8 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
                 let observed = latency.microsPerRequest(
                     peerExchangeMicros: [engine.a.exchangeMicros, engine.b.exchangeMicros].compactMap { $0 }.max())
                 let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
-                while !stopped && applying < concurrency.batches(observedMicrosPerRequest: observed), let next = batches.first {
+                let peer = engine.a.batchesTransfers || engine.b.batchesTransfers
+                while !stopped && applying < concurrency.batches(observedMicrosPerRequest: observed, toPeer: peer), let next = batches.first {
                     let large = next.bytes >= OperationBatches.maxBytes
                     if large && applyingLarge >= workers { break }
                     batches.removeFirst()

@@ -70,7 +70,7 @@ extension SyncEngine {
                     // latency; batches that move a lot of data stay at --workers.
                     let observed = latency.microsPerRequest(
                         peerExchangeMicros: [engine.source.exchangeMicros, engine.destination.exchangeMicros].compactMap { $0 }.max())
-                    let batchLimit = concurrency.batches(observedMicrosPerRequest: observed)
+                    let batchLimit = concurrency.batches(observedMicrosPerRequest: observed, toPeer: batching)
                     let listingLimit = concurrency.listings(observedMicrosPerRequest: observed)
                     let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
                     while !stopped && applying < batchLimit, let next = batches.first {
