@@ -31,18 +31,20 @@ public struct MetadataConcurrency: Sendable, Hashable {
         scaled(observed, floor: 2 * workers)
     }
 
-    /// Batches of small files in flight. To a peer (`toPeer`) each batch is a stream that moves
-    /// data without waiting on its round trip, so a few fill the link, and each holds its
-    /// buffers: at most ``peerBatches``.
-    public func batches(observedMicrosPerRequest observed: Double?, toPeer: Bool = false) -> Int {
-        let limit = scaled(observed, floor: workers)
-        return toPeer ? min(limit, max(workers, Self.peerBatches)) : limit
+    /// Batches of small files in flight.
+    public func batches(observedMicrosPerRequest observed: Double?) -> Int {
+        scaled(observed, floor: workers)
     }
 
-    /// Streams of small files in flight to a peer: at 1 ms and HTTP/2's 64 KiB window each
-    /// carries about 64 MB/s, so eight exceed a 1 Gbit/s link; 32 cost 20 MiB more memory
-    /// for no speed.
-    public static let peerBatches = 8
+    /// Batches to a peer that carry data (``peerStreamBytes`` or more) in flight at most (or
+    /// `--workers`, if more). Each is a stream that moves its data without waiting on round
+    /// trips: at 1 ms and HTTP/2's 64 KiB window one carries about 64 MB/s, so eight fill a
+    /// 1 Gbit/s link, and each holds its buffers. Batches smaller than that (a changed file or
+    /// two in a folder) wait on their round trip like a listing, and follow ``batches(observedMicrosPerRequest:)``.
+    public var peerStreams: Int { max(workers, 8) }
+
+    /// From this size on a batch to a peer counts as one of the ``peerStreams``.
+    public static let peerStreamBytes: Int64 = 256 << 10
 
     /// Whether requests wait on a network, so a folder's two sides are worth listing at once.
     public func isRemote(observedMicrosPerRequest observed: Double?) -> Bool {

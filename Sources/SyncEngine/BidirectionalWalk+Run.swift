@@ -21,7 +21,7 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
 
     private enum Child: Sendable {
         case planned(BidirectionalJob, BidirectionalListing, BidirectionalPlan)
-        case applied(large: Bool, [OperationResult], [ArchiveUpdate])
+        case applied(large: Bool, stream: Bool, [OperationResult], [ArchiveUpdate])
     }
 
     func run() async throws -> BidirectionalOutcome {
@@ -34,6 +34,7 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
         var listing = 0
         var applying = 0
         var applyingLarge = 0
+        var streaming = 0
 
         try await withThrowingTaskGroup(of: Child.self) { group in
             while true {
@@ -42,15 +43,18 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
                     peerExchangeMicros: [engine.a.exchangeMicros, engine.b.exchangeMicros].compactMap { $0 }.max())
                 let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
                 let peer = engine.a.batchesTransfers || engine.b.batchesTransfers
-                while !stopped && applying < concurrency.batches(observedMicrosPerRequest: observed, toPeer: peer), let next = batches.first {
+                while !stopped && applying < concurrency.batches(observedMicrosPerRequest: observed), let next = batches.first {
                     let large = next.bytes >= OperationBatches.maxBytes
                     if large && applyingLarge >= workers { break }
+                    let stream = peer && next.bytes >= MetadataConcurrency.peerStreamBytes
+                    if stream && streaming >= concurrency.peerStreams { break }
                     batches.removeFirst()
                     applying += 1
                     if large { applyingLarge += 1 }
+                    if stream { streaming += 1 }
                     group.addTask { [engine, mode, pool] in
                         let (results, updates) = try await pool.run(wide: remote && !large) { engine.apply(next.operations, mode: mode) }
-                        return .applied(large: large, results, updates)
+                        return .applied(large: large, stream: stream, results, updates)
                     }
                 }
                 while !stopped && listing < concurrency.listings(observedMicrosPerRequest: observed) && batches.count < Self.backlogLimit,
@@ -120,8 +124,9 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
                         $0.planned += planned
                         $0.plannedBytes += plannedBytes
                     }
-                case .applied(let large, let results, let updates):
+                case .applied(let large, let stream, let results, let updates):
                     applying -= 1
+                    if stream { streaming -= 1 }
                     if large { applyingLarge -= 1 }
                     engine.count(results, into: &outcome.summary, notify: false)
                     if mode == .apply && !updates.isEmpty { try await engine.archive.record(updates) }

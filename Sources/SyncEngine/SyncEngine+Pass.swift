@@ -43,7 +43,7 @@ extension SyncEngine {
 
         private enum ChildResult: Sendable {
             case listed(DirectoryJob, ListingOutcome)
-            case applied(trackerID: Int, large: Bool, [OperationResult], nanoseconds: Int64)
+            case applied(trackerID: Int, large: Bool, stream: Bool, [OperationResult], nanoseconds: Int64)
             case finishedDirectories
         }
 
@@ -60,6 +60,7 @@ extension SyncEngine {
             var listing = 0
             var applying = 0
             var applyingLarge = 0
+            var streaming = 0
             var rootListed = false
             let batching = engine.source.batchesTransfers || engine.destination.batchesTransfers
 
@@ -70,15 +71,18 @@ extension SyncEngine {
                     // latency; batches that move a lot of data stay at --workers.
                     let observed = latency.microsPerRequest(
                         peerExchangeMicros: [engine.source.exchangeMicros, engine.destination.exchangeMicros].compactMap { $0 }.max())
-                    let batchLimit = concurrency.batches(observedMicrosPerRequest: observed, toPeer: batching)
+                    let batchLimit = concurrency.batches(observedMicrosPerRequest: observed)
                     let listingLimit = concurrency.listings(observedMicrosPerRequest: observed)
                     let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
                     while !stopped && applying < batchLimit, let next = batches.first {
                         let large = next.bytes >= OperationBatches.maxBytes
                         if large && applyingLarge >= workers { break }
+                        let stream = batching && next.bytes >= MetadataConcurrency.peerStreamBytes
+                        if stream && streaming >= concurrency.peerStreams { break }
                         batches.removeFirst()
                         applying += 1
                         if large { applyingLarge += 1 }
+                        if stream { streaming += 1 }
                         group.addTask { [engine, mode, pool] in
                             // Timed on the I/O thread, so waiting for a thread is not counted as latency.
                             let (results, nanoseconds) = try await pool.run(wide: remote && !large) {
@@ -86,7 +90,7 @@ extension SyncEngine {
                                 let results = engine.apply(next.operations, mode: mode)
                                 return (results, monotonicNanoseconds() - started)
                             }
-                            return .applied(trackerID: next.trackerID, large: large, results, nanoseconds: nanoseconds)
+                            return .applied(trackerID: next.trackerID, large: large, stream: stream, results, nanoseconds: nanoseconds)
                         }
                     }
                     while !stopped && listing < listingLimit && batches.count < Self.backlogLimit, let job = directories.popLast() {
@@ -130,9 +134,10 @@ extension SyncEngine {
                         }
                         absorb(listed, of: job, tracker: &tracker, directories: &directories, batches: &batches, into: &outcome)
                         finishedWork = job.trackerID
-                    case .applied(let trackerID, let large, let results, let nanoseconds):
+                    case .applied(let trackerID, let large, let stream, let results, let nanoseconds):
                         applying -= 1
                         if large { applyingLarge -= 1 }
+                        if stream { streaming -= 1 }
                         // (A peer's batch is one exchange, not a round trip per call: its listings tell its latency.)
                         if !large && mode == .apply && !results.isEmpty && !batching {
                             // Writes count too: a destination that is slow to write (a far NFS

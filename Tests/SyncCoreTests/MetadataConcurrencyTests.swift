@@ -49,10 +49,9 @@ struct MetadataConcurrencyTests {
         let concurrency = MetadataConcurrency(workers: 4)
         #expect(concurrency.listings(observedMicrosPerRequest: estimate.microsPerRequest(peerExchangeMicros: 1000)) == 32)
         #expect(concurrency.isRemote(observedMicrosPerRequest: estimate.microsPerRequest(peerExchangeMicros: 1000)))
-        // Batches to a peer are streams: a few fill the link, and each holds buffers.
+        // Batches that carry data to a peer are streams: a few fill the link, and each holds buffers.
         #expect(concurrency.batches(observedMicrosPerRequest: 1000) == 32)
-        #expect(concurrency.batches(observedMicrosPerRequest: 1000, toPeer: true) == MetadataConcurrency.peerBatches)
-        #expect(MetadataConcurrency(workers: 12).batches(observedMicrosPerRequest: 1000, toPeer: true) == 12, "never below --workers")
-        #expect(concurrency.batches(observedMicrosPerRequest: nil, toPeer: true) == 4)
+        #expect(concurrency.peerStreams == 8)
+        #expect(MetadataConcurrency(workers: 12).peerStreams == 12, "never below --workers")
     }
 }
