@@ -20,6 +20,9 @@ final class ListingWalk: @unchecked Sendable {
     private var heldEntries = 0
     /// Folders changed by this client: a listing of them that arrives later is stale.
     private var changed: Set<RelativePath> = []
+    /// Folders already handed out: asked again, they are listed afresh at once rather than
+    /// waiting for a walk that will not send them twice.
+    private var handedOut: Set<RelativePath> = []
     private var finished = false
     // Guards the fields above; `wait` releases it while the walk reads on.
     private let condition = NSCondition()
@@ -53,9 +56,10 @@ final class ListingWalk: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while true {
-            if changed.contains(folder) { return nil }
+            if changed.contains(folder) || handedOut.contains(folder) { return nil }
             if let result = listings.removeValue(forKey: folder) {
                 if case .success(let listing) = result { heldEntries -= listing.entries.count }
+                if !finished { handedOut.insert(folder) }
                 return try result.get()
             }
             if finished { return nil }
