@@ -211,13 +211,16 @@ extension DashboardAssets {
           // The compare view: what differs between the two sides, from the pair's last dry
           // run, read when opened. Side A is --src, side B is --dest.
           const compareLabels = { only_a: 'Only on A', only_b: 'Only on B', different: 'Different', conflict: 'Conflict' };
+          // Open compare views and their filter, by pair: a refresh rebuilds the cards, and a
+          // view the user opened stays open (and filtered) across it.
+          const openCompareViews = new Map();
           function compareView(pair) {
             const details = el('details', 'compare');
             details.dataset.pair = pair;
             details.appendChild(el('summary', null, 'Differences at the last dry run'));
             const body = el('div', 'compare-body');
             details.appendChild(body);
-            let kind = '';
+            let kind = openCompareViews.get(pair) || '';
             async function load() {
               const data = await getJSON('/api/compare?limit=1000&pair=' + encodeURIComponent(pair) + (kind ? '&kind=' + kind : ''));
               if (!data.iteration) {
@@ -230,7 +233,7 @@ extension DashboardAssets {
               select.appendChild(new Option('All (' + total + ')', ''));
               for (const k of Object.keys(compareLabels)) select.appendChild(new Option(compareLabels[k] + ' (' + (data.counts[k] || 0) + ')', k));
               select.value = kind;
-              select.addEventListener('change', () => { kind = select.value; load(); });
+              select.addEventListener('change', () => { kind = select.value; openCompareViews.set(pair, kind); load(); });
               const note = el('p', 'muted', 'Dry run ' + ago(data.iteration.started_at) + ' (' + data.iteration.direction + ')' +
                 (data.truncated ? '; its first 1000 operations' : '') + '. A is the source (--src), B the destination (--dest).');
               const table = el('table', 'compare-table');
@@ -257,8 +260,14 @@ extension DashboardAssets {
               body.replaceChildren(select, note, data.rows.length ? wrapper : el('p', 'muted', 'Nothing differs.'));
             }
             details.addEventListener('toggle', () => {
-              if (details.open) load().catch(() => body.replaceChildren(el('p', 'muted', 'The comparison cannot be read now.')));
+              if (!details.open) {
+                openCompareViews.delete(pair);
+                return;
+              }
+              openCompareViews.set(pair, kind);
+              load().catch(() => body.replaceChildren(el('p', 'muted', 'The comparison cannot be read now.')));
             });
+            details.open = openCompareViews.has(pair);
             return details;
           }
 

@@ -193,6 +193,11 @@ def main():
         check("the compare view opens on the last dry run", browser.wait_for(
             "(b => b.querySelector('select.compare-filter') !== null && b.textContent.includes('Nothing differs'))"
             "(document.querySelector('.pair-card[data-pair=\"media\"] .compare-body'))", 15))
+        # The cards are rebuilt by every refresh; an open view must stay open and filled.
+        browser.evaluate("(d => { d.dataset.before = 'yes'; return true; })(document.querySelector('.pair-card[data-pair=\"media\"] details.compare'))")
+        check("the compare view stays open across a refresh", browser.wait_for(
+            "(d => d !== null && d.dataset.before === undefined && d.open && d.querySelector('select.compare-filter') !== null)"
+            "(document.querySelector('.pair-card[data-pair=\"media\"] details.compare'))", args.refresh_seconds + 15))
         check("running pair shows a progress bar", browser.evaluate(
             "document.querySelector('.pair-card[data-pair=\"infra\"] progress.running-bar') !== null"))
         check("running pair shows how far it is", browser.evaluate(
