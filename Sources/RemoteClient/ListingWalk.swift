@@ -57,8 +57,7 @@ final class ListingWalk: @unchecked Sendable {
         defer { condition.unlock() }
         while true {
             if changed.contains(folder) || handedOut.contains(folder) { return nil }
-            if let result = listings.removeValue(forKey: folder) {
-                if case .success(let listing) = result { heldEntries -= listing.entries.count }
+            if let result = remove(folder) {
                 if !finished { handedOut.insert(folder) }
                 return try result.get()
             }
@@ -71,20 +70,17 @@ final class ListingWalk: @unchecked Sendable {
     func invalidate(_ folders: [RelativePath]) {
         condition.lock()
         defer { condition.unlock() }
-        guard !finished else {
-            for folder in folders {
-                if let removed = listings.removeValue(forKey: folder), case .success(let listing) = removed {
-                    heldEntries -= listing.entries.count
-                }
-            }
-            return
-        }
         for folder in folders {
-            changed.insert(folder)
-            if let removed = listings.removeValue(forKey: folder), case .success(let listing) = removed {
-                heldEntries -= listing.entries.count
-            }
+            if !finished { changed.insert(folder) }  // once finished, nothing more arrives
+            _ = remove(folder)
         }
+    }
+
+    /// Takes `folder`'s listing out of those held (the lock is held).
+    private func remove(_ folder: RelativePath) -> Result<DirectoryListing, SyncTreeError>? {
+        let removed = listings.removeValue(forKey: folder)
+        if case .success(let listing) = removed { heldEntries -= listing.entries.count }
+        return removed
     }
 
     private func read(_ stream: RecordStream) {

@@ -40,7 +40,7 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
             while true {
                 let stopped = engine.stopSignal.isStopped
                 let observed = latency.microsPerRequest(
-                    peerExchangeMicros: [engine.a.exchangeMicros, engine.b.exchangeMicros].compactMap { $0 }.max())
+                    peerExchangeMicros: peerExchangeMicros(engine.a, engine.b))
                 let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
                 let peer = engine.a.batchesTransfers || engine.b.batchesTransfers
                 while !stopped && applying < concurrency.batches(observedMicrosPerRequest: observed), let next = batches.first {

@@ -70,7 +70,7 @@ extension SyncEngine {
                     // Metadata-bound work (listings, batches of small files) follows the observed
                     // latency; batches that move a lot of data stay at --workers.
                     let observed = latency.microsPerRequest(
-                        peerExchangeMicros: [engine.source.exchangeMicros, engine.destination.exchangeMicros].compactMap { $0 }.max())
+                        peerExchangeMicros: peerExchangeMicros(engine.source, engine.destination))
                     let batchLimit = concurrency.batches(observedMicrosPerRequest: observed)
                     let listingLimit = concurrency.listings(observedMicrosPerRequest: observed)
                     let remote = concurrency.isRemote(observedMicrosPerRequest: observed)
@@ -163,7 +163,7 @@ extension SyncEngine {
             }
             precondition(rootListed || engine.stopSignal.isStopped, "the pass ended without listing the root")
             outcome.microsPerRequest = latency.microsPerRequest
-            let peer = [engine.source.exchangeMicros, engine.destination.exchangeMicros].compactMap { $0 }.max()
+            let peer = peerExchangeMicros(engine.source, engine.destination)
             engine.logger.debug(
                 "pass finished",
                 metadata: [
