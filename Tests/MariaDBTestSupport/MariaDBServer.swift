@@ -114,11 +114,7 @@ public final class MariaDBServer: @unchecked Sendable {
         }
         kill(process.processIdentifier, SIGCONT)
         process.terminate()
-        let exiting = UncheckedSendable(process)
-        Thread.detachNewThread {
-            exiting.value.waitUntilExit()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
+        OffThePool.whenExited(process) { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     /// Runs SQL as root over the socket; returns the output (tab-separated, no headers).
@@ -172,10 +168,4 @@ public enum SharedMariaDB {
     public static func get() async throws -> MariaDBServer {
         try await server.value
     }
-}
-
-/// A `Process` handed to the thread that waits for it.
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

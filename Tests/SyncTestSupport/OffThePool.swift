@@ -14,6 +14,16 @@ public enum OffThePool {
         let process = UncheckedProcess(process)
         _ = try? await run { process.value.waitUntilExit() }
     }
+
+    /// Calls `then` on a thread of its own once `process` has exited, without waiting here
+    /// (for a `deinit`, which may run on the pool and cannot await).
+    public static func whenExited(_ process: Process, then: @escaping @Sendable () -> Void) {
+        let process = UncheckedProcess(process)
+        Thread.detachNewThread {
+            process.value.waitUntilExit()
+            then()
+        }
+    }
 }
 
 /// `Process` is thread-safe for waiting but not marked `Sendable`.
