@@ -85,9 +85,10 @@ public final class OpslogWriter: Sendable {
             Self.write(Opslog.footerLine(iteration, operations: state.sequence), to: &state)
             guard let descriptor = state.descriptor else { return }
             let synced = fsync(descriptor) == 0
-            close(descriptor)
+            let syncError = errno
+            Self.release(descriptor)
             state.descriptor = nil
-            if !synced && state.writeError == nil { state.writeError = "fsync: \(String(cString: strerror(errno)))" }
+            if !synced && state.writeError == nil { state.writeError = "fsync: \(String(cString: strerror(syncError)))" }
             if let error = state.writeError { throw AuditError("the opslog \(path) is incomplete (\(error))") }
         }
     }
@@ -95,15 +96,22 @@ public final class OpslogWriter: Sendable {
     /// Closes without a footer (the run is abandoned; the flusher records it as interrupted).
     public func abandon() {
         state.withLockedValue { state in
-            if let descriptor = state.descriptor { close(descriptor) }
+            if let descriptor = state.descriptor { Self.release(descriptor) }
             state.descriptor = nil
         }
     }
 
     deinit {
         state.withLockedValue { state in
-            if let descriptor = state.descriptor { close(descriptor) }
+            if let descriptor = state.descriptor { Self.release(descriptor) }
         }
+    }
+
+    /// Unlocks before closing: a child forked by another thread shares the lock until it execs,
+    /// and only an explicit unlock releases it for every holder of the open file at once.
+    private static func release(_ descriptor: Int32) {
+        _ = flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 
     private func writeLine(_ bytes: [UInt8]) throws {

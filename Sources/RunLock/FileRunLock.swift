@@ -65,6 +65,9 @@ final class FileLockHold: HeldLock {
             guard let value = current else { return }
             // Empty the holder line first, so a reader never names a finished run.
             _ = ftruncate(value, 0)
+            // Unlocked explicitly: a child forked by another thread shares the lock until it
+            // execs, and closing our descriptor alone would leave it held until then.
+            _ = flock(value, LOCK_UN)
             close(value)
             current = nil
         }
@@ -72,7 +75,10 @@ final class FileLockHold: HeldLock {
 
     deinit {
         descriptor.withLock { current in
-            if let value = current { close(value) }
+            if let value = current {
+                _ = flock(value, LOCK_UN)
+                close(value)
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ import AuditTestSupport
 import Foundation
 import Logging
 import SyncCore
+import SyncTestSupport
 import Testing
 
 @Suite("Opslog")
@@ -149,6 +150,17 @@ struct OpslogFlusherTests {
         let stored = try await store.iterations(IterationQuery(limit: 10))
         #expect(stored.map(\.record.runID) == ["killed", "newer", "older"], "ids follow the flush order: oldest first")
         #expect(stored.first?.record.status == .failed)
+    }
+
+    @Test func aChildSharingAFinishedOpslogDoesNotMakeItBusy() async throws {
+        let iteration = AuditStoreConformance.iteration(run: "shared", startedAt: 1_800_000_000)
+        let writer = try OpslogWriter.create(in: directory, for: iteration)
+        let child = try #require(SharingChild(sharingOpenFileOf: writer.path))
+        defer { child.stop() }
+        try writer.finish(iteration)
+        let (flushed, error) = await flusher.flushPending(to: InMemoryAuditStore())
+        #expect(error == nil)
+        #expect(flushed == 1, "a child forked while the run wrote (not yet exec'd) must not hold the finished opslog")
     }
 
     @Test func anUnreachableStoreLeavesEverythingInPlace() async throws {
