@@ -22,11 +22,12 @@ public enum ContentSender {
     }
 
     /// Appends the records to `output`, calling `flush` after each record so the caller can
-    /// pass full pieces on. With `compress`, literal data goes deflated wherever that saves
+    /// pass full pieces on; its flag says the record is a copy, to pass on at once (a few
+    /// bytes that set the receiver rebuilding megabytes while this side reads on). With `compress`, literal data goes deflated wherever that saves
     /// a tenth or more (photos and videos are sent as they are).
     public static func send(
         _ reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into output: inout ByteBuffer, compress: Bool = false,
-        shouldStop: () -> Bool = { false }, flush: (inout ByteBuffer) throws -> Void
+        shouldStop: () -> Bool = { false }, flush: (inout ByteBuffer, _ isCopy: Bool) throws -> Void
     ) throws -> Outcome {
         var literal: Int64 = 0
         var saved: Int64 = 0
@@ -53,8 +54,10 @@ public enum ContentSender {
                             }
                         case .copy(let offset, let length):
                             ContentRecord.writeCopy(offset: offset, length: length, to: &output)
+                            try flush(&output, true)
+                            return
                         }
-                        try flush(&output)
+                        try flush(&output, false)
                     })
                 literal = outcome.literalBytes - saved  // the encoder counts literals whole
                 digest = outcome.sha256
@@ -88,7 +91,7 @@ public enum ContentSender {
                         ContentRecord.fillLiteralHeader(&output, at: headerIndex, length: count)
                         literal += Int64(count)
                     }
-                    try flush(&output)
+                    try flush(&output, false)
                 }
                 digest = Array(hasher.finalize())
             }

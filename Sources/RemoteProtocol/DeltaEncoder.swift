@@ -21,9 +21,15 @@ public struct DeltaEncoder {
 
     /// Literal bytes are sent in records of at most this size.
     public static let literalChunk = 256 * 1024
+    /// A run of matched blocks is sent in copy records of at most this size, so the receiver
+    /// rebuilds while the sender still reads: an unchanged half of a large file would
+    /// otherwise arrive as one record once the sender has read all of it.
+    public static let copyRecordLimit: Int64 = 8 << 20
+    private let copyRecordLimit: Int64
 
-    public init(signatures: BlockSignatures) {
+    public init(signatures: BlockSignatures, copyRecordLimit: Int64 = Self.copyRecordLimit) {
         self.signatures = signatures
+        self.copyRecordLimit = copyRecordLimit
         filter = [UInt64](repeating: 0, count: (1 << 20) / 64)
         for (index, block) in signatures.blocks.enumerated() {
             candidates[block.weak, default: []].append(Int32(index))
@@ -121,7 +127,7 @@ public struct DeltaEncoder {
                 if let match = indices.first(where: { signatures.blocks[Int($0)].strong == strong }) {
                     try flushLiteral(upTo: start)
                     let offset = Int64(match) * Int64(blockSize)
-                    if let copy = pendingCopy, copy.offset + copy.length == offset {
+                    if let copy = pendingCopy, copy.offset + copy.length == offset, copy.length < copyRecordLimit {
                         pendingCopy = (copy.offset, copy.length + Int64(blockSize))
                     } else {
                         try flushCopy()

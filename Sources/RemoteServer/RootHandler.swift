@@ -133,8 +133,8 @@ struct RootHandler: Sendable {
                 try buffer.readBool() ? try BlockSignatures.read(from: &buffer) : nil
             }
             guard case .success(let reader) = opened else { continue }
-            let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output, compress: compress) { buffer in
-                if buffer.readableBytes >= Self.flushSize {
+            let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output, compress: compress) { buffer, isCopy in
+                if isCopy || buffer.readableBytes >= Self.flushSize {
                     try send(buffer)
                     buffer = ByteBuffer()
                 }

@@ -34,7 +34,7 @@ struct CompressedContentTests {
         var output = ByteBuffer()
         var pieces: [ByteBuffer] = []
         let outcome = try ContentSender.send(BytesReader(content), signatures: nil, path: RelativePath("f"), into: &output, compress: compress) {
-            buffer in
+            buffer, _ in
             pieces.append(buffer)
             buffer = ByteBuffer()
         }

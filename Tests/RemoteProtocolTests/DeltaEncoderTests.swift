@@ -82,6 +82,34 @@ struct DeltaEncoderTests {
         }
     }
 
+    @Test func aLongUnchangedRunIsSentWhileItIsRead() throws {
+        var seed: UInt64 = 6
+        let limit = 64 * 1024
+        let old = random(3 * limit + 5000, seed: &seed)
+        var oldOffset = 0
+        let oldSignatures = try BlockSignatures.compute(blockSize: 2048) { buffer in
+            let count = min(buffer.count, old.count - oldOffset)
+            old[oldOffset..<(oldOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
+            oldOffset += count
+            return count
+        }
+        var readOffset = 0
+        var copies: [Int64] = []
+        _ = try DeltaEncoder(signatures: oldSignatures, copyRecordLimit: Int64(limit)).encode(
+            read: { buffer in
+                let count = min(buffer.count, old.count - readOffset, 8192)
+                old[readOffset..<(readOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
+                readOffset += count
+                return count
+            },
+            emit: { record in
+                if case .copy(_, let length) = record { copies.append(length) }
+            })
+        #expect(copies.count >= 3)
+        #expect(copies.allSatisfy { $0 <= Int64(limit) }, "a run longer than the limit leaves in pieces")
+        #expect(copies.reduce(0, +) == Int64(old.count / 2048 * 2048))
+    }
+
     @Test func withoutAnOldCopyEverythingIsLiteral() throws {
         var seed: UInt64 = 4
         let new = random(100_000, seed: &seed)
