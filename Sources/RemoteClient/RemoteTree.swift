@@ -222,14 +222,14 @@ public final class RemoteTree: SyncTree, Sendable {
 
     /// Sends a file's content records (``ContentSender``). Records gather in `output` and go
     /// to the pipe in pieces of 256 KiB, so the small files of a batch share frames, except
-    /// that a copy record goes at once; the caller sends what is left. Throws the reason of an abort after writing its record.
+    /// that a long copy record goes at once; the caller sends what is left. Throws the reason of an abort after writing its record.
     static func sendContent(
         of reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into pipe: BytePipe, buffer output: inout ByteBuffer,
         compress: Bool, shouldStop: () -> Bool
     ) throws {
         let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output, compress: compress, shouldStop: shouldStop) {
-            buffer, isCopy in
-            if isCopy || buffer.readableBytes >= 256 * 1024 {
+            buffer, passOn in
+            if passOn || buffer.readableBytes >= 256 * 1024 {
                 try pipe.put(buffer)
                 buffer = ByteBuffer()
             }

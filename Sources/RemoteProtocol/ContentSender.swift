@@ -12,6 +12,8 @@ public import SyncTrees
 public enum ContentSender {
     /// Bytes of file data per literal record when a whole file is sent.
     static let chunk = 256 * 1024
+    /// Copy records of at least this much content are passed on at once.
+    static let passOnCopy: Int64 = 1 << 20
 
     /// What one file's sending did.
     public struct Outcome: Sendable {
@@ -22,12 +24,12 @@ public enum ContentSender {
     }
 
     /// Appends the records to `output`, calling `flush` after each record so the caller can
-    /// pass full pieces on; its flag says the record is a copy, to pass on at once (a few
-    /// bytes that set the receiver rebuilding megabytes while this side reads on). With `compress`, literal data goes deflated wherever that saves
+    /// pass full pieces on; its flag says the record is a long copy, to pass on at once (a
+    /// few bytes that set the receiver rebuilding megabytes while this side reads on). With `compress`, literal data goes deflated wherever that saves
     /// a tenth or more (photos and videos are sent as they are).
     public static func send(
         _ reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into output: inout ByteBuffer, compress: Bool = false,
-        shouldStop: () -> Bool = { false }, flush: (inout ByteBuffer, _ isCopy: Bool) throws -> Void
+        shouldStop: () -> Bool = { false }, flush: (inout ByteBuffer, _ passOn: Bool) throws -> Void
     ) throws -> Outcome {
         var literal: Int64 = 0
         var saved: Int64 = 0
@@ -54,7 +56,7 @@ public enum ContentSender {
                             }
                         case .copy(let offset, let length):
                             ContentRecord.writeCopy(offset: offset, length: length, to: &output)
-                            try flush(&output, true)
+                            try flush(&output, length >= Self.passOnCopy)
                             return
                         }
                         try flush(&output, false)

@@ -124,7 +124,14 @@ public struct DeltaEncoder {
             let bit = Self.filterBit(weak)
             if filter[bit >> 6] & (1 << UInt64(bit & 63)) != 0, let indices = candidates[weak] {
                 let strong = StrongHash(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + blockSize)]))
-                if let match = indices.first(where: { signatures.blocks[Int($0)].strong == strong }) {
+                // Where several old blocks have this content, the one after the last match
+                // comes first: the copy goes on as one record instead of one per block.
+                let next = pendingCopy.map { Int(($0.offset + $0.length) / Int64(blockSize)) }
+                let continues = next.flatMap { next in
+                    next < signatures.blocks.count && signatures.blocks[next].weak == weak && signatures.blocks[next].strong == strong
+                        ? Int32(next) : nil
+                }
+                if let match = continues ?? indices.first(where: { signatures.blocks[Int($0)].strong == strong }) {
                     try flushLiteral(upTo: start)
                     let offset = Int64(match) * Int64(blockSize)
                     if let copy = pendingCopy, copy.offset + copy.length == offset, copy.length < copyRecordLimit {

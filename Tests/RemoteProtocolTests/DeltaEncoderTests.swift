@@ -110,6 +110,33 @@ struct DeltaEncoderTests {
         #expect(copies.reduce(0, +) == Int64(old.count / 2048 * 2048))
     }
 
+    @Test func repeatedBlocksStillCopyInOneRecord() throws {
+        // Every block alike (a disk image's empty space): each matches all of them, and the
+        // copy must go on with the next one rather than restart at the first.
+        var seed: UInt64 = 7
+        let block = random(2048, seed: &seed)
+        let old = Array((0..<64).map { _ in block }.joined())
+        var records = 0
+        var oldOffset = 0
+        let signatures = try BlockSignatures.compute(blockSize: 2048) { buffer in
+            let count = min(buffer.count, old.count - oldOffset)
+            old[oldOffset..<(oldOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
+            oldOffset += count
+            return count
+        }
+        var newOffset = 0
+        let outcome = try DeltaEncoder(signatures: signatures).encode(
+            read: { buffer in
+                let count = min(buffer.count, old.count - newOffset)
+                old[newOffset..<(newOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
+                newOffset += count
+                return count
+            },
+            emit: { _ in records += 1 })
+        #expect(outcome.copiedBytes == Int64(old.count))
+        #expect(records == 1)
+    }
+
     @Test func withoutAnOldCopyEverythingIsLiteral() throws {
         var seed: UInt64 = 4
         let new = random(100_000, seed: &seed)
