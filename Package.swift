@@ -229,6 +229,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RunLockTests", dependencies: ["RunLock", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(
+            name: "RemoteServerTests",
+            dependencies: ["RemoteServer", "RemoteProtocol", "SyncFileSystem", "SyncTrees", "SyncCore", "SyncTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
             name: "RemoteProtocolTests",
             dependencies: [
                 "RemoteProtocol", "SyncCore", "SyncTrees",

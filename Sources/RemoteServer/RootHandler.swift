@@ -9,6 +9,8 @@ import Synchronization
 struct RootHandler: Sendable {
     let root: ExportedRoot
     let opened: OpenedRoot
+    /// Signatures read with a large file's MD5, for the delta that usually follows.
+    let signatureCache = SignatureCache()
 
     /// The tree as opened now (see ``OpenedRoot``).
     var tree: LocalTree { opened.tree }
@@ -33,12 +35,12 @@ struct RootHandler: Sendable {
                 let entry = try tree.entry(at: try body.readPath())
                 return RemoteReply.ok { $0.writeOptionalEntry(entry) }
             case .md5:
-                let digest = try tree.md5(of: try body.readPath())
+                let digest = try signatureCache.md5(of: try body.readPath(), in: tree)
                 return RemoteReply.ok { $0.writeText(digest) }
             case .signatures:
                 let path = try body.readPath()
                 let source = try body.readAttributes()
-                let signatures = try Self.signatures(of: path, source: source, in: tree)
+                let signatures = try signatures(of: path, source: source)
                 return RemoteReply.ok { buffer in
                     buffer.writeBool(signatures != nil)
                     signatures?.write(to: &buffer)
@@ -85,9 +87,11 @@ struct RootHandler: Sendable {
     }
 
     /// Signatures of what a write of `source`'s version of `path` will be rebuilt from (the
-    /// partial file of an interrupted transfer, or the old copy), when there is one worth a delta.
-    static func signatures(of path: RelativePath, source: FileAttributes, in tree: LocalTree) throws -> BlockSignatures? {
+    /// partial file of an interrupted transfer, or the old copy), when there is one worth a
+    /// delta: those read with its MD5 if it has not changed since, else read now.
+    func signatures(of path: RelativePath, source: FileAttributes) throws -> BlockSignatures? {
         guard let basis = try tree.deltaBasis(for: path, source: source) else { return nil }
+        if let kept = signatureCache.take(path, basis: basis) { return kept }
         var offset: Int64 = 0
         return try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: basis.size)) { buffer in
             let count = try basis.read(at: offset, into: buffer)
@@ -133,8 +137,8 @@ struct RootHandler: Sendable {
                 try buffer.readBool() ? try BlockSignatures.read(from: &buffer) : nil
             }
             guard case .success(let reader) = opened else { continue }
-            let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output, compress: compress) { buffer, isCopy in
-                if isCopy || buffer.readableBytes >= Self.flushSize {
+            let outcome = try ContentSender.send(reader, signatures: signatures, path: path, into: &output, compress: compress) { buffer, passOn in
+                if passOn || buffer.readableBytes >= Self.flushSize {
                     try send(buffer)
                     buffer = ByteBuffer()
                 }

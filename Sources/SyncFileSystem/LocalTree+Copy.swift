@@ -302,6 +302,15 @@ final class LocalBasisFile: BasisFile {
             if errno != EINTR { throw SyncTreeError.system("read old copy", nil) }
         }
     }
+
+    func currentVersion() -> FileVersion? {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return nil }
+        return FileVersion(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modifiedNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+            changedNanoseconds: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec))
+    }
 }
 
 extension LocalTree: StagingSyncTree {

@@ -6,6 +6,32 @@ public protocol BasisFile: AnyObject {
 
     /// Reads up to `buffer.count` bytes at `offset`; 0 at the end of the file.
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+
+    /// Which version of the file this is, read now: equal values mean the same unchanged
+    /// file (so what was computed from its content still holds); nil when it cannot be told.
+    func currentVersion() -> FileVersion?
+}
+
+extension BasisFile {
+    public func currentVersion() -> FileVersion? { nil }
+}
+
+/// One version of one file: its identity (device and inode) and what any change to it
+/// changes (size, modification and status-change times).
+public struct FileVersion: Sendable, Hashable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var size: Int64
+    public var modifiedNanoseconds: Int64
+    public var changedNanoseconds: Int64
+
+    public init(device: UInt64, inode: UInt64, size: Int64, modifiedNanoseconds: Int64, changedNanoseconds: Int64) {
+        self.device = device
+        self.inode = inode
+        self.size = size
+        self.modifiedNanoseconds = modifiedNanoseconds
+        self.changedNanoseconds = changedNanoseconds
+    }
 }
 
 /// A reader that can take part of its content from the destination's old copy of the file
