@@ -45,7 +45,7 @@ let package = Package(
         // The SyncTree protocol every tree implements, its error type, and an in-memory tree. Light: no I/O of its own.
         .target(
             name: "SyncTrees",
-            dependencies: ["SyncCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SyncCore", "CSyncShims", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // Linux syscalls Swift cannot call directly (openat2 is only reachable through syscall(2)).

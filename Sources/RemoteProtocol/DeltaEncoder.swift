@@ -1,4 +1,5 @@
 import Crypto
+public import SyncTrees
 
 /// One step of rebuilding a file on the receiving side.
 public enum DeltaRecord: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Foundation
 import RemoteProtocol
+import SyncTrees
 import Testing
 
 /// The delta algorithm on its own: whatever the old and new content, applying the records

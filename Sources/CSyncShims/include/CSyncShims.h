@@ -28,4 +28,8 @@ void hasync_advise_sequential(int fd);
 /// large folder's names are then examined side by side instead of one after the other.
 void hasync_fstatat_many(int dirfd, const char *const *names, size_t count, struct stat *stats, int *errors, int threads);
 
+/// rsync's weak checksum sums over `count` bytes: s1 the sum of the bytes, s2 the sum of
+/// each byte times its distance from the end (count - i), both modulo 2^32.
+void hasync_rolling_sums(const unsigned char *bytes, size_t count, unsigned int *s1, unsigned int *s2);
+
 #endif
