@@ -229,13 +229,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RunLockTests", dependencies: ["RunLock", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "RemoteServerTests",
-            dependencies: ["RemoteServer", "RemoteProtocol", "SyncFileSystem", "SyncTrees", "SyncCore", "SyncTestSupport"],
-            swiftSettings: strict),
-        .testTarget(
             name: "RemoteProtocolTests",
             dependencies: [
                 "RemoteProtocol", "SyncCore", "SyncTrees",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -111,12 +111,25 @@ void hasync_fstatat_many(int dirfd, const char *const *names, size_t count, stru
     }
 }
 
+// Summed in chunks of 64 bytes: within a chunk the weights are constants, which the compiler
+// turns into multiply-adds on whole vectors; the chunk then weighs in at once (every earlier
+// byte counts 64 more times). Built for AVX2 too, chosen at load time where the CPU has it.
+__attribute__((target_clones("avx2", "default")))
 void hasync_rolling_sums(const unsigned char *bytes, size_t count, unsigned int *s1, unsigned int *s2) {
-    // Plain loops with independent terms: clang vectorises both sums.
     unsigned int sum = 0, weighted = 0;
-    for (size_t i = 0; i < count; i++) {
+    size_t i = 0;
+    for (; i + 64 <= count; i += 64) {
+        unsigned int chunk = 0, inner = 0;
+        for (unsigned int j = 0; j < 64; j++) {
+            chunk += bytes[i + j];
+            inner += (64 - j) * bytes[i + j];
+        }
+        weighted += sum * 64 + inner;
+        sum += chunk;
+    }
+    for (; i < count; i++) {
         sum += bytes[i];
-        weighted += (unsigned int)(count - i) * bytes[i];
+        weighted += sum;
     }
     *s1 = sum;
     *s2 = weighted;

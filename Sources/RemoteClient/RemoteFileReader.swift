@@ -74,14 +74,8 @@ final class RemoteFileReader: DeltaFileReader {
         if let receiver { return receiver }
         var answer = ByteBuffer()
         if let basis {
-            var offset: Int64 = 0
-            let signatures = try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: basis.size)) { buffer in
-                let count = try basis.read(at: offset, into: buffer)
-                offset += Int64(count)
-                return count
-            }
             answer.writeBool(true)
-            signatures.write(to: &answer)
+            try BlockSignatures.of(basis).write(to: &answer)
         } else {
             answer.writeBool(false)
         }

@@ -39,7 +39,7 @@ public enum ContentSender {
         do {
             let digest: [UInt8]
             if let signatures {
-                let outcome = try DeltaEncoder(signatures: signatures).encode(
+                let outcome = try DeltaEncoder(signatures: signatures, own: reader.keptSignatures).encode(
                     read: { buffer in
                         try stopIfAsked()
                         return try reader.read(into: buffer)

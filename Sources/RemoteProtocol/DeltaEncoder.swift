@@ -27,9 +27,15 @@ public struct DeltaEncoder {
     /// otherwise arrive as one record once the sender has read all of it.
     public static let copyRecordLimit: Int64 = 8 << 20
     private let copyRecordLimit: Int64
+    /// The new content's own block signatures at whole-block offsets, when known from its
+    /// MD5 read (``KeptSignatures``): a window at such an offset is matched from them without
+    /// summing or hashing it again. Should the file have changed since, the end record's
+    /// SHA-256 of what was really read tells the receiver, which then keeps nothing.
+    private let own: BlockSignatures?
 
-    public init(signatures: BlockSignatures, copyRecordLimit: Int64 = Self.copyRecordLimit) {
+    public init(signatures: BlockSignatures, own: BlockSignatures? = nil, copyRecordLimit: Int64 = Self.copyRecordLimit) {
         self.signatures = signatures
+        self.own = own?.blockSize == signatures.blockSize ? own : nil
         self.copyRecordLimit = copyRecordLimit
         filter = [UInt64](repeating: 0, count: (1 << 20) / 64)
         for (index, block) in signatures.blocks.enumerated() {
@@ -64,6 +70,7 @@ public struct DeltaEncoder {
         var outcome = Outcome(sha256: [], totalBytes: 0, literalBytes: 0, copiedBytes: 0)
         var start = 0  // the window's first byte
         var end = 0  // bytes in the buffer
+        var base: Int64 = 0  // the file offset of the buffer's first byte
         var literalStart = 0
         var finished = false
         var checksum: RollingChecksum?
@@ -96,6 +103,7 @@ public struct DeltaEncoder {
                 try flushLiteral(upTo: start)
                 let keep = end - start
                 if start > 0 && keep > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: keep) }
+                base += Int64(start)
                 start = 0
                 literalStart = 0
                 end = keep
@@ -118,13 +126,19 @@ public struct DeltaEncoder {
                 continue
             }
             guard end - start >= blockSize else { break }
-            if checksum == nil {
+            var known: BlockSignatures.Block?
+            if checksum == nil, let own {
+                let offset = base + Int64(start)
+                let index = Int(offset / Int64(blockSize))
+                if offset % Int64(blockSize) == 0 && index < own.blocks.count { known = own.blocks[index] }
+            }
+            if known == nil && checksum == nil {
                 checksum = RollingChecksum(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + blockSize)]))
             }
-            let weak = checksum!.value
+            let weak = known?.weak ?? checksum!.value
             let bit = Self.filterBit(weak)
             if filter[bit >> 6] & (1 << UInt64(bit & 63)) != 0, let indices = candidates[weak] {
-                let strong = StrongHash(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + blockSize)]))
+                let strong = known?.strong ?? StrongHash(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + blockSize)]))
                 // Where several old blocks have this content, the one after the last match
                 // comes first: the copy goes on as one record instead of one per block.
                 let next = pendingCopy.map { Int(($0.offset + $0.length) / Int64(blockSize)) }
@@ -150,6 +164,9 @@ public struct DeltaEncoder {
             guard start + blockSize < end else {
                 if finished { break }
                 continue  // refill first
+            }
+            if checksum == nil {
+                checksum = RollingChecksum(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + blockSize)]))
             }
             checksum!.roll(out: buffer[start], in: buffer[start + blockSize])
             start += 1

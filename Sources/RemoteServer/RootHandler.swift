@@ -9,8 +9,6 @@ import Synchronization
 struct RootHandler: Sendable {
     let root: ExportedRoot
     let opened: OpenedRoot
-    /// Signatures read with a large file's MD5, for the delta that usually follows.
-    let signatureCache = SignatureCache()
 
     /// The tree as opened now (see ``OpenedRoot``).
     var tree: LocalTree { opened.tree }
@@ -35,7 +33,8 @@ struct RootHandler: Sendable {
                 let entry = try tree.entry(at: try body.readPath())
                 return RemoteReply.ok { $0.writeOptionalEntry(entry) }
             case .md5:
-                let digest = try signatureCache.md5(of: try body.readPath(), in: tree)
+                // A client asks for a digest when it may send or fetch a delta of the file next.
+                let digest = try tree.md5(of: try body.readPath(), preparingDelta: true)
                 return RemoteReply.ok { $0.writeText(digest) }
             case .signatures:
                 let path = try body.readPath()
@@ -90,14 +89,7 @@ struct RootHandler: Sendable {
     /// partial file of an interrupted transfer, or the old copy), when there is one worth a
     /// delta: those read with its MD5 if it has not changed since, else read now.
     func signatures(of path: RelativePath, source: FileAttributes) throws -> BlockSignatures? {
-        guard let basis = try tree.deltaBasis(for: path, source: source) else { return nil }
-        if let kept = signatureCache.take(path, basis: basis) { return kept }
-        var offset: Int64 = 0
-        return try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: basis.size)) { buffer in
-            let count = try basis.read(at: offset, into: buffer)
-            offset += Int64(count)
-            return count
-        }
+        try tree.deltaBasis(for: path, source: source).map(BlockSignatures.of)
     }
 
     // MARK: Streams

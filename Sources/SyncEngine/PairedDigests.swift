@@ -16,9 +16,12 @@ enum PairedDigests {
         guard size >= overlapFrom else {
             return (Result { try first.md5(of: path) }, Result { try second.md5(of: path) })
         }
+        // Across a network a differing digest leads to a delta transfer, which both sides'
+        // signatures (computed in the same read) then serve.
+        let preparing = first.batchesTransfers || second.batchesTransfers
         let other = OtherDigest()
-        Thread.detachNewThread { other.finish(Result { try second.md5(of: path) }) }
-        let mine = Result { try first.md5(of: path) }
+        Thread.detachNewThread { other.finish(Result { try second.md5(of: path, preparingDelta: preparing) }) }
+        let mine = Result { try first.md5(of: path, preparingDelta: preparing) }
         return (mine, other.wait())
     }
 }

@@ -28,7 +28,9 @@ extension LocalTree {
             close(input)
             throw SyncTreeError(code: .sourceChanged, operation: "copy", path: path, detail: "source is no longer a regular file")
         }
-        return LocalFileReader(descriptor: input, path: path, info: info)
+        let reader = LocalFileReader(descriptor: input, path: path, info: info)
+        reader.keptSignatures = keptSignatures.take(path, version: FileVersion(info))
+        return reader
     }
 
     public func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws
@@ -46,7 +48,7 @@ extension LocalTree {
             // A remote reader can send only what changed against the old copy (or what is
             // missing from a partial one); it asks for the content after this offer. The
             // sender's signatures came from ``deltaBasis(for:source:)``, which chooses alike.
-            if let delta, let basis = resumeFrom ?? LocalBasisFile(directory: directory, name: finalName) {
+            if let delta, let basis = resumeFrom ?? oldCopy(path, directory: directory, name: finalName) {
                 delta.useBasis(basis)
             }
             let attributes = reader.attributes
@@ -175,8 +177,38 @@ extension LocalTree {
             {
                 return basis
             }
-            return LocalBasisFile(directory: directory, name: finalName)
+            return oldCopy(path, directory: directory, name: finalName)
         }
+    }
+
+    /// The file at `path` as a delta's basis, with the signatures its MD5 read kept, if any.
+    func oldCopy(_ path: RelativePath, directory: Int32, name: UnsafePointer<CChar>) -> LocalBasisFile? {
+        guard let basis = LocalBasisFile(directory: directory, name: name) else { return nil }
+        basis.keptSignatures = keptSignatures.take(path, version: basis.currentVersion())
+        return basis
+    }
+
+    /// The MD5 of the file at `path`; with `preparingDelta`, for a regular file of at least
+    /// ``KeptSignatures/minimumSize``, its block signatures from the same read are kept for
+    /// the delta that follows (its reader or its basis hands them out).
+    public func md5(of path: RelativePath, preparingDelta: Bool) throws -> String {
+        guard preparingDelta, let file = try deltaBasis(for: path, source: nil), file.size >= KeptSignatures.minimumSize,
+            let before = file.currentVersion()
+        else {
+            return try md5(of: path)
+        }
+        var hasher = MD5Stream()
+        var offset: Int64 = 0
+        let signatures = try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: file.size)) { buffer in
+            let count = try file.read(at: offset, into: buffer)
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            offset += Int64(count)
+            return count
+        }
+        if offset == before.size && file.currentVersion() == before {
+            keptSignatures.keep(signatures, for: path, version: before)
+        }
+        return hasher.finalize()
     }
 
     /// Removes an unfinished copy, or keeps it as `keep` (the partial file of a resumable
@@ -243,6 +275,7 @@ final class LocalFileReader: FileReader {
     let descriptor: Int32
     let path: RelativePath
     let info: stat
+    var keptSignatures: BlockSignatures?
 
     init(descriptor: Int32, path: RelativePath, info: stat) {
         self.descriptor = descriptor
@@ -278,6 +311,7 @@ final class LocalFileReader: FileReader {
 final class LocalBasisFile: BasisFile {
     let descriptor: Int32
     let size: Int64
+    var keptSignatures: BlockSignatures?
 
     init?(directory: Int32, name: UnsafePointer<CChar>) {
         let descriptor = openat(directory, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
@@ -306,7 +340,13 @@ final class LocalBasisFile: BasisFile {
     func currentVersion() -> FileVersion? {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { return nil }
-        return FileVersion(
+        return FileVersion(info)
+    }
+}
+
+extension FileVersion {
+    init(_ info: stat) {
+        self.init(
             device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
             modifiedNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
             changedNanoseconds: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec))

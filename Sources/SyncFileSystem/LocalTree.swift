@@ -21,6 +21,8 @@ public final class LocalTree: SyncTree {
     let cloneUnsupported = Atomic<Bool>(false)
     /// When a large folder's names are examined on several threads.
     let statFanOut: StatFanOut
+    /// Signatures read with a large file's MD5, for the delta that follows.
+    public let keptSignatures = KeptSignatures()
 
     /// Opens the tree rooted at `path`, which must be an existing directory.
     public init(root path: String, statFanOut: StatFanOut = .standard) throws {

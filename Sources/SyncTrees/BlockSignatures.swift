@@ -32,6 +32,17 @@ public struct BlockSignatures: Sendable, Equatable {
         return min(max(rounded, 2048), 128 * 1024)
     }
 
+    /// The signatures of a delta's basis: those kept from its MD5 read, else read now.
+    public static func of(_ basis: any BasisFile) throws -> BlockSignatures {
+        if let kept = basis.keptSignatures { return kept }
+        var offset: Int64 = 0
+        return try compute(blockSize: blockSize(forFileSize: basis.size)) { buffer in
+            let count = try basis.read(at: offset, into: buffer)
+            offset += Int64(count)
+            return count
+        }
+    }
+
     /// Computes the signatures of everything `read` returns until it returns 0.
     public static func compute(blockSize: Int, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> BlockSignatures {
         var signatures = BlockSignatures(blockSize: blockSize)
@@ -83,7 +94,7 @@ public struct RollingChecksum: Sendable {
 
     public init(_ bytes: UnsafeRawBufferPointer) {
         // s2 sums the running s1, that is each byte weighted by its distance from the end:
-        // a form the C compiler vectorises (a block of every file is summed this way).
+        // summed in C, vectorised (every block of a file is summed this way).
         var s1: UInt32 = 0
         var s2: UInt32 = 0
         hasync_rolling_sums(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, &s1, &s2)

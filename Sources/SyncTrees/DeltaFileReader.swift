@@ -10,10 +10,14 @@ public protocol BasisFile: AnyObject {
     /// Which version of the file this is, read now: equal values mean the same unchanged
     /// file (so what was computed from its content still holds); nil when it cannot be told.
     func currentVersion() -> FileVersion?
+
+    /// Its signatures, when they were computed with its MD5 (``KeptSignatures``).
+    var keptSignatures: BlockSignatures? { get }
 }
 
 extension BasisFile {
     public func currentVersion() -> FileVersion? { nil }
+    public var keptSignatures: BlockSignatures? { nil }
 }
 
 /// One version of one file: its identity (device and inode) and what any change to it

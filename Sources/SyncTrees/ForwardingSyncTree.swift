@@ -12,6 +12,10 @@ extension ForwardingSyncTree {
     public func list(_ directory: RelativePath) throws -> DirectoryListing { try forwarded.list(directory) }
     public func listKinds(_ directory: RelativePath) throws -> DirectoryListing { try forwarded.listKinds(directory) }
     public func md5(of path: RelativePath) throws -> String { try forwarded.md5(of: path) }
+
+    public func md5(of path: RelativePath, preparingDelta: Bool) throws -> String {
+        try forwarded.md5(of: path, preparingDelta: preparingDelta)
+    }
     public func openFile(_ path: RelativePath) throws -> any FileReader { try forwarded.openFile(path) }
 
     public func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws

@@ -95,6 +95,14 @@ public protocol FileReader: AnyObject {
     /// Throws ``SyncTreeError/Code/sourceChanged`` if the file changed since it was opened
     /// (size, mtime or change time), so a copy of a file being written is never committed.
     func checkUnchanged() throws
+
+    /// The signatures of this file's own blocks, when they were computed with its MD5
+    /// (``KeptSignatures``): a delta sender then matches whole blocks without hashing them again.
+    var keptSignatures: BlockSignatures? { get }
+}
+
+extension FileReader {
+    public var keptSignatures: BlockSignatures? { nil }
 }
 
 /// A tree of files that the engine can list, read and write: the local file system
@@ -119,6 +127,11 @@ public protocol SyncTree: Sendable {
 
     /// MD5 of a file's content, as 32 lowercase hex digits.
     func md5(of path: RelativePath) throws -> String
+
+    /// MD5 of a file's content; with `preparingDelta`, a tree that can also computes the
+    /// file's block signatures in the same read and keeps them for a delta transfer of this
+    /// file (as its sender or as its receiver), which usually follows a differing digest.
+    func md5(of path: RelativePath, preparingDelta: Bool) throws -> String
 
     /// Opens a regular file for a copy. A missing file throws ``SyncTreeError/Code/notFound``
     /// with the operation ``SyncTreeError/openSource``.
@@ -171,6 +184,11 @@ extension SyncTree {
     /// Trees that cannot tell kinds more cheaply list in full.
     public func listKinds(_ directory: RelativePath) throws -> DirectoryListing {
         try list(directory)
+    }
+
+    /// Trees without delta transfers only read the digest.
+    public func md5(of path: RelativePath, preparingDelta: Bool) throws -> String {
+        try md5(of: path)
     }
 }
 

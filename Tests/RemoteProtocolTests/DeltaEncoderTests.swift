@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import RemoteProtocol
 import SyncTrees
@@ -8,18 +9,14 @@ import Testing
 @Suite("Delta encoder")
 struct DeltaEncoderTests {
     /// Encodes `new` against the signatures of `old`, rebuilds it from `old` and the records.
-    func roundTrip(old: [UInt8], new: [UInt8], blockSize: Int = 2048) throws -> (rebuilt: [UInt8], outcome: DeltaEncoder.Outcome) {
-        var oldOffset = 0
-        let signatures = try BlockSignatures.compute(blockSize: blockSize) { (buffer: UnsafeMutableRawBufferPointer) -> Int in
-            let count = min(buffer.count, old.count - oldOffset)
-            old[oldOffset..<(oldOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
-            oldOffset += count
-            return count
-        }
+    func roundTrip(old: [UInt8], new: [UInt8], blockSize: Int = 2048, own: [UInt8]? = nil) throws -> (
+        rebuilt: [UInt8], outcome: DeltaEncoder.Outcome
+    ) {
+        let signatures = try self.signatures(of: old, blockSize: blockSize)
         #expect(signatures.blocks.count == old.count / blockSize)
         var newOffset = 0
         var rebuilt: [UInt8] = []
-        let outcome = try DeltaEncoder(signatures: signatures).encode(
+        let outcome = try DeltaEncoder(signatures: signatures, own: try own.map { try self.signatures(of: $0, blockSize: blockSize) }).encode(
             read: { buffer in
                 // Odd read sizes, as from a network stream.
                 let count = min(buffer.count, new.count - newOffset, 777)
@@ -34,6 +31,16 @@ struct DeltaEncoderTests {
                 }
             })
         return (rebuilt, outcome)
+    }
+
+    func signatures(of content: [UInt8], blockSize: Int) throws -> BlockSignatures {
+        var offset = 0
+        return try BlockSignatures.compute(blockSize: blockSize) { (buffer: UnsafeMutableRawBufferPointer) -> Int in
+            let count = min(buffer.count, content.count - offset)
+            content[offset..<(offset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
+            offset += count
+            return count
+        }
     }
 
     func random(_ count: Int, seed: inout UInt64) -> [UInt8] {
@@ -53,6 +60,31 @@ struct DeltaEncoderTests {
         #expect(outcome.literalBytes <= 2 * 2048 + 100)
         #expect(outcome.copiedBytes >= Int64(old.count) - 2 * 2048 - 100)
         #expect(outcome.totalBytes == Int64(new.count))
+    }
+
+    @Test func theNewContentsOwnSignaturesGiveTheSameRecords() throws {
+        var seed: UInt64 = 8
+        let old = random(1 << 20, seed: &seed)
+        var new = old
+        for index in 300_000..<300_100 { new[index] ^= 0xFF }
+        new.insert(contentsOf: random(5, seed: &seed), at: 700_000)  // and a shift after it
+        let plain = try roundTrip(old: old, new: new)
+        let helped = try roundTrip(old: old, new: new, own: new)
+        #expect(helped.rebuilt == new)
+        #expect(helped.outcome == plain.outcome)
+    }
+
+    @Test func staleOwnSignaturesCannotHideTheRealContent() throws {
+        // Signatures of a version of the file that changed before it was read: matches may be
+        // wrong, but the end record's SHA-256 is of what was read, so the receiver refuses
+        // a wrong rebuild instead of keeping it.
+        var seed: UInt64 = 9
+        let old = random(200_000, seed: &seed)
+        var new = old
+        for index in 100_000..<104_096 { new[index] &+= 1 }
+        let (rebuilt, outcome) = try roundTrip(old: old, new: new, own: old)
+        #expect(outcome.sha256 == Array(SHA256.hash(data: new)))
+        #expect(rebuilt != new, "the stale signatures claimed the changed blocks were unchanged")
     }
 
     @Test func insertedBytesShiftEverythingAfterThemAndStillMatch() throws {
@@ -150,6 +182,24 @@ struct DeltaEncoderTests {
         #expect(BlockSignatures.blockSize(forFileSize: 0) == 2048)
         #expect(BlockSignatures.blockSize(forFileSize: 1 << 30) == 32 * 1024)
         #expect(BlockSignatures.blockSize(forFileSize: 1 << 40) == 128 * 1024)
+    }
+
+    @Test func theWeakChecksumIsRsyncsSumsAtEveryLength() {
+        var seed: UInt64 = 10
+        let data = random(700, seed: &seed)
+        data.withUnsafeBytes { bytes in
+            for length in 0...data.count {
+                // The definition: s1 the bytes' sum, s2 the sum of the running s1.
+                var s1: UInt32 = 0
+                var s2: UInt32 = 0
+                for byte in data[..<length] {
+                    s1 &+= UInt32(byte)
+                    s2 &+= s1
+                }
+                let value = RollingChecksum(UnsafeRawBufferPointer(rebasing: bytes[..<length])).value
+                #expect(value == (s1 & 0xFFFF) | (s2 << 16), "length \(length)")
+            }
+        }
     }
 
     @Test func theRollingChecksumEqualsAFreshOneAtEveryOffset() {
