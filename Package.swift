@@ -197,7 +197,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "ha-sync", dependencies: ["HASyncCommand"], swiftSettings: strict),
+        .executableTarget(name: "ha-sync", dependencies: ["HASyncCommand", "CSyncShims"], swiftSettings: strict),
         // The dashboard: a Hummingbird application that reads the audit store.
         .target(
             name: "Dashboard",

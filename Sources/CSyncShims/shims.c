@@ -1,4 +1,6 @@
 #define _GNU_SOURCE
+#include <malloc.h>
+#include <stdlib.h>
 #include "CSyncShims.h"
 
 #include <errno.h>
@@ -133,4 +135,12 @@ void hasync_rolling_sums(const unsigned char *bytes, size_t count, unsigned int 
     }
     *s1 = sum;
     *s2 = weighted;
+}
+
+void hasync_limit_malloc_arenas(int count) {
+#if defined(__GLIBC__)
+    if (getenv("MALLOC_ARENA_MAX") == NULL) mallopt(M_ARENA_MAX, count);
+#else
+    (void)count;
+#endif
 }

@@ -32,4 +32,7 @@ void hasync_fstatat_many(int dirfd, const char *const *names, size_t count, stru
 /// each byte times its distance from the end (count - i), both modulo 2^32.
 void hasync_rolling_sums(const unsigned char *bytes, size_t count, unsigned int *s1, unsigned int *s2);
 
+/// mallopt(M_ARENA_MAX, count) unless MALLOC_ARENA_MAX is set in the environment (glibc only).
+void hasync_limit_malloc_arenas(int count);
+
 #endif
