@@ -7,9 +7,10 @@ import Synchronization
 ///
 /// Best effort, never in the sync's way: operations are handed over from the opslog writer
 /// (after their line is written, so the opslog stays the record that counts) into a buffer
-/// that ``run(every:clock:)`` stores every interval. The first store error, or a backlog the
-/// store cannot keep up with, stops the feed for the rest of the run, and the flush of the
-/// opslog stores what is missing (``AuditStore/store(_:nextBatch:)`` skips what is there).
+/// that ``run(every:clock:)`` stores every interval. The first store error stops the feed for
+/// the rest of the run; a backlog the store cannot keep up with stops only the operations
+/// (the counters stay live, and the buffer's memory is given back). Either way the flush of
+/// the opslog stores what is missing (``AuditStore/store(_:nextBatch:)`` skips what is there).
 public final class LiveAuditFeed: Sendable {
     public let store: any AuditStore
     /// The run's row, inserted by ``AuditStore/begin(_:)``.
@@ -18,8 +19,9 @@ public final class LiveAuditFeed: Sendable {
     /// What the run has found to do so far and its phase, read at each store.
     let plan: @Sendable () -> LivePlan
 
-    /// Operations waiting beyond this many mean the store is not keeping up: the feed stops.
-    public static let backlogLimit = 65_536
+    /// Operations waiting beyond this many mean the store is not keeping up: the feed stops
+    /// taking operations (a few MiB of them wait at most).
+    public static let backlogLimit = 16_384
     /// Operations per store call; this many waiting is also stored without waiting for the
     /// interval, which keeps the buffer (and the run's memory) small during a large copy.
     public static let batchSize = 4096
@@ -33,6 +35,8 @@ public final class LiveAuditFeed: Sendable {
         /// The plan as last stored.
         var storedPlan = LivePlan()
         var live = true
+        /// Whether operations are still taken (a backlog stops them, not the counters).
+        var operationsLive = true
         var finished = false
     }
     private let state: Mutex<State>
@@ -52,11 +56,12 @@ public final class LiveAuditFeed: Sendable {
     public func add(_ record: OperationRecord) {
         state.withLock { state in
             guard state.live else { return }
-            state.pending.append(record)
             Self.count(record, into: &state.progress)
             state.progressChanged = true
+            guard state.operationsLive else { return }
+            state.pending.append(record)
             if state.pending.count > Self.backlogLimit {
-                state.live = false
+                state.operationsLive = false
                 state.pending = []
             }
         }
@@ -94,13 +99,16 @@ public final class LiveAuditFeed: Sendable {
     /// and the feed stayed live; `nil` means the opslog must be flushed as usual.
     public func remainder(expecting operations: Int) -> [OperationRecord]? {
         state.withLock { state in
-            guard state.live, state.stored + state.pending.count == operations else { return nil }
+            guard state.live, state.operationsLive, state.stored + state.pending.count == operations else { return nil }
             return state.pending
         }
     }
 
-    /// Whether the feed stopped (a store error or a backlog).
+    /// Whether the feed stopped (a store error).
     public var isLive: Bool { state.withLock { $0.live } }
+
+    /// Whether operations still reach the store as they happen (a store error or a backlog stops them).
+    public var takesOperations: Bool { state.withLock { $0.live && $0.operationsLive } }
 
     private func storePending() async {
         let plan = self.plan()

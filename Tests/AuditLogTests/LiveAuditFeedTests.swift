@@ -51,6 +51,23 @@ struct LiveAuditFeedTests {
         #expect(feed.remainder(expecting: 31) == nil, "an operation the feed never saw means the opslog must be read")
     }
 
+    @Test func aBacklogStopsTheOperationsButNotTheCounters() async throws {
+        let id = try await store.begin(started)
+        let feed = LiveAuditFeed(store: store, iterationID: id, iteration: started, logger: Logger(label: "test"))
+        let records = AuditStoreConformance.operations(LiveAuditFeed.backlogLimit + 11)
+        try await withFeed(feed) {
+            // More than the store took before the next tick: the waiting operations are dropped.
+            for record in records { feed.add(record) }
+            #expect(!feed.takesOperations)
+            #expect(feed.isLive)
+            await tick()
+            let row = try #require(try await store.iteration(id: id))
+            #expect(row.record.filesCreated == records.filter { $0.succeeded && $0.operation == .create }.count, "every operation counted")
+            #expect(try await store.operations(OperationQuery(iterationID: id, limit: 100)).isEmpty)
+        }
+        #expect(feed.remainder(expecting: records.count) == nil, "the opslog flush stores the operations")
+    }
+
     @Test func aStoreErrorStopsTheFeedAndLeavesEverythingToTheOpslog() async throws {
         let id = try await store.begin(started)
         let feed = LiveAuditFeed(store: store, iterationID: id, iteration: started, logger: Logger(label: "test"))
