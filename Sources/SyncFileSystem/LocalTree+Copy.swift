@@ -29,7 +29,9 @@ extension LocalTree {
             throw SyncTreeError(code: .sourceChanged, operation: "copy", path: path, detail: "source is no longer a regular file")
         }
         let reader = LocalFileReader(descriptor: input, path: path, info: info)
-        reader.keptSignatures = keptSignatures.take(path, version: FileVersion(info))
+        if Int64(info.st_size) >= KeptSignatures.minimumSize {
+            reader.keptSignatures = keptSignatures.take(path, version: FileVersion(info))
+        }
         return reader
     }
 
@@ -184,7 +186,9 @@ extension LocalTree {
     /// The file at `path` as a delta's basis, with the signatures its MD5 read kept, if any.
     func oldCopy(_ path: RelativePath, directory: Int32, name: UnsafePointer<CChar>) -> LocalBasisFile? {
         guard let basis = LocalBasisFile(directory: directory, name: name) else { return nil }
-        basis.keptSignatures = keptSignatures.take(path, version: basis.currentVersion())
+        if basis.size >= KeptSignatures.minimumSize {
+            basis.keptSignatures = keptSignatures.take(path, version: basis.currentVersion())
+        }
         return basis
     }
 
@@ -192,7 +196,9 @@ extension LocalTree {
     /// ``KeptSignatures/minimumSize``, its block signatures from the same read are kept for
     /// the delta that follows (its reader or its basis hands them out).
     public func md5(of path: RelativePath, preparingDelta: Bool) throws -> String {
-        guard preparingDelta, let file = try deltaBasis(for: path, source: nil), file.size >= KeptSignatures.minimumSize,
+        // Anything unusual (not a regular file, a folder gone) goes the plain way, whose errors
+        // name the digest rather than a delta.
+        guard preparingDelta, let file = (try? deltaBasis(for: path, source: nil)) ?? nil, file.size >= KeptSignatures.minimumSize,
             let before = file.currentVersion()
         else {
             return try md5(of: path)
