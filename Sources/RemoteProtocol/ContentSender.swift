@@ -12,6 +12,8 @@ public import SyncTrees
 public enum ContentSender {
     /// Bytes of file data per literal record when a whole file is sent.
     static let chunk = 256 * 1024
+    /// The least room a read gets (the read that finds the end, or a file that grew).
+    static let smallestRead: Int64 = 4096
     /// Copy records of at least this much content are passed on at once.
     static let passOnCopy: Int64 = 1 << 20
 
@@ -65,16 +67,21 @@ public enum ContentSender {
                 digest = outcome.sha256
             } else {
                 var hasher = SHA256()
+                // Room for what the file is listed to hold, not a whole chunk: a batch's buffer
+                // of small files then stays the size it carries.
+                var expected = reader.attributes.size
                 while true {
                     try stopIfAsked()
-                    output.reserveCapacity(minimumWritableBytes: chunk + 16)
+                    let want = Int(min(Int64(chunk), max(expected, Self.smallestRead)))
+                    output.reserveCapacity(minimumWritableBytes: want + 16)
                     let headerIndex = output.writerIndex
                     // Room for the header, filled in once the length is known: the data is
                     // read straight into the buffer that goes on the wire.
                     output.writeRepeatingByte(0, count: 4)
-                    let count = try output.writeWithUnsafeMutableBytes(minimumWritableBytes: chunk) { raw in
-                        try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<chunk]))
+                    let count = try output.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
+                        try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<want]))
                     }
+                    expected -= Int64(count)
                     if count == 0 {
                         output.moveWriterIndex(to: headerIndex)
                         break
