@@ -14,9 +14,11 @@ struct CompressedContentTests {
         private let bytes: [UInt8]
         private var offset = 0
 
-        init(_ bytes: [UInt8]) {
+        /// `listedSize` is what the file held when it was opened (it may have grown or shrunk since).
+        init(_ bytes: [UInt8], listedSize: Int? = nil) {
             self.bytes = bytes
-            attributes = FileAttributes(size: Int64(bytes.count), modified: Timestamp(seconds: 1_700_000_000), permissions: 0o644)
+            attributes = FileAttributes(
+                size: Int64(listedSize ?? bytes.count), modified: Timestamp(seconds: 1_700_000_000), permissions: 0o644)
         }
 
         func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
@@ -30,10 +32,11 @@ struct CompressedContentTests {
     }
 
     /// Sends `content` as records and reads it back through a receiver; returns what arrived and the wire's size.
-    func transfer(_ content: [UInt8], compress: Bool) throws -> (received: [UInt8], wire: Int, literal: Int64) {
+    func transfer(_ content: [UInt8], compress: Bool, listedSize: Int? = nil) throws -> (received: [UInt8], wire: Int, literal: Int64) {
         var output = ByteBuffer()
         var pieces: [ByteBuffer] = []
-        let outcome = try ContentSender.send(BytesReader(content), signatures: nil, path: RelativePath("f"), into: &output, compress: compress) {
+        let reader = BytesReader(content, listedSize: listedSize)
+        let outcome = try ContentSender.send(reader, signatures: nil, path: RelativePath("f"), into: &output, compress: compress) {
             buffer, _ in
             pieces.append(buffer)
             buffer = ByteBuffer()
@@ -64,6 +67,14 @@ struct CompressedContentTests {
         #expect(plain.received == content && packed.received == content)
         #expect(packed.wire * 10 < plain.wire, "deflated \(packed.wire) bytes against \(plain.wire)")
         #expect(packed.literal < Int64(content.count) / 10, "the wire bytes counted are the compressed ones")
+    }
+
+    @Test(arguments: [0, 1, 4095, 4096, 70_000, 900_000])
+    func whatIsReadIsSentWhateverSizeWasListed(listedSize: Int) throws {
+        // Reads are sized by what the file was listed to hold; one that grew or shrank since
+        // is still sent whole (its reader's own check then refuses the copy).
+        let content = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        #expect(try transfer(content, compress: false, listedSize: listedSize).received == content)
     }
 
     @Test func dataThatDoesNotShrinkGoesAsItIs() throws {
