@@ -14,16 +14,9 @@ struct DeltaEncoderTests {
     ) {
         let signatures = try self.signatures(of: old, blockSize: blockSize)
         #expect(signatures.blocks.count == old.count / blockSize)
-        var newOffset = 0
         var rebuilt: [UInt8] = []
         let outcome = try DeltaEncoder(signatures: signatures, own: try own.map { try self.signatures(of: $0, blockSize: blockSize) }).encode(
-            read: { buffer in
-                // Odd read sizes, as from a network stream.
-                let count = min(buffer.count, new.count - newOffset, 777)
-                new[newOffset..<(newOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
-                newOffset += count
-                return count
-            },
+            read: reading(new, piece: 777),  // odd read sizes, as from a network stream
             emit: { record in
                 switch record {
                 case .literal(let bytes): rebuilt += bytes
@@ -34,9 +27,14 @@ struct DeltaEncoderTests {
     }
 
     func signatures(of content: [UInt8], blockSize: Int) throws -> BlockSignatures {
+        try BlockSignatures.compute(blockSize: blockSize, read: reading(content))
+    }
+
+    /// Reads `content` front to back, at most `piece` bytes a call.
+    func reading(_ content: [UInt8], piece: Int = .max) -> (UnsafeMutableRawBufferPointer) throws -> Int {
         var offset = 0
-        return try BlockSignatures.compute(blockSize: blockSize) { (buffer: UnsafeMutableRawBufferPointer) -> Int in
-            let count = min(buffer.count, content.count - offset)
+        return { buffer in
+            let count = min(buffer.count, content.count - offset, piece)
             content[offset..<(offset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
             offset += count
             return count
@@ -119,22 +117,9 @@ struct DeltaEncoderTests {
         var seed: UInt64 = 6
         let limit = 64 * 1024
         let old = random(3 * limit + 5000, seed: &seed)
-        var oldOffset = 0
-        let oldSignatures = try BlockSignatures.compute(blockSize: 2048) { buffer in
-            let count = min(buffer.count, old.count - oldOffset)
-            old[oldOffset..<(oldOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
-            oldOffset += count
-            return count
-        }
-        var readOffset = 0
         var copies: [Int64] = []
-        _ = try DeltaEncoder(signatures: oldSignatures, copyRecordLimit: Int64(limit)).encode(
-            read: { buffer in
-                let count = min(buffer.count, old.count - readOffset, 8192)
-                old[readOffset..<(readOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
-                readOffset += count
-                return count
-            },
+        _ = try DeltaEncoder(signatures: try signatures(of: old, blockSize: 2048), copyRecordLimit: Int64(limit)).encode(
+            read: reading(old, piece: 8192),
             emit: { record in
                 if case .copy(_, let length) = record { copies.append(length) }
             })
@@ -150,22 +135,8 @@ struct DeltaEncoderTests {
         let block = random(2048, seed: &seed)
         let old = Array((0..<64).map { _ in block }.joined())
         var records = 0
-        var oldOffset = 0
-        let signatures = try BlockSignatures.compute(blockSize: 2048) { buffer in
-            let count = min(buffer.count, old.count - oldOffset)
-            old[oldOffset..<(oldOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
-            oldOffset += count
-            return count
-        }
-        var newOffset = 0
-        let outcome = try DeltaEncoder(signatures: signatures).encode(
-            read: { buffer in
-                let count = min(buffer.count, old.count - newOffset)
-                old[newOffset..<(newOffset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
-                newOffset += count
-                return count
-            },
-            emit: { _ in records += 1 })
+        let outcome = try DeltaEncoder(signatures: try signatures(of: old, blockSize: 2048)).encode(
+            read: reading(old), emit: { _ in records += 1 })
         #expect(outcome.copiedBytes == Int64(old.count))
         #expect(records == 1)
     }
