@@ -1,5 +1,6 @@
 import SyncCore
 import SyncTrees
+import Synchronization
 import Testing
 
 @testable import SyncEngine
@@ -23,5 +24,44 @@ struct PairedDigestsTests {
         let (missing, present) = PairedDigests.md5(of: RelativePath("f"), InMemoryTree(name: "empty"), b, size: size)
         #expect((try? missing.get()) == nil, "a file missing on one side fails only that side")
         #expect(try present.get() == b.md5(of: RelativePath("f")))
+    }
+
+    @Test func withAPeerOnOneSideBothDigestsPrepareADelta() throws {
+        let size = PairedDigests.overlapFrom
+        let content = String(repeating: "x", count: Int(size))
+        let local = DigestRecordingTree(InMemoryTree(name: "local"), peer: false)
+        let peer = DigestRecordingTree(InMemoryTree(name: "peer"), peer: true)
+        local.base.setFile("f", content, modified: Self.t0)
+        peer.base.setFile("f", content, modified: Self.t0)
+        _ = PairedDigests.md5(of: RelativePath("f"), local, peer, size: size)
+        #expect(local.preparing.withLock { $0 } == [true])
+        #expect(peer.preparing.withLock { $0 } == [true])
+
+        let other = DigestRecordingTree(InMemoryTree(name: "other"), peer: false)
+        other.base.setFile("f", content, modified: Self.t0)
+        _ = PairedDigests.md5(of: RelativePath("f"), local, other, size: size)
+        #expect(local.preparing.withLock { $0 } == [true, false], "two local trees read the digest alone")
+        #expect(other.preparing.withLock { $0 } == [false])
+    }
+}
+
+/// A tree that records whether its digests were asked to prepare a delta; `peer` makes it
+/// batch its transfers, as a network peer does.
+final class DigestRecordingTree: ForwardingSyncTree, BatchingSyncTree, Sendable {
+    let base: InMemoryTree
+    let peer: Bool
+    let preparing = Mutex<[Bool]>([])
+
+    init(_ base: InMemoryTree, peer: Bool) {
+        self.base = base
+        self.peer = peer
+    }
+
+    var forwarded: any SyncTree { base }
+    var prefersBatches: Bool { peer }
+
+    func md5(of path: RelativePath, preparingDelta: Bool) throws -> String {
+        preparing.withLock { $0.append(preparingDelta) }
+        return try base.md5(of: path)
     }
 }
