@@ -27,8 +27,9 @@ public enum ContentSender {
 
     /// Appends the records to `output`, calling `flush` after each record so the caller can
     /// pass full pieces on; its flag says the record is a long copy, to pass on at once (a
-    /// few bytes that set the receiver rebuilding megabytes while this side reads on). With `compress`, literal data goes deflated wherever that saves
-    /// a tenth or more (photos and videos are sent as they are).
+    /// few bytes that set the receiver rebuilding megabytes while this side reads on). With
+    /// `compress`, literal data goes deflated wherever that saves a tenth or more (photos and
+    /// videos are sent as they are).
     public static func send(
         _ reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into output: inout ByteBuffer, compress: Bool = false,
         shouldStop: () -> Bool = { false }, flush: (inout ByteBuffer, _ passOn: Bool) throws -> Void

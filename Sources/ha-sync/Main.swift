@@ -6,7 +6,7 @@ struct Main {
     static func main() async {
         // glibc gives threads that allocate at the same time heaps (arenas) of their own, up
         // to eight per core, and memory freed in one is not returned while anything near it
-        // lives. A run's many I/O threads so kept a third of the peak RSS in free memory
+        // lives. A run's many I/O threads so kept a sixth of the peak RSS in free memory
         // (20,000 new files sent to a peer, median of six runs: 76 MiB, 64 MiB with two arenas,
         // in the same time). An explicit MALLOC_ARENA_MAX in the environment still decides.
         hasync_limit_malloc_arenas(2)
