@@ -11,6 +11,9 @@ public final class StopSignal: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Set with `reason`: workers poll ``isStopped`` between every chunk of every copy, from
+    /// many threads at once, and a lock there was contended enough to show in profiles.
+    private let stopped = Atomic<Bool>(false)
 
     public init() {}
 
@@ -19,6 +22,7 @@ public final class StopSignal: Sendable {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             guard state.reason == nil else { return [] }
             state.reason = reason
+            stopped.store(true, ordering: .releasing)
             defer { state.waiters = [:] }
             return Array(state.waiters.values)
         }
@@ -28,7 +32,7 @@ public final class StopSignal: Sendable {
     /// Why the run was asked to stop, or `nil`.
     public var reason: String? { state.withLock { $0.reason } }
 
-    public var isStopped: Bool { reason != nil }
+    public var isStopped: Bool { stopped.load(ordering: .acquiring) }
 
     /// Returns once a stop is requested, or when the calling task is cancelled, so it can be
     /// raced against other work in a task group.
