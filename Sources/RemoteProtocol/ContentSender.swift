@@ -71,7 +71,10 @@ public enum ContentSender {
                 // Room for what the file is listed to hold, not a whole chunk: a batch's buffer
                 // of small files then stays the size it carries.
                 var expected = reader.attributes.size
-                while true {
+                // A reader whose final check covers the size needs no read that finds the end:
+                // one read fewer per small file.
+                let stopsAtSize = reader.checksSize
+                while !(stopsAtSize && expected == 0) {
                     try stopIfAsked()
                     let want = Int(min(Int64(chunk), max(expected, Self.smallestRead)))
                     output.reserveCapacity(minimumWritableBytes: want + 16)

@@ -303,6 +303,9 @@ final class LocalFileReader: FileReader {
         try FileIO.readSome(descriptor, into: buffer, path: path)
     }
 
+    /// The `fstat` after the read compares the size with the one taken at open.
+    var checksSize: Bool { true }
+
     func checkUnchanged() throws {
         var after = stat()
         guard fstat(descriptor, &after) == 0 else { throw SyncTreeError.system("stat source", path) }

@@ -99,10 +99,15 @@ public protocol FileReader: AnyObject {
     /// The signatures of this file's own blocks, when they were computed with its MD5
     /// (``KeptSignatures``): a delta sender then matches whole blocks without hashing them again.
     var keptSignatures: BlockSignatures? { get }
+
+    /// Whether ``checkUnchanged()`` also proves the file still holds exactly
+    /// `attributes.size` bytes, so a reader may stop there without the call that finds the end.
+    var checksSize: Bool { get }
 }
 
 extension FileReader {
     public var keptSignatures: BlockSignatures? { nil }
+    public var checksSize: Bool { false }
 }
 
 /// A tree of files that the engine can list, read and write: the local file system

@@ -13,6 +13,10 @@ struct CompressedContentTests {
         let attributes: FileAttributes
         private let bytes: [UInt8]
         private var offset = 0
+        /// What ``FileReader/checksSize`` answers.
+        var checksSize = false
+        /// Whether a read was asked for after the last byte (the call that finds the end).
+        private(set) var askedPastEnd = false
 
         /// `listedSize` is what the file held when it was opened (it may have grown or shrunk since).
         init(_ bytes: [UInt8], listedSize: Int? = nil) {
@@ -22,6 +26,7 @@ struct CompressedContentTests {
         }
 
         func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            if offset == bytes.count { askedPastEnd = true }
             let count = min(buffer.count, bytes.count - offset, 100_003)
             bytes[offset..<(offset + count)].withUnsafeBytes { buffer.copyMemory(from: $0) }
             offset += count
@@ -75,6 +80,18 @@ struct CompressedContentTests {
         // is still sent whole (its reader's own check then refuses the copy).
         let content = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         #expect(try transfer(content, compress: false, listedSize: listedSize).received == content)
+    }
+
+    @Test(arguments: [0, 1, 4096, 70_000, 300_001])
+    func aReaderWhoseCheckCoversTheSizeIsNotAskedForTheEnd(size: Int) throws {
+        let content = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        for checksSize in [false, true] {
+            let reader = BytesReader(content)
+            reader.checksSize = checksSize
+            var output = ByteBuffer()
+            _ = try ContentSender.send(reader, signatures: nil, path: RelativePath("f"), into: &output) { _, _ in }
+            #expect(reader.askedPastEnd == !checksSize, "size \(size), checksSize \(checksSize)")
+        }
     }
 
     @Test func dataThatDoesNotShrinkGoesAsItIs() throws {

@@ -105,6 +105,27 @@ struct LocalTreeTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty, "no temporary file and no final file")
     }
 
+    /// A reader stops at the size it opened (``FileReader/checksSize``): its final check must
+    /// then catch a file that grew after it was read that far.
+    @Test func aReaderReadToItsSizeCatchesAFileThatGrewAfterwards() throws {
+        let file = try TemporaryTree.write(root, RelativePath("grow"), Array(repeating: 5, count: 10_000))
+        let reader = try LocalTree(root: root).openFile(RelativePath("grow"))
+        #expect(reader.checksSize)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 10_000, alignment: 8)
+        defer { buffer.deallocate() }
+        #expect(try reader.read(into: buffer) == 10_000)
+        try reader.checkUnchanged()
+        let handle = FileHandle(forWritingAtPath: file)!
+        handle.seekToEndOfFile()
+        handle.write(Data("more".utf8))
+        handle.closeFile()
+        #expect {
+            try reader.checkUnchanged()
+        } throws: { error in
+            (error as? SyncTreeError)?.code == .sourceChanged
+        }
+    }
+
     @Test func md5OfKnownContent() throws {
         try TemporaryTree.write(root, "abc", "abc")
         #expect(try LocalTree(root: root).md5(of: RelativePath("abc")) == "900150983cd24fb0d6963f7d28e17f72")
