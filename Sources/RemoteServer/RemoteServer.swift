@@ -1,5 +1,4 @@
 public import Hummingbird
-import HummingbirdHTTP2
 public import Logging
 import NIOCore
 import NIOPosix
@@ -57,7 +56,7 @@ public struct RemoteServer: Sendable {
         let tls = certificates.serverConfiguration()
         return Application(
             router: router,
-            server: try .http2Upgrade(tlsConfiguration: tls),
+            server: .peer(tlsConfiguration: tls),
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "ha-sync"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

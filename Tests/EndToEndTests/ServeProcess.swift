@@ -71,6 +71,16 @@ final class ServeProcess: @unchecked Sendable {
         self.process = nil
     }
 
+    /// Sends SIGTERM and waits up to `timeout` seconds for the server to exit (SIGKILL after
+    /// that); returns how it ended.
+    func terminate(timeout: Double) async throws -> HASyncProcess.Outcome? {
+        guard let process else { return nil }
+        process.signal(SIGTERM)
+        let outcome = try await process.wait(timeout: timeout)
+        self.process = nil
+        return outcome
+    }
+
     func stop() async {
         guard let process else { return }
         process.signal(SIGTERM)
