@@ -37,17 +37,20 @@ enum FileIO {
         shouldStop: () -> Bool,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
-        try readChunks(path: path, shouldStop: shouldStop, read: reader.read(into:), body)
+        // A small file gets a buffer its size, not a whole chunk: a server receives many at once.
+        let capacity = Int(min(Int64(bufferSize), max(reader.attributes.size + 1, 4096)))
+        try readChunks(path: path, capacity: capacity, shouldStop: shouldStop, read: reader.read(into:), body)
     }
 
     /// The loop both readers share: a buffer, a stop check per chunk, 0 bytes ends it.
     private static func readChunks(
         path: RelativePath,
+        capacity: Int = bufferSize,
         shouldStop: () -> Bool,
         read: (UnsafeMutableRawBufferPointer) throws -> Int,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buffer.deallocate() }
         while true {
             if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "read", path: path, detail: "stopped") }
