@@ -17,12 +17,11 @@ import Synchronization
 /// client's event loops complete, so no task of Swift's cooperative pool is ever waited on.
 public final class RemoteConnection: Sendable {
     public let url: RemoteURL
-    /// Several HTTP/2 connections. Streams (file data) take them in turn: HTTP/2's flow control
-    /// lets one connection carry only 64 KiB per round trip until the server raises its window
-    /// (the server's HTTP/2 stack keeps the default), which over a 1 ms link caps a connection
-    /// far below the link's rate; a few connections side by side restore it. Small exchanges
-    /// (listings, metadata) all use the first, so a run that moves no data makes one TLS
-    /// handshake, not eight.
+    /// Several HTTP/2 connections. Streams (file data) take them in turn: each connection is
+    /// served by one event-loop thread on each side, so the TLS and framing work of the data
+    /// spreads over the cores (and they once made up for a server that kept HTTP/2's 64 KiB
+    /// windows; it now offers 256 KiB per stream). Small exchanges (listings, metadata) all
+    /// use the first, so a run that moves no data makes one TLS handshake, not eight.
     private let clients: [HTTPClient]
     private let next = Atomic<Int>(0)
     var streamClient: HTTPClient { clients[next.add(1, ordering: .relaxed).oldValue % clients.count] }

@@ -96,8 +96,8 @@ struct RemoteServerRouter: Sendable {
         let body = ResponseBody { [metrics, pool, logger] writer in
             metrics.begin()
             defer { metrics.end() }
-            let input = BytePipe(limit: 4 << 20)
-            let output = BytePipe(limit: 4 << 20)
+            let input = BytePipe(limit: 1 << 20)
+            let output = BytePipe(limit: 1 << 20)
             let stats = StreamStats()
             do {
                 try await withThrowingTaskGroup(of: Void.self) { group in

@@ -38,8 +38,8 @@ public struct MetadataConcurrency: Sendable, Hashable {
 
     /// Batches to a peer that carry data (``peerStreamBytes`` or more) in flight at most (or
     /// `--workers`, if more). Each is a stream that moves its data without waiting on round
-    /// trips: at 1 ms and HTTP/2's 64 KiB window one carries about 64 MB/s, so eight fill a
-    /// 1 Gbit/s link, and each holds its buffers. Batches smaller than that (a changed file or
+    /// trips (the server's 256 KiB stream window carries a folder's batch in a flight or two), and
+    /// each holds its buffers. Batches smaller than that (a changed file or
     /// two in a folder) wait on their round trip like a listing, and follow ``batches(observedMicrosPerRequest:)``.
     public var peerStreams: Int { max(workers, 8) }
 
