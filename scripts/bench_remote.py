@@ -167,6 +167,12 @@ class Servers:
                     return int(line.split()[1]) / 1024.0
         return 0.0
 
+    def reset_server_peak(self):
+        # Linux: writing 5 resets the peak RSS (VmHWM) to the current RSS, so each scenario's
+        # peak is its own.
+        with open(f"/proc/{self.serve_pid()}/clear_refs", "w") as refs:
+            refs.write("5")
+
     def serve_pid(self):
         # `ip netns exec` execs the command: the Popen's pid is the server's.
         return self.serve.pid
@@ -262,15 +268,17 @@ def main():
         def scenario(title, src):
             # Write back what preparing the trees left dirty, so neither tool pays for it.
             os.sync()
+            servers.reset_server_peak()
             t_h, rss_h = bench.run(hasync(src), "ha-sync")
+            rss_s = servers.server_rss_mib()
             os.sync()
             t_r, rss_r = bench.run(rsync(src), "rsync")
             for dest in (hasync_dest, rsync_dest):
                 same, difference = bench_nfs.same_trees(src, dest)
                 if not same:
                     sys.exit(f"{title}: {dest} differs from the source:\n{difference}")
-            rows.append((title, t_h, rss_h, t_r, rss_r))
-            print(f"{title}: ha-sync {t_h:.2f} s ({rss_h:.0f} MiB), rsync {t_r:.2f} s ({rss_r:.0f} MiB): "
+            rows.append((title, t_h, rss_h, rss_s, t_r, rss_r))
+            print(f"{title}: ha-sync {t_h:.2f} s ({rss_h:.0f} MiB, server {rss_s:.0f} MiB), rsync {t_r:.2f} s ({rss_r:.0f} MiB): "
                   f"rsync/ha-sync {t_r / t_h:.2f}x", flush=True)
             return t_h
 
@@ -301,7 +309,6 @@ def main():
         scenario(f"(d) {args.big_mib} MiB file, 1 MiB changed", big_src)
         sent = servers.received_bytes() - before
         print(f"(d) ha-sync sent {sent / (1 << 20):.2f} MiB = {100 * sent / (args.big_mib << 20):.2f}% of the file")
-        print(f"server peak RSS {servers.server_rss_mib():.0f} MiB")
 
         if not args.skip_nfs:
             latencyfs = os.path.join(ROOT, ".build", "latencyfs", "latencyfs")
@@ -319,10 +326,10 @@ def main():
         teardown_link()
         if args.tmpfs:
             sh("umount", "-l", work, check=False)
-    print("\n| scenario | ha-sync | rsync daemon | rsync / ha-sync | RSS ha-sync / rsync |")
+    print("\n| scenario | ha-sync | rsync daemon | rsync / ha-sync | peak RSS client / server / rsync |")
     print("|---|---|---|---|---|")
-    for title, t_h, rss_h, t_r, rss_r in rows:
-        print(f"| {title} | {t_h:.2f} s | {t_r:.2f} s | {t_r / t_h:.2f}x | {rss_h:.0f} / {rss_r:.0f} MiB |")
+    for title, t_h, rss_h, rss_s, t_r, rss_r in rows:
+        print(f"| {title} | {t_h:.2f} s | {t_r:.2f} s | {t_r / t_h:.2f}x | {rss_h:.0f} / {rss_s:.0f} / {rss_r:.0f} MiB |")
 
 
 if __name__ == "__main__":
