@@ -62,6 +62,29 @@ struct PeerConnectionTests {
         #expect(65_535 - 1 + increment == 1 << 20, "increment \(increment)")
     }
 
+    /// Monitoring (Prometheus, curl in a probe) often speaks HTTP/1.1: ALPN falls back to it.
+    @Test func healthAndMetricsAnswerOverHTTP11() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(server.caFile))
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.httpVersion = .http1Only
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            let health = try await client.execute(.init(url: "https://127.0.0.1:\(server.port)/healthz"), timeout: .seconds(10))
+            #expect(health.status == .ok)
+            #expect(health.version == .http1_1)
+            let metrics = try await client.execute(.init(url: "https://127.0.0.1:\(server.port)/metrics"), timeout: .seconds(10))
+            let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+            #expect(metrics.status == .ok && text.contains("ha_sync_serve_"))
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
     @Test func theServerStopsOnSIGTERMOnceItsClientsHaveGone() async throws {
         let server = try await serve()
         defer { Task { await server.stop() } }
