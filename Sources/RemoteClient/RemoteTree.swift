@@ -220,13 +220,14 @@ public final class RemoteTree: SyncTree, Sendable {
         }
     }
 
-    /// Sends a file's content records (``ContentSender``). Records gather in `output` and go
-    /// to the pipe in pieces of about ``piece`` bytes, so the small files of a batch share
-    /// frames, except that a long copy record goes at once; the caller sends what is left. Throws the reason of an abort after writing its record.
     /// A piece's size: with the largest small file on top it still fits a 256 KiB buffer
     /// (buffers grow in powers of two, and a piece waiting in a pipe holds all of its buffer).
     static let piece = 192 * 1024
 
+    /// Sends a file's content records (``ContentSender``). Records gather in `output` and go
+    /// to the pipe in pieces of about ``piece`` bytes, so the small files of a batch share
+    /// frames, except that a long copy record goes at once; the caller sends what is left.
+    /// Throws the reason of an abort after writing its record.
     static func sendContent(
         of reader: any FileReader, signatures: BlockSignatures?, path: RelativePath, into pipe: BytePipe, buffer output: inout ByteBuffer,
         compress: Bool, shouldStop: () -> Bool

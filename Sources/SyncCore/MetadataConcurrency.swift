@@ -38,9 +38,10 @@ public struct MetadataConcurrency: Sendable, Hashable {
 
     /// Batches to a peer that carry data (``peerStreamBytes`` or more) in flight at most (or
     /// `--workers`, if more). Each is a stream that moves its data without waiting on round
-    /// trips (the server's 256 KiB stream window carries a folder's batch in a flight or two), and
-    /// each holds its buffers. Batches smaller than that (a changed file or
-    /// two in a folder) wait on their round trip like a listing, and follow ``batches(observedMicrosPerRequest:)``.
+    /// trips (the server's 256 KiB stream window carries a folder's batch in a flight or two),
+    /// and each holds its buffers. Batches smaller than that (a changed file or two in a
+    /// folder) wait on their round trip like a listing, and follow
+    /// ``batches(observedMicrosPerRequest:)``.
     public var peerStreams: Int { max(workers, 8) }
 
     /// From this size on a batch to a peer counts as one of the ``peerStreams``.
