@@ -12,6 +12,8 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     case walk
     case entry
     case md5
+    /// The MD5 of several files, each with its own outcome.
+    case digests
     /// The block signatures of a file, for a delta upload.
     case signatures
     /// Streams the content of one or more files (batched), as deltas where the client sent signatures.
@@ -20,6 +22,8 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     case write
     case makeDirectory = "mkdir"
     case finishDirectory = "finish-dir"
+    /// Finishes several directories, each with its own outcome.
+    case finishDirectories = "finish-dirs"
     case makeSymlink = "symlink"
     case remove
     case setModificationTime = "set-mtime"
@@ -30,8 +34,8 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     /// Whether the operation changes the tree (refused on a read-only root).
     public var writes: Bool {
         switch self {
-        case .hello, .list, .listKinds, .walk, .entry, .md5, .signatures, .read: false
-        case .write, .makeDirectory, .finishDirectory, .makeSymlink, .remove, .setModificationTime, .removeTemporaryFile, .rename,
+        case .hello, .list, .listKinds, .walk, .entry, .md5, .digests, .signatures, .read: false
+        case .write, .makeDirectory, .finishDirectory, .finishDirectories, .makeSymlink, .remove, .setModificationTime, .removeTemporaryFile, .rename,
             .keepVersion:
             true
         }
@@ -41,13 +45,13 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     public var streams: Bool { self == .read || self == .write || self == .walk }
 
     /// The version of this message set; a server refuses a client of another version by name.
-    public static let protocolVersion = 3
+    public static let protocolVersion = 4
 }
 
 /// The reply to a small request: a status byte, then the payload or a tree error.
 public enum RemoteReply {
-    static let okTag: UInt8 = 0
-    static let errorTag: UInt8 = 1
+    public static let okTag: UInt8 = 0
+    public static let errorTag: UInt8 = 1
 
     public static func ok(_ payload: (inout ByteBuffer) -> Void = { _ in }) -> ByteBuffer {
         var buffer = ByteBuffer()
@@ -61,6 +65,17 @@ public enum RemoteReply {
         buffer.writeInteger(errorTag)
         buffer.writeTreeError(error)
         return buffer
+    }
+
+    /// Reads one item of a reply that answers for several paths (`digests`, `finish-dirs`):
+    /// its status byte, and the tree error of a failed item.
+    public static func itemFailure(_ buffer: inout ByteBuffer) throws -> SyncTreeError? {
+        guard let tag: UInt8 = buffer.readInteger() else { throw WireError.truncated }
+        switch tag {
+        case okTag: return nil
+        case errorTag: return try buffer.readTreeError()
+        default: throw WireError.malformed("unknown item status \(tag)")
+        }
     }
 
     /// Reads the status byte: returns normally for success (the payload follows), throws the tree error otherwise.

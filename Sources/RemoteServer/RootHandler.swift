@@ -36,6 +36,51 @@ struct RootHandler: Sendable {
                 // A client asks for a digest when it may send or fetch a delta of the file next.
                 let digest = try tree.md5(of: try body.readPath(), preparingDelta: true)
                 return RemoteReply.ok { $0.writeText(digest) }
+            case .digests:
+                var digests: [Result<String, SyncTreeError>] = []
+                for _ in 0..<(try body.readCount(limit: WireLimits.maxBatch)) {
+                    let path = try body.readPath()
+                    do {
+                        digests.append(.success(try tree.md5(of: path, preparingDelta: true)))
+                    } catch let error as SyncTreeError {
+                        digests.append(.failure(error))
+                    }
+                }
+                return RemoteReply.ok { buffer in
+                    for digest in digests {
+                        switch digest {
+                        case .success(let text):
+                            buffer.writeInteger(RemoteReply.okTag)
+                            buffer.writeText(text)
+                        case .failure(let error):
+                            buffer.writeInteger(RemoteReply.errorTag)
+                            buffer.writeTreeError(error)
+                        }
+                    }
+                }
+            case .finishDirectories:
+                var failures: [SyncTreeError?] = []
+                for _ in 0..<(try body.readCount(limit: WireLimits.maxBatch)) {
+                    let path = try body.readPath()
+                    let permissions = UInt32(truncatingIfNeeded: try body.readVarInt()) & 0o7777
+                    let modified = try body.readTimestamp()
+                    do {
+                        try tree.finishDirectory(path, permissions: permissions, modified: modified)
+                        failures.append(nil)
+                    } catch let error as SyncTreeError {
+                        failures.append(error)
+                    }
+                }
+                return RemoteReply.ok { buffer in
+                    for failure in failures {
+                        if let failure {
+                            buffer.writeInteger(RemoteReply.errorTag)
+                            buffer.writeTreeError(failure)
+                        } else {
+                            buffer.writeInteger(RemoteReply.okTag)
+                        }
+                    }
+                }
             case .signatures:
                 let path = try body.readPath()
                 let source = try body.readAttributes()

@@ -1,4 +1,5 @@
 import SyncCore
+import SyncTrees
 
 /// Tracks when all the work below a directory is done, so its permissions and mtime can be
 /// set after its content (writing into a directory changes its mtime).
@@ -41,8 +42,8 @@ struct DirectoryTracker {
 
     /// One piece of work of `id` finished. Returns the directories that became complete and
     /// need their attributes set, innermost first.
-    mutating func finishWork(_ id: Int) -> [(path: RelativePath, permissions: UInt32, modified: Timestamp)] {
-        var completed: [(RelativePath, UInt32, Timestamp)] = []
+    mutating func finishWork(_ id: Int) -> [FinishedDirectory] {
+        var completed: [FinishedDirectory] = []
         var current: Int? = id
         while let nodeID = current, var node = nodes[nodeID] {
             node.pending -= 1
@@ -51,7 +52,9 @@ struct DirectoryTracker {
                 break
             }
             nodes[nodeID] = nil
-            if let finish = node.finish { completed.append((node.path, finish.permissions, finish.modified)) }
+            if let finish = node.finish {
+                completed.append(FinishedDirectory(path: node.path, permissions: finish.permissions, modified: finish.modified))
+            }
             current = node.parent
         }
         return completed

@@ -15,11 +15,13 @@ extension SyncEngine {
         // take the same path, which holds their results back.
         let batching = mode == .apply && (source.batchesTransfers || destination.batchesTransfers || stage)
         var deferred: [DeferredCopy] = []
+        let digests = batchedDigests(batch)
         for planned in batch {
             if stopSignal.isStopped { break }
             var kept: OperationResult?
             let deferredBefore = deferred.count
-            let result = applyOne(planned, mode: mode, kept: &kept, deferring: batching, deferred: &deferred)
+            let result = applyOne(
+                planned, mode: mode, kept: &kept, deferring: batching, deferred: &deferred, digests: digests[planned.path])
             // Reported at once, not when the batch returns: the opslog must hold every
             // finished operation even if the process is killed a moment later.
             if let kept, result != nil || deferred.count > deferredBefore {
@@ -33,6 +35,24 @@ extension SyncEngine {
         }
         if !deferred.isEmpty { copyDeferred(deferred, stage: stage, into: &results) }
         return results
+    }
+
+    /// The digests a batch's comparisons of small files need, asked for together when a side
+    /// is across a network: one exchange per side instead of one per file. Large files are
+    /// read side by side on their own (``PairedDigests``).
+    private func batchedDigests(_ batch: [PlannedOperation]) -> [RelativePath: (Result<String, any Error>, Result<String, any Error>)] {
+        guard source.batchesTransfers || destination.batchesTransfers else { return [:] }
+        var found: [RelativePath: (Result<String, any Error>, Result<String, any Error>)] = [:]
+        for side in [Side.a, Side.b] {
+            let paths = batch.filter { planned in
+                planned.side == side && planned.action == .compareContent && (planned.source?.size ?? 0) < PairedDigests.overlapFrom
+            }.map(\.path)
+            guard paths.count > 1 else { continue }
+            for (path, digests) in zip(paths, PairedDigests.md5s(of: paths, tree(side.other), tree(side))) {
+                found[path] = digests
+            }
+        }
+        return found
     }
 
     /// A copy set aside for a batched transfer, with its result so far.
@@ -85,9 +105,10 @@ extension SyncEngine {
 
     /// Carries out (or in a dry run, resolves) one operation. `nil` when it was abandoned by a stop.
     /// With `deferring`, a file copy is set aside in `deferred` (and `nil` returned) for a batched transfer.
-    func applyOne(_ planned: PlannedOperation, mode: Mode, kept: inout OperationResult?, deferring: Bool, deferred: inout [DeferredCopy])
-        -> OperationResult?
-    {
+    func applyOne(
+        _ planned: PlannedOperation, mode: Mode, kept: inout OperationResult?, deferring: Bool, deferred: inout [DeferredCopy],
+        digests: (Result<String, any Error>, Result<String, any Error>)? = nil
+    ) -> OperationResult? {
         let started = Timestamp.now()
         let sourceEntry = planned.source
         var result = OperationResult(
@@ -100,7 +121,8 @@ extension SyncEngine {
             let target = tree(planned.side)
             let origin = tree(planned.side.other)
             if action == .compareContent {
-                let (sourceResult, destinationResult) = PairedDigests.md5(of: planned.path, origin, target, size: sourceEntry?.size ?? 0)
+                let (sourceResult, destinationResult) =
+                    digests ?? PairedDigests.md5(of: planned.path, origin, target, size: sourceEntry?.size ?? 0)
                 let sourceDigest: String
                 do {
                     sourceDigest = try sourceResult.get()

@@ -41,6 +41,9 @@ extension SyncEngine {
         /// Listing pauses while this many batches wait to be applied.
         static var backlogLimit: Int { 256 }
 
+        /// Finished directories that share one exchange with a tree across a network.
+        static var finishBatch: Int { 64 }
+
         private enum ChildResult: Sendable {
             case listed(DirectoryJob, ListingOutcome)
             case applied(trackerID: Int, large: Bool, stream: Bool, [OperationResult], nanoseconds: Int64)
@@ -62,6 +65,7 @@ extension SyncEngine {
             var applyingLarge = 0
             var streaming = 0
             var rootListed = false
+            var unfinished: [FinishedDirectory] = []
             let batching = engine.source.batchesTransfers || engine.destination.batchesTransfers
 
             try await withThrowingTaskGroup(of: ChildResult.self) { group in
@@ -113,6 +117,16 @@ extension SyncEngine {
                             return .listed(job, listed)
                         }
                     }
+                    // Across a network, finished directories wait to share one exchange: they
+                    // go once many wait or nothing else is in flight (the pass's end included).
+                    if !unfinished.isEmpty && (!batching || unfinished.count >= Self.finishBatch || (listing == 0 && applying == 0)) {
+                        let completed = unfinished
+                        unfinished = []
+                        group.addTask { [engine, pool] in
+                            try await pool.run { engine.finishDirectories(completed) }
+                            return .finishedDirectories
+                        }
+                    }
                     guard let child = try await group.next() else { break }
                     var finishedWork: Int?
                     switch child {
@@ -152,12 +166,7 @@ extension SyncEngine {
                     }
                     if let finishedWork {
                         let completed = tracker.finishWork(finishedWork)
-                        if mode == .apply && !completed.isEmpty {
-                            group.addTask { [engine, pool] in
-                                try await pool.run { engine.finishDirectories(completed) }
-                                return .finishedDirectories
-                            }
-                        }
+                        if mode == .apply { unfinished += completed }
                     }
                 }
             }
@@ -229,12 +238,12 @@ extension SyncEngine {
     }
 
     /// Sets permissions and mtime of directories whose content is complete. Runs on the I/O pool.
-    func finishDirectories(_ completed: [(path: RelativePath, permissions: UInt32, modified: Timestamp)]) {
-        for directory in completed where !directory.path.isRoot && !stopSignal.isStopped {
-            do {
-                try destination.finishDirectory(directory.path, permissions: directory.permissions, modified: directory.modified)
-            } catch {
-                logger.warning("could not set directory attributes", metadata: ["path": "\(directory.path)", "error": "\(error)"])
+    func finishDirectories(_ completed: [FinishedDirectory]) {
+        guard !stopSignal.isStopped else { return }
+        let directories = completed.filter { !$0.path.isRoot }
+        for (directory, failure) in zip(directories, destination.finishDirectories(directories)) {
+            if let failure {
+                logger.warning("could not set directory attributes", metadata: ["path": "\(directory.path)", "error": "\(failure)"])
             }
         }
     }

@@ -64,4 +64,10 @@ extension ForwardingSyncTree where Self: BatchingSyncTree {
     ) {
         forwarded.receiveFiles(files, options: options, shouldStop: shouldStop, completed: completed)
     }
+
+    public func digestBatch(_ paths: [RelativePath]) -> [Result<String, any Error>] { forwarded.md5s(of: paths) }
+
+    public func finishDirectoryBatch(_ directories: [FinishedDirectory]) -> [(any Error)?] {
+        forwarded.finishDirectories(directories)
+    }
 }

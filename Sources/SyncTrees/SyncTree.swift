@@ -262,6 +262,63 @@ public protocol BatchingSyncTree: SyncTree {
     func receiveBatch(
         _ files: [IncomingFile], options: CopyOptions, shouldStop: @Sendable () -> Bool,
         completed: (Int, Result<CopyReport, any Error>) -> Void)
+    /// The MD5 of each file, in order, in as few exchanges as the tree can.
+    func digestBatch(_ paths: [RelativePath]) -> [Result<String, any Error>]
+    /// Finishes each directory, in order, in as few exchanges as the tree can; `nil` for
+    /// each that succeeded.
+    func finishDirectoryBatch(_ directories: [FinishedDirectory]) -> [(any Error)?]
+}
+
+/// A directory whose content is in place, with the permissions and mtime it gets last.
+public struct FinishedDirectory: Sendable, Equatable {
+    public var path: RelativePath
+    public var permissions: UInt32
+    public var modified: Timestamp
+
+    public init(path: RelativePath, permissions: UInt32, modified: Timestamp) {
+        self.path = path
+        self.permissions = permissions
+        self.modified = modified
+    }
+}
+
+/// A batching tree that has nothing better makes the calls one by one.
+extension BatchingSyncTree {
+    public func digestBatch(_ paths: [RelativePath]) -> [Result<String, any Error>] {
+        paths.map { path in Result { try md5(of: path) } }
+    }
+
+    public func finishDirectoryBatch(_ directories: [FinishedDirectory]) -> [(any Error)?] {
+        directories.map { directory in
+            Result { try finishDirectory(directory.path, permissions: directory.permissions, modified: directory.modified) }.failure
+        }
+    }
+}
+
+/// Calls that a tree across a network answers for many paths at once, and any other tree
+/// one path at a time.
+extension SyncTree {
+    /// The MD5 of each file, in order.
+    public func md5s(of paths: [RelativePath]) -> [Result<String, any Error>] {
+        if paths.count > 1, let batching = self as? any BatchingSyncTree { return batching.digestBatch(paths) }
+        return paths.map { path in Result { try md5(of: path) } }
+    }
+
+    /// Sets each directory's permissions and mtime; `nil` for each that succeeded.
+    public func finishDirectories(_ directories: [FinishedDirectory]) -> [(any Error)?] {
+        if directories.count > 1, let batching = self as? any BatchingSyncTree { return batching.finishDirectoryBatch(directories) }
+        return directories.map { directory in
+            Result { try finishDirectory(directory.path, permissions: directory.permissions, modified: directory.modified) }.failure
+        }
+    }
+}
+
+extension Result {
+    /// The error of a failure, `nil` for a success.
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
 }
 
 /// A tree that can hold complete copies under temporary names and rename them into place

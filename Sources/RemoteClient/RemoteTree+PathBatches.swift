@@ -1,0 +1,76 @@
+import NIOCore
+import RemoteProtocol
+public import SyncCore
+public import SyncTrees
+
+/// Calls that answer for many paths in one exchange: the digests of a folder's files whose
+/// mtimes differ, and the directories a run finished. One at a time, each would wait its
+/// own round trip.
+extension RemoteTree {
+    /// A request for many paths stops taking more at this size, well under what the server
+    /// accepts for a small request.
+    static let pathBatchBytes = 256 * 1024
+
+    public func digestBatch(_ paths: [RelativePath]) -> [Result<String, any Error>] {
+        callForEach(.digests, paths, path: { $0 }, encode: { $0.writePath($1) }, decode: { try $0.readText() })
+    }
+
+    public func finishDirectoryBatch(_ directories: [FinishedDirectory]) -> [(any Error)?] {
+        for directory in directories { changing(directory.path) }
+        let results = callForEach(
+            .finishDirectories, directories, path: \.path,
+            encode: { buffer, directory in
+                buffer.writePath(directory.path)
+                buffer.writeVarInt(UInt64(directory.permissions))
+                buffer.writeTimestamp(directory.modified)
+            },
+            decode: { _ in () })
+        return results.map { result in
+            guard case .failure(let error) = result else { return nil }
+            return error
+        }
+    }
+
+    /// Sends `items` in as few requests as the size limit allows; each item gets its own
+    /// outcome, and items a failed exchange did not answer get that failure.
+    private func callForEach<Item, Value>(
+        _ operation: RemoteOperation, _ items: [Item], path: (Item) -> RelativePath,
+        encode: (inout ByteBuffer, Item) -> Void, decode: (inout ByteBuffer) throws -> Value
+    ) -> [Result<Value, any Error>] {
+        var results: [Result<Value, any Error>] = []
+        results.reserveCapacity(items.count)
+        var start = 0
+        while start < items.count {
+            var payload = ByteBuffer()
+            var end = start
+            while end < items.count && end - start < WireLimits.maxBatch && payload.readableBytes < Self.pathBatchBytes {
+                encode(&payload, items[end])
+                end += 1
+            }
+            var body = ByteBuffer()
+            body.writeVarInt(UInt64(end - start))
+            body.writeBuffer(&payload)
+            do {
+                var reply = try connection.call(operation, body)
+                for _ in start..<end {
+                    if let failure = try RemoteReply.itemFailure(&reply) {
+                        results.append(.failure(failure))
+                    } else {
+                        results.append(.success(try decode(&reply)))
+                    }
+                }
+            } catch {
+                while results.count < end {
+                    let failure: any Error =
+                        (error as? RemoteError).map {
+                            SyncTreeError(
+                                code: .io, operation: "remote \(operation.rawValue)", path: path(items[results.count]), detail: $0.description)
+                        } ?? error
+                    results.append(.failure(failure))
+                }
+            }
+            start = end
+        }
+        return results
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import RemoteClient
+import RemoteProtocol
+import SyncCore
+import SyncTestSupport
+import SyncTrees
+import Testing
+
+/// Calls that answer for many paths in one exchange with a real `ha-sync serve`: the digests
+/// of a folder's comparisons and the directories a run finished.
+@Suite("Exchanges for many paths with a peer", .serialized)
+struct PeerExchangesTests {
+    let tree: TemporaryTree
+    let local: String
+    let exported: String
+
+    init() throws {
+        tree = try TemporaryTree("exchanges")
+        local = try tree.directory("local")
+        exported = try tree.directory("exported")
+    }
+
+    func requests(_ server: ServeProcess, _ operation: String) async throws -> Double {
+        try await server.metric("ha_sync_serve_requests_total{root=\"data\",operation=\"\(operation)\"}")
+    }
+
+    @Test func aFoldersComparisonsTakeOneDigestRequestAndFinishedFoldersShareTheirs() async throws {
+        let server = try await ServeProcess(directory: try tree.directory("serve"), roots: ["data=\(exported)"])
+        try await server.start()
+        defer { Task { await server.stop() } }
+        let before = Timestamp(seconds: 1_800_000_000)
+        for folder in 0..<12 {
+            for file in 0..<3 { try TemporaryTree.write(local, "d\(folder)/f\(file)", "old-\(folder)-\(file)", modified: before) }
+        }
+        func run() async throws -> HASyncProcess.Outcome {
+            try await HASyncProcess.run(
+                ["--src", local, "--dest", server.url("data"), "--pair", "exchanges", "--log-dir", tree.root + "/logs", "--output", "json"]
+                    + server.clientArguments)
+        }
+        let first = try await run()
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
+
+        // Every file newer with the same size: two of each folder's three really changed.
+        let after = Timestamp(seconds: 1_900_000_000)
+        for folder in 0..<12 {
+            for file in 0..<3 {
+                try TemporaryTree.write(local, "d\(folder)/f\(file)", "\(file < 2 ? "new" : "old")-\(folder)-\(file)", modified: after)
+            }
+        }
+        let (md5Before, digestsBefore, finishBefore, finishesBefore) = (
+            try await requests(server, "md5"), try await requests(server, "digests"),
+            try await requests(server, "finish-dir"), try await requests(server, "finish-dirs")
+        )
+        let changed = try await run()
+        #expect(changed.status == 0, "\(changed.stderr)")
+        #expect(changed.summary?["updated"] as? Int == 36)
+        #expect(try TreeSnapshot(local) == TreeSnapshot(exported), "content, mtimes and folders' times alike")
+        #expect(try await requests(server, "md5") - md5Before == 0)
+        #expect(try await requests(server, "digests") - digestsBefore == 12, "one per folder, not one per file")
+        #expect(try await requests(server, "finish-dir") - finishBefore == 0)
+        let finishes = try await requests(server, "finish-dirs") - finishesBefore
+        #expect(finishes >= 1 && finishes < 12, "12 changed folders finished in \(finishes) requests")
+    }
+
+    @Test func eachPathGetsItsOwnOutcome() async throws {
+        let server = try await ServeProcess(directory: try tree.directory("serve"), roots: ["data=\(exported)", "frozen=\(local):ro"])
+        try await server.start()
+        defer { Task { await server.stop() } }
+        try TemporaryTree.write(exported, "a/one", "one")
+        try TemporaryTree.write(exported, "a/two", "two")
+        try FileManager.default.createDirectory(atPath: local + "/kept", withIntermediateDirectories: true)
+        let connection = try RemoteConnection(
+            url: try RemoteURL(parsing: server.url("data")), tokenFile: server.tokenFile, trustFile: server.caFile)
+        defer { connection.shutdown() }
+        let remote = try RemoteTree(connection: connection)
+
+        let digests = remote.md5s(of: [RelativePath("a/one"), RelativePath("a/missing"), RelativePath("a/two")])
+        #expect(try digests[0].get() == "f97c5d29941bfb1b2fdab0874906ab82")  // MD5 of "one"
+        #expect(try digests[2].get() == "b8a9f715dbb64fd5c56e7783c6820a61")  // MD5 of "two"
+        #expect(throws: SyncTreeError.self) { try digests[1].get() }
+
+        let modified = Timestamp(seconds: 1_700_000_000)
+        let failures = remote.finishDirectories([
+            FinishedDirectory(path: RelativePath("a"), permissions: 0o750, modified: modified),
+            FinishedDirectory(path: RelativePath("nowhere"), permissions: 0o755, modified: modified),
+        ])
+        #expect(failures[0] == nil)
+        #expect(failures[1] != nil)
+        let attributes = try FileManager.default.attributesOfItem(atPath: exported + "/a")
+        #expect((attributes[.posixPermissions] as? Int) == 0o750)
+        #expect((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 == 1_700_000_000)
+
+        // A read-only root refuses the whole request, and each folder hears why.
+        let frozenConnection = try RemoteConnection(
+            url: try RemoteURL(parsing: server.url("frozen")), tokenFile: server.tokenFile, trustFile: server.caFile)
+        defer { frozenConnection.shutdown() }
+        let frozen = try RemoteTree(connection: frozenConnection)
+        let refused = frozen.finishDirectories([
+            FinishedDirectory(path: RelativePath("kept"), permissions: 0o700, modified: modified),
+            FinishedDirectory(path: RelativePath("kept"), permissions: 0o700, modified: modified),
+        ])
+        #expect(refused.count == 2)
+        #expect(refused.allSatisfy { "\($0.map { "\($0)" } ?? "")".contains("read-only") }, "\(refused)")
+        #expect((try FileManager.default.attributesOfItem(atPath: local + "/kept")[.posixPermissions] as? Int) != 0o700)
+    }
+}

@@ -1,0 +1,109 @@
+import Logging
+import SyncCore
+import SyncEngine
+import SyncTrees
+import Synchronization
+import Testing
+
+/// A destination that batches like a peer and counts the calls that would each be an
+/// exchange across the network.
+final class ExchangeCountingTree: ForwardingSyncTree, BatchingSyncTree {
+    struct Counts {
+        var singleDigests = 0
+        var digestBatches: [Int] = []
+        var singleFinishes = 0
+        var finishBatches: [Int] = []
+    }
+
+    let base: InMemoryTree
+    let counts = Mutex(Counts())
+    var forwarded: any SyncTree { base }
+    var prefersBatches: Bool { true }
+    var roundTripMicros: Double? { 1000 }
+
+    init(_ base: InMemoryTree) { self.base = base }
+
+    func md5(of path: RelativePath) throws -> String {
+        counts.withLock { $0.singleDigests += 1 }
+        return try base.md5(of: path)
+    }
+
+    func md5(of path: RelativePath, preparingDelta: Bool) throws -> String {
+        try md5(of: path)
+    }
+
+    func digestBatch(_ paths: [RelativePath]) -> [Result<String, any Error>] {
+        counts.withLock { $0.digestBatches.append(paths.count) }
+        return base.md5s(of: paths)
+    }
+
+    func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws {
+        counts.withLock { $0.singleFinishes += 1 }
+        try base.finishDirectory(path, permissions: permissions, modified: modified)
+    }
+
+    func finishDirectoryBatch(_ directories: [FinishedDirectory]) -> [(any Error)?] {
+        counts.withLock { $0.finishBatches.append(directories.count) }
+        return base.finishDirectories(directories)
+    }
+}
+
+@Suite("Exchanges with a peer")
+struct PeerRoundTripsTests {
+    let t0 = Timestamp(seconds: 1_700_000_000)
+    let t1 = Timestamp(seconds: 1_700_000_600)
+
+    func run(_ source: InMemoryTree, _ destination: ExchangeCountingTree) async throws -> SyncReport {
+        let configuration = SyncConfiguration(
+            reconciler: ComparisonRules(deleteMissing: false), deleteGuard: DeleteGuard(maxDeletePercent: 100), workers: 4)
+        return try await SyncEngine(
+            source: source, destination: destination, configuration: configuration, observer: NullObserver(), logger: Logger(label: "test")
+        ).run()
+    }
+
+    @Test func aFoldersComparisonsShareOneDigestExchange() async throws {
+        // 30 folders of 4 files, all newer on the source with the same size: two of each
+        // folder's files really changed, two only got a new mtime.
+        let source = InMemoryTree()
+        let destination = ExchangeCountingTree(InMemoryTree())
+        for folder in 0..<30 {
+            for file in 0..<4 {
+                let path = "d\(folder)/f\(file)"
+                source.setFile(path, file < 2 ? "new-\(file)" : "same-\(file)", modified: t1)
+                destination.base.setFile(path, file < 2 ? "old-\(file)" : "same-\(file)", modified: t0)
+            }
+        }
+        let report = try await run(source, destination)
+        #expect(report.summary.updated == 120)
+        #expect(report.summary.failed == 0)
+        let counts = destination.counts.withLock { $0 }
+        #expect(counts.singleDigests == 0, "no digest travels on its own")
+        #expect(counts.digestBatches.count == 30, "one exchange per folder")
+        #expect(counts.digestBatches.allSatisfy { $0 == 4 })
+        for folder in 0..<30 {
+            #expect(try destination.base.md5(of: RelativePath("d\(folder)/f0")) == source.md5(of: RelativePath("d\(folder)/f0")))
+            #expect(try destination.base.entry(at: RelativePath("d\(folder)/f3"))?.modified == t1, "same content: the mtime follows")
+        }
+    }
+
+    @Test func finishedDirectoriesShareExchanges() async throws {
+        // 100 new folders: each one's permissions and mtime are set once its file is in.
+        let source = InMemoryTree()
+        for folder in 0..<100 {
+            source.setDirectory("d\(folder)", modified: t0, permissions: 0o750)
+            source.setFile("d\(folder)/f", "x", modified: t0)
+        }
+        let destination = ExchangeCountingTree(InMemoryTree())
+        let report = try await run(source, destination)
+        #expect(report.summary.created == 200)
+        let counts = destination.counts.withLock { $0 }
+        #expect(counts.singleFinishes == 0)
+        #expect(counts.finishBatches.reduce(0, +) == 100, "every folder finished, once")
+        #expect(counts.finishBatches.count < 100 / 4, "in a few exchanges, not one per folder: \(counts.finishBatches)")
+        for folder in 0..<100 {
+            let entry = try destination.base.entry(at: RelativePath("d\(folder)"))
+            #expect(entry?.modified == t0)
+            #expect(entry?.permissions == 0o750)
+        }
+    }
+}
