@@ -29,6 +29,10 @@ struct PeerServerChannel: HTTPChannelHandler {
     /// Bytes in flight on a connection, all streams together. NIO tops it up as frames
     /// arrive (what waits unread is bounded per stream), so it only needs to cover a few streams.
     static let connectionWindow = 1 << 20
+    /// The largest DATA frame a client may send: a piece of a batch travels as one frame
+    /// rather than a dozen of HTTP/2's default 16 KiB, each its own trip through both ends'
+    /// frame handling and the server's body stream.
+    static let maxFrameSize = 256 << 10
     /// A connection without a stream for this long is closed (a client that vanished).
     static let idleTimeout = TimeAmount.minutes(10)
 
@@ -47,7 +51,10 @@ struct PeerServerChannel: HTTPChannelHandler {
     static var http2Configuration: NIOHTTP2Handler.Configuration {
         var configuration = NIOHTTP2Handler.Configuration()
         // New streams start with the full window, not 64 KiB raised after their first frame.
-        configuration.connection.initialSettings = nioDefaultSettings + [HTTP2Setting(parameter: .initialWindowSize, value: streamWindow)]
+        configuration.connection.initialSettings =
+            nioDefaultSettings + [
+                HTTP2Setting(parameter: .initialWindowSize, value: streamWindow), HTTP2Setting(parameter: .maxFrameSize, value: maxFrameSize),
+            ]
         configuration.connection.targetWindowSize = connectionWindow
         configuration.stream.targetWindowSize = streamWindow
         return configuration

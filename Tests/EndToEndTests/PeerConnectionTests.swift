@@ -52,6 +52,8 @@ struct PeerConnectionTests {
         let advertised = try await settings.get()
         let initialWindow = advertised.first { $0.parameter == .initialWindowSize }?.value
         #expect(initialWindow == 256 << 10, "the stream window HTTP/2 starts with is 65,535 bytes")
+        // And a piece of a batch fits one frame (HTTP/2's default is 16 KiB).
+        #expect(advertised.first { $0.parameter == .maxFrameSize }?.value == 256 << 10)
 
         // One byte of data on a stream: the server raises the connection's window to its target.
         let headers = HPACKHeaders([(":method", "POST"), (":path", "/healthz"), (":scheme", "https"), (":authority", "localhost")])
