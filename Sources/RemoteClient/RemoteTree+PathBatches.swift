@@ -4,8 +4,8 @@ public import SyncCore
 public import SyncTrees
 
 /// Calls that answer for many paths in one exchange: the digests of a folder's files whose
-/// mtimes differ, and the directories a run finished. One at a time, each would wait its
-/// own round trip.
+/// mtimes differ, a folder's new subfolders, and the directories a run finished. One at a
+/// time, each would wait its own round trip.
 extension RemoteTree {
     /// A request for many paths stops taking more at this size, well under what the server
     /// accepts for a small request.
@@ -17,15 +17,26 @@ extension RemoteTree {
 
     public func finishDirectoryBatch(_ directories: [FinishedDirectory]) -> [(any Error)?] {
         for directory in directories { changing(directory.path) }
-        let results = callForEach(
-            .finishDirectories, directories, path: \.path,
-            encode: { buffer, directory in
-                buffer.writePath(directory.path)
-                buffer.writeVarInt(UInt64(directory.permissions))
-                buffer.writeTimestamp(directory.modified)
-            },
-            decode: { _ in () })
-        return results.map { result in
+        return failures(.finishDirectories, directories, path: \.path) { buffer, directory in
+            buffer.writePath(directory.path)
+            buffer.writeVarInt(UInt64(directory.permissions))
+            buffer.writeTimestamp(directory.modified)
+        }
+    }
+
+    public func makeDirectoryBatch(_ directories: [NewDirectory]) -> [(any Error)?] {
+        for directory in directories { changing(directory.path) }
+        return failures(.makeDirectories, directories, path: \.path) { buffer, directory in
+            buffer.writePath(directory.path)
+            buffer.writeOptionalKind(directory.replacing)
+        }
+    }
+
+    /// A call for many paths that returns nothing but each one's failure (`nil` for a success).
+    private func failures<Item>(
+        _ operation: RemoteOperation, _ items: [Item], path: (Item) -> RelativePath, encode: (inout ByteBuffer, Item) -> Void
+    ) -> [(any Error)?] {
+        callForEach(operation, items, path: path, encode: encode, decode: { _ in () }).map { result in
             guard case .failure(let error) = result else { return nil }
             return error
         }

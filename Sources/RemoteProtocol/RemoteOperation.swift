@@ -21,6 +21,8 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     /// Receives one or more files (batched), each written atomically.
     case write
     case makeDirectory = "mkdir"
+    /// Creates several directories, each with its own outcome.
+    case makeDirectories = "mkdirs"
     case finishDirectory = "finish-dir"
     /// Finishes several directories, each with its own outcome.
     case finishDirectories = "finish-dirs"
@@ -35,7 +37,7 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     public var writes: Bool {
         switch self {
         case .hello, .list, .listKinds, .walk, .entry, .md5, .digests, .signatures, .read: false
-        case .write, .makeDirectory, .finishDirectory, .finishDirectories, .makeSymlink, .remove, .setModificationTime, .removeTemporaryFile, .rename,
+        case .write, .makeDirectory, .makeDirectories, .finishDirectory, .finishDirectories, .makeSymlink, .remove, .setModificationTime, .removeTemporaryFile, .rename,
             .keepVersion:
             true
         }

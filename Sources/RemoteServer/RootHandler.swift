@@ -59,27 +59,17 @@ struct RootHandler: Sendable {
                     }
                 }
             case .finishDirectories:
-                var failures: [SyncTreeError?] = []
-                for _ in 0..<(try body.readCount(limit: WireLimits.maxBatch)) {
+                return try forEachItem(&body) { body in
                     let path = try body.readPath()
                     let permissions = UInt32(truncatingIfNeeded: try body.readVarInt()) & 0o7777
                     let modified = try body.readTimestamp()
-                    do {
-                        try tree.finishDirectory(path, permissions: permissions, modified: modified)
-                        failures.append(nil)
-                    } catch let error as SyncTreeError {
-                        failures.append(error)
-                    }
+                    return { try tree.finishDirectory(path, permissions: permissions, modified: modified) }
                 }
-                return RemoteReply.ok { buffer in
-                    for failure in failures {
-                        if let failure {
-                            buffer.writeInteger(RemoteReply.errorTag)
-                            buffer.writeTreeError(failure)
-                        } else {
-                            buffer.writeInteger(RemoteReply.okTag)
-                        }
-                    }
+            case .makeDirectories:
+                return try forEachItem(&body) { body in
+                    let path = try body.readPath()
+                    let replacing = try body.readOptionalKind()
+                    return { try tree.makeDirectory(path, replacing: replacing) }
                 }
             case .signatures:
                 let path = try body.readPath()
@@ -127,6 +117,32 @@ struct RootHandler: Sendable {
             return RemoteReply.ok()
         } catch let error as SyncTreeError {
             return RemoteReply.failure(error)
+        }
+    }
+
+    /// Decodes a request for many paths, every item before any is carried out (a malformed
+    /// one refuses the whole request), then carries them out in order, each with its own outcome.
+    private func forEachItem(_ body: inout ByteBuffer, _ decode: (inout ByteBuffer) throws -> () throws -> Void) throws -> ByteBuffer {
+        var items: [() throws -> Void] = []
+        for _ in 0..<(try body.readCount(limit: WireLimits.maxBatch)) { items.append(try decode(&body)) }
+        var failures: [SyncTreeError?] = []
+        for item in items {
+            do {
+                try item()
+                failures.append(nil)
+            } catch let error as SyncTreeError {
+                failures.append(error)
+            }
+        }
+        return RemoteReply.ok { buffer in
+            for failure in failures {
+                if let failure {
+                    buffer.writeInteger(RemoteReply.errorTag)
+                    buffer.writeTreeError(failure)
+                } else {
+                    buffer.writeInteger(RemoteReply.okTag)
+                }
+            }
         }
     }
 

@@ -75,7 +75,8 @@ extension SyncEngine {
     /// Decides every name of a directory from its two listings. Runs on the I/O pool.
     ///
     /// Directories that must exist before their content is copied are created here, so
-    /// the subdirectory jobs this returns can start at once.
+    /// the subdirectory jobs this returns can start at once: all of a folder's new
+    /// subfolders together, one exchange with a tree across a network rather than one each.
     func plan(_ job: DirectoryJob, source: SideListing, destination: SideListing, mode: Mode, listingNanoseconds: Int64) -> ListingOutcome {
         var outcome = ListingOutcome()
         var sourceEntries: [Entry] = []
@@ -137,6 +138,8 @@ extension SyncEngine {
         let reconciler = configuration.reconciler
         // What depends on this folder's path is decided once; each name then costs a comparison per rule.
         let filters = configuration.filters.isEmpty ? nil : configuration.filters.inFolder(job.path)
+        // New subfolders, with where each goes among the subdirectories (name order).
+        var newDirectories: [(position: Int, planned: PlannedOperation)] = []
         DirectoryMerge.merge(source: sourceEntries, destination: destinationEntries) { sourceEntry, destinationEntry in
             if let filters {
                 let name = sourceEntry?.name ?? destinationEntry!.name
@@ -171,9 +174,7 @@ extension SyncEngine {
                 guard mode != .survey, !stopSignal.isStopped else { return }
                 let planned = PlannedOperation(
                     path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry, side: verdict.side)
-                let result = makeDirectory(planned, mode: mode, results: &outcome.results)
-                outcome.results.append(result)
-                if result.status == .success { outcome.subdirectories.append((path, .sourceOnly, sourceEntry)) }
+                newDirectories.append((outcome.subdirectories.count, planned))
             case .create, .update, .compareContent, .setModificationTime:
                 if let cutoff = configuration.minAgeCutoff, let sourceEntry, sourceEntry.kind == .file, sourceEntry.modified > cutoff {
                     // Perhaps still being written: a later run copies it once it has settled.
@@ -186,36 +187,56 @@ extension SyncEngine {
                     PlannedOperation(path: path, action: verdict.action, source: sourceEntry, destination: destinationEntry, side: verdict.side))
             }
         }
+        let made = makeDirectories(newDirectories.map(\.planned), mode: mode, results: &outcome.results)
+        // Inserted from the last, so the positions of those before stay right.
+        for ((position, planned), result) in zip(newDirectories, made).reversed() {
+            if result.status == .success { outcome.subdirectories.insert((planned.path, .sourceOnly, planned.source), at: position) }
+        }
+        outcome.results += made
         return outcome
     }
 
-    private func makeDirectory(_ planned: PlannedOperation, mode: Mode, results: inout [OperationResult]) -> OperationResult {
+    /// Creates new directories (a file or link each replaces goes to the version store first),
+    /// each side's in one call; returns one result per directory, in order.
+    private func makeDirectories(_ directories: [PlannedOperation], mode: Mode, results: inout [OperationResult]) -> [OperationResult] {
+        guard !directories.isEmpty else { return [] }
         let started = Timestamp.now()
-        var result = OperationResult(
-            path: planned.path, action: planned.action, kind: .directory,
-            sizeBefore: planned.destination?.size, startedAt: started, endedAt: started)
-        var replacing = planned.destination?.kind
-        if let versions = configuration.versions, let existing = planned.destination, existing.kind != .directory, mode != .survey {
-            // The file or link the new folder replaces goes to the version store first.
-            do {
-                results.append(try keepVersion(planned.path, existing, on: planned.side, moving: true, settings: versions, mode: mode))
-                replacing = nil
-            } catch {
-                result.status = .failed
-                result.errorMessage = "\(error)"
-                return result
+        var made: [OperationResult] = []
+        var requests: [(index: Int, side: Side, directory: NewDirectory)] = []
+        for planned in directories {
+            var result = OperationResult(
+                path: planned.path, action: planned.action, kind: .directory,
+                sizeBefore: planned.destination?.size, startedAt: started, endedAt: started)
+            var replacing = planned.destination?.kind
+            if let versions = configuration.versions, let existing = planned.destination, existing.kind != .directory, mode != .survey {
+                // The file or link the new folder replaces goes to the version store first.
+                do {
+                    results.append(try keepVersion(planned.path, existing, on: planned.side, moving: true, settings: versions, mode: mode))
+                    replacing = nil
+                } catch {
+                    result.status = .failed
+                    result.errorMessage = "\(error)"
+                }
+            }
+            if mode == .apply && result.status == .success {
+                requests.append((made.count, planned.side, NewDirectory(path: planned.path, replacing: replacing)))
+            }
+            made.append(result)
+        }
+        for side in [Side.a, Side.b] {
+            let mine = requests.filter { $0.side == side }
+            guard !mine.isEmpty else { continue }
+            let failures = tree(side).makeDirectories(mine.map(\.directory))
+            let ended = Timestamp.now()
+            for (request, failure) in zip(mine, failures) {
+                made[request.index].endedAt = ended
+                if let failure {
+                    made[request.index].status = .failed
+                    made[request.index].errorMessage = "\(failure)"
+                }
             }
         }
-        if mode == .apply {
-            do {
-                try tree(planned.side).makeDirectory(planned.path, replacing: replacing)
-            } catch {
-                result.status = .failed
-                result.errorMessage = "\(error)"
-            }
-            result.endedAt = Timestamp.now()
-        }
-        return result
+        return made
     }
 
     func failed(_ path: RelativePath, kind: EntryKind, error: any Error) -> OperationResult {

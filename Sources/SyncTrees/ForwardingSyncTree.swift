@@ -70,4 +70,6 @@ extension ForwardingSyncTree where Self: BatchingSyncTree {
     public func finishDirectoryBatch(_ directories: [FinishedDirectory]) -> [(any Error)?] {
         forwarded.finishDirectories(directories)
     }
+
+    public func makeDirectoryBatch(_ directories: [NewDirectory]) -> [(any Error)?] { forwarded.makeDirectories(directories) }
 }

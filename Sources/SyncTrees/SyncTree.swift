@@ -267,6 +267,20 @@ public protocol BatchingSyncTree: SyncTree {
     /// Finishes each directory, in order, in as few exchanges as the tree can; `nil` for
     /// each that succeeded.
     func finishDirectoryBatch(_ directories: [FinishedDirectory]) -> [(any Error)?]
+    /// Creates each directory, in order, in as few exchanges as the tree can; `nil` for each
+    /// that succeeded.
+    func makeDirectoryBatch(_ directories: [NewDirectory]) -> [(any Error)?]
+}
+
+/// A directory to create, and what it replaces (see ``SyncTree/makeDirectory(_:replacing:)``).
+public struct NewDirectory: Sendable, Equatable {
+    public var path: RelativePath
+    public var replacing: EntryKind?
+
+    public init(path: RelativePath, replacing: EntryKind? = nil) {
+        self.path = path
+        self.replacing = replacing
+    }
 }
 
 /// A directory whose content is in place, with the permissions and mtime it gets last.
@@ -293,6 +307,10 @@ extension BatchingSyncTree {
             Result { try finishDirectory(directory.path, permissions: directory.permissions, modified: directory.modified) }.failure
         }
     }
+
+    public func makeDirectoryBatch(_ directories: [NewDirectory]) -> [(any Error)?] {
+        directories.map { directory in Result { try makeDirectory(directory.path, replacing: directory.replacing) }.failure }
+    }
 }
 
 /// Calls that a tree across a network answers for many paths at once, and any other tree
@@ -302,6 +320,12 @@ extension SyncTree {
     public func md5s(of paths: [RelativePath]) -> [Result<String, any Error>] {
         if paths.count > 1, let batching = self as? any BatchingSyncTree { return batching.digestBatch(paths) }
         return paths.map { path in Result { try md5(of: path) } }
+    }
+
+    /// Creates each directory (in order: a parent before its children); `nil` for each that succeeded.
+    public func makeDirectories(_ directories: [NewDirectory]) -> [(any Error)?] {
+        if directories.count > 1, let batching = self as? any BatchingSyncTree { return batching.makeDirectoryBatch(directories) }
+        return directories.map { directory in Result { try makeDirectory(directory.path, replacing: directory.replacing) }.failure }
     }
 
     /// Sets each directory's permissions and mtime; `nil` for each that succeeded.

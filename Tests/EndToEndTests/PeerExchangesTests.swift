@@ -40,6 +40,8 @@ struct PeerExchangesTests {
         let first = try await run()
         #expect(first.status == 0, "\(first.stderr)")
         #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
+        #expect(try await requests(server, "mkdir") == 0)
+        #expect(try await requests(server, "mkdirs") == 1, "the root's 12 new folders in one request")
 
         // Every file newer with the same size: two of each folder's three really changed.
         let after = Timestamp(seconds: 1_900_000_000)
@@ -80,6 +82,14 @@ struct PeerExchangesTests {
         #expect(try digests[2].get() == "b8a9f715dbb64fd5c56e7783c6820a61")  // MD5 of "two"
         #expect(throws: SyncTreeError.self) { try digests[1].get() }
 
+        let made = remote.makeDirectories([
+            NewDirectory(path: RelativePath("b")), NewDirectory(path: RelativePath("b/c")), NewDirectory(path: RelativePath("a/one")),
+        ])
+        #expect(made[0] == nil && made[1] == nil, "a parent, then its child, in one request")
+        #expect(made[2] != nil, "a file in the way, not replaced unless asked")
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: exported + "/b/c", isDirectory: &isDirectory) && isDirectory.boolValue)
+
         let modified = Timestamp(seconds: 1_700_000_000)
         let failures = remote.finishDirectories([
             FinishedDirectory(path: RelativePath("a"), permissions: 0o750, modified: modified),
@@ -102,6 +112,9 @@ struct PeerExchangesTests {
         ])
         #expect(refused.count == 2)
         #expect(refused.allSatisfy { "\($0.map { "\($0)" } ?? "")".contains("read-only") }, "\(refused)")
+        let notMade = frozen.makeDirectories([NewDirectory(path: RelativePath("new1")), NewDirectory(path: RelativePath("new2"))])
+        #expect(notMade.allSatisfy { "\($0.map { "\($0)" } ?? "")".contains("read-only") }, "\(notMade)")
+        #expect(!FileManager.default.fileExists(atPath: local + "/new1"))
         #expect((try FileManager.default.attributesOfItem(atPath: local + "/kept")[.posixPermissions] as? Int) != 0o700)
     }
 }

@@ -13,6 +13,8 @@ final class ExchangeCountingTree: ForwardingSyncTree, BatchingSyncTree {
         var digestBatches: [Int] = []
         var singleFinishes = 0
         var finishBatches: [Int] = []
+        var singleMakes = 0
+        var makeBatches: [Int] = []
     }
 
     let base: InMemoryTree
@@ -40,6 +42,16 @@ final class ExchangeCountingTree: ForwardingSyncTree, BatchingSyncTree {
     func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws {
         counts.withLock { $0.singleFinishes += 1 }
         try base.finishDirectory(path, permissions: permissions, modified: modified)
+    }
+
+    func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws {
+        counts.withLock { $0.singleMakes += 1 }
+        try base.makeDirectory(path, replacing: replacing)
+    }
+
+    func makeDirectoryBatch(_ directories: [NewDirectory]) -> [(any Error)?] {
+        counts.withLock { $0.makeBatches.append(directories.count) }
+        return base.makeDirectories(directories)
     }
 
     func finishDirectoryBatch(_ directories: [FinishedDirectory]) -> [(any Error)?] {
@@ -84,6 +96,30 @@ struct PeerRoundTripsTests {
             #expect(try destination.base.md5(of: RelativePath("d\(folder)/f0")) == source.md5(of: RelativePath("d\(folder)/f0")))
             #expect(try destination.base.entry(at: RelativePath("d\(folder)/f3"))?.modified == t1, "same content: the mtime follows")
         }
+    }
+
+    @Test func aFoldersNewSubfoldersAreMadeInOneExchange() async throws {
+        // 40 new folders at the top, each with 3 new subfolders (one of them empty).
+        let source = InMemoryTree()
+        for folder in 0..<40 {
+            for sub in 0..<3 {
+                source.setDirectory("d\(folder)/s\(sub)", modified: t0)
+                if sub > 0 { source.setFile("d\(folder)/s\(sub)/f", "x", modified: t0) }
+            }
+        }
+        // A file where the source has a folder: replaced by it, in the same exchange.
+        source.setDirectory("was-a-file", modified: t1)
+        source.setFile("was-a-file/inside", "y", modified: t1)
+        let destination = ExchangeCountingTree(InMemoryTree())
+        destination.base.setFile("was-a-file", "old", modified: t0)
+        let report = try await run(source, destination)
+        #expect(report.summary.failed == 0)
+        let counts = destination.counts.withLock { $0 }
+        #expect(counts.singleMakes == 0)
+        #expect(counts.makeBatches.sorted() == [Int](repeating: 3, count: 40) + [41], "one exchange per folder with new subfolders")
+        #expect(try destination.base.entry(at: RelativePath("d7/s0"))?.kind == .directory)
+        #expect(try destination.base.entry(at: RelativePath("was-a-file"))?.kind == .directory)
+        #expect(try destination.base.md5(of: RelativePath("was-a-file/inside")) == source.md5(of: RelativePath("was-a-file/inside")))
     }
 
     @Test func finishedDirectoriesShareExchanges() async throws {
