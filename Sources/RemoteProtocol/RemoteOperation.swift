@@ -37,7 +37,8 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     public var writes: Bool {
         switch self {
         case .hello, .list, .listKinds, .walk, .entry, .md5, .digests, .signatures, .read: false
-        case .write, .makeDirectory, .makeDirectories, .finishDirectory, .finishDirectories, .makeSymlink, .remove, .setModificationTime, .removeTemporaryFile, .rename,
+        case .write, .makeDirectory, .makeDirectories, .finishDirectory, .finishDirectories, .makeSymlink, .remove, .setModificationTime,
+            .removeTemporaryFile, .rename,
             .keepVersion:
             true
         }

@@ -382,10 +382,19 @@ extension BidirectionalEngine {
             let (results, updates, created) = try await pool.run {
                 () -> ([OperationResult], [ArchiveUpdate], [(side: Side, path: RelativePath, entry: Entry)]) in
                 var plan = BidirectionalPlan()
+                // Folders replacing a file or link one by one; then the new ones, all together
+                // in walk order (a parent before its children), after what they may sit in.
+                var newFolders: [(operation: BidirectionalOperation, target: Side, result: Int)] = []
                 for operation in folders where !self.stopSignal.isStopped {
                     guard case .copy(let target) = operation.decision else { continue }
-                    plan.results.append(self.createDirectory(operation, on: target, mode: mode, plan: &plan))
+                    if mode == .apply && operation.entry(target) == nil {
+                        newFolders.append((operation, target, plan.results.count))
+                        plan.results.append(self.createDirectory(operation, on: target, mode: .dryRun, plan: &plan))
+                    } else {
+                        plan.results.append(self.createDirectory(operation, on: target, mode: mode, plan: &plan))
+                    }
                 }
+                self.makeFolders(newFolders, plan: &plan)
                 return (plan.results, plan.archiveUpdates, plan.createdDirectories)
             }
             count(results, into: &outcome.summary, notify: true)

@@ -172,6 +172,8 @@ extension BidirectionalEngine {
         }
         // What depends on this folder's path is decided once; each name then costs a comparison per rule.
         let filters = configuration.filters.isEmpty ? nil : configuration.filters.inFolder(job.path)
+        // New folders where nothing is in the way: made together once the folder is decided.
+        var newFolders: [(operation: BidirectionalOperation, target: Side, result: Int)] = []
         ThreeWayMerge.merge(aEntries, bEntries, listing.archived) { aEntry, bEntry, archived in
             if let filters {
                 let name = (aEntry ?? bEntry ?? archived)!.name
@@ -223,6 +225,9 @@ extension BidirectionalEngine {
                     // (a `.plan` walk keeps it for later, before its content).
                     if mode == .plan {
                         plan.operations.append(operation)
+                    } else if mode == .apply && operation.entry(target) == nil {
+                        newFolders.append((operation, target, plan.results.count))
+                        plan.results.append(createDirectory(operation, on: target, mode: .dryRun, plan: &plan))
                     } else {
                         plan.results.append(createDirectory(operation, on: target, mode: mode, plan: &plan))
                     }
@@ -254,7 +259,30 @@ extension BidirectionalEngine {
                 if reason != .inSync { plan.notableSkips.append((path, reason)) }
             }
         }
+        makeFolders(newFolders, plan: &plan)
         return plan
+    }
+
+    /// Creates new folders, each side's in one call (one exchange with a peer rather than one
+    /// per folder), and completes their results.
+    func makeFolders(_ folders: [(operation: BidirectionalOperation, target: Side, result: Int)], plan: inout BidirectionalPlan) {
+        for side in [Side.a, Side.b] {
+            let mine = folders.filter { $0.target == side }
+            guard !mine.isEmpty else { continue }
+            let failures = tree(side).makeDirectories(mine.map { NewDirectory(path: $0.operation.path) })
+            let ended = Timestamp.now()
+            for (folder, failure) in zip(mine, failures) {
+                plan.results[folder.result].endedAt = ended
+                if let failure {
+                    plan.results[folder.result].status = .failed
+                    plan.results[folder.result].errorMessage = (failure as? SyncTreeError)?.message ?? "\(failure)"
+                } else {
+                    let source = folder.operation.entry(side.other)!
+                    plan.archiveUpdates.append(.put(folder.operation.path, source))
+                    plan.createdDirectories.append((side, folder.operation.path, source))
+                }
+            }
+        }
     }
 
     /// The survey's count: an archived file present on one side only may be deleted there

@@ -143,3 +143,37 @@ struct PeerRoundTripsTests {
         }
     }
 }
+
+@Suite("Exchanges with a peer, both ways")
+struct BidirectionalPeerRoundTripsTests {
+    let t0 = Timestamp(seconds: 1_700_000_000)
+
+    @Test func newFoldersForAPeerAreMadeTogether() async throws {
+        // 30 new folders on A, each with 2 subfolders holding a file; B is a peer.
+        let a = InMemoryTree(name: "a")
+        for folder in 0..<30 {
+            for sub in 0..<2 { a.setFile("d\(folder)/s\(sub)/f", "\(folder)-\(sub)", modified: t0) }
+        }
+        let b = ExchangeCountingTree(InMemoryTree(name: "b"))
+        let archive = InMemoryStateArchive()
+        let report = try await BidirectionalEngine(
+            a: a, b: b, archive: archive, rules: BidirectionalRules(), configuration: SyncConfiguration(), observer: NullObserver(),
+            logger: Logger(label: "test")
+        ).run()
+        #expect(report.summary.failed == 0)
+        #expect(report.summary.created == 90 + 60)
+        let counts = b.counts.withLock { $0 }
+        #expect(counts.singleMakes == 0)
+        #expect(counts.makeBatches.reduce(0, +) == 90)
+        #expect(counts.makeBatches.count <= 31, "one exchange per folder with new subfolders at most: \(counts.makeBatches)")
+        for folder in 0..<30 {
+            #expect(b.base.text(at: "d\(folder)/s1/f") == "\(folder)-1")
+        }
+        // The archive knows the new folders: a second run has nothing to do.
+        let again = try await BidirectionalEngine(
+            a: a, b: b, archive: InMemoryStateArchive(archive.snapshot, fresh: false), rules: BidirectionalRules(),
+            configuration: SyncConfiguration(), observer: NullObserver(), logger: Logger(label: "test")
+        ).run()
+        #expect(again.summary.changes == 0)
+    }
+}
