@@ -234,7 +234,7 @@ let package = Package(
         .testTarget(
             name: "RemoteProtocolTests",
             dependencies: [
-                "RemoteProtocol", "SyncCore", "SyncTrees",
+                "RemoteProtocol", "SyncCore", "SyncTrees", "SyncFileSystem", "SyncTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

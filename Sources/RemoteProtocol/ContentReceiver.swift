@@ -24,10 +24,16 @@ public final class ContentReceiver: DeltaFileReader {
     public private(set) var literalBytes: Int64 = 0
     public private(set) var copiedBytes: Int64 = 0
 
-    public init(attributes: FileAttributes, path: RelativePath, stream: RecordStream) {
+    /// Whether the sender may send copy records (``DeltaFileReader/wantsBasis``).
+    public let wantsBasis: Bool
+
+    /// `wantsBasis: false` when the sender cannot have had signatures of an old copy: a
+    /// copy record then fails the file like any reference to a copy this side lacks.
+    public init(attributes: FileAttributes, path: RelativePath, stream: RecordStream, wantsBasis: Bool = true) {
         self.attributes = attributes
         self.path = path
         self.stream = stream
+        self.wantsBasis = wantsBasis
     }
 
     public func useBasis(_ basis: any BasisFile) {

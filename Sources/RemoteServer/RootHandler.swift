@@ -238,17 +238,21 @@ struct RootHandler: Sendable {
     /// a reply per file as soon as it is in place (or failed).
     func write(_ input: RecordStream, send: (ByteBuffer) throws -> Void, stats: StreamStats) throws {
         var output = ByteBuffer()
+        let parents = ParentFolders()
+        defer { parents.release() }
         while try !input.atEnd() {
             let (path, attributes, options) = try input.read { buffer in
                 (try buffer.readPath(), try buffer.readAttributes(), try buffer.readCopyOptions())
             }
-            let receiver = ContentReceiver(attributes: attributes, path: path, stream: input)
+            // A client asks for signatures (and may then send copies) only for a file this large.
+            let receiver = ContentReceiver(
+                attributes: attributes, path: path, stream: input, wantsBasis: attributes.size >= deltaBasisMinimumSize)
             do {
                 guard !path.isRoot else { throw RemotePathError(reason: "the root is not a file") }
                 if root.readOnly {
                     throw SyncTreeError(code: .permissionDenied, operation: "write", path: path, detail: "root '\(root.name)' is exported read-only")
                 }
-                let report = try tree.receiveFile(path, from: receiver, options: options, shouldStop: { false })
+                let report = try tree.receiveFile(path, from: receiver, options: options, shouldStop: { false }, parents: parents)
                 output.writeInteger(UInt8(0))
                 output.writeCopyReport(report)
             } catch let error as SyncTreeError {

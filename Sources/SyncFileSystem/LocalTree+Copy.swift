@@ -38,9 +38,17 @@ extension LocalTree {
     public func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws
         -> CopyReport
     {
+        try receiveFile(path, from: reader, options: options, shouldStop: shouldStop, parents: nil)
+    }
+
+    /// ``receiveFile(_:from:options:shouldStop:)``, taking the file's folder from `parents`
+    /// when a file before it was written there (a batch of one folder's files).
+    public func receiveFile(
+        _ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool, parents: ParentFolders?
+    ) throws -> CopyReport {
         // Two local files: let the kernel (or the NFS server) move the bytes.
         let local = reader as? LocalFileReader
-        return try withParent(of: path, operation: "open destination directory") { directory, finalName in
+        return try withParent(of: path, operation: "open destination directory", parents: parents) { directory, finalName in
             let delta = reader as? any DeltaFileReader
             // A large file from across a network is written under a name of its own (its source
             // version's), kept when the transfer breaks: the next attempt takes what arrived as
@@ -50,7 +58,7 @@ extension LocalTree {
             // A remote reader can send only what changed against the old copy (or what is
             // missing from a partial one); it asks for the content after this offer. The
             // sender's signatures came from ``deltaBasis(for:source:)``, which chooses alike.
-            if let delta, let basis = resumeFrom ?? oldCopy(path, directory: directory, name: finalName) {
+            if let delta, delta.wantsBasis, let basis = resumeFrom ?? oldCopy(path, directory: directory, name: finalName) {
                 delta.useBasis(basis)
             }
             let attributes = reader.attributes

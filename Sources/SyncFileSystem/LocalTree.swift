@@ -54,15 +54,24 @@ public final class LocalTree: SyncTree {
         return descriptor
     }
 
-    /// Runs `body` with a descriptor of the directory that holds `path` and the last component's name.
+    /// Runs `body` with a descriptor of the directory that holds `path` and the last component's
+    /// name; with `parents`, the directory stays open there for the next path in it.
     func withParent<Result>(
         of path: RelativePath,
         operation: String,
+        parents: ParentFolders? = nil,
         _ body: (_ directory: Int32, _ name: UnsafePointer<CChar>) throws -> Result
     ) throws -> Result {
         precondition(!path.isRoot, "the root has no parent")
-        let directory = try openBeneath(path.parent, flags: O_RDONLY | O_DIRECTORY, operation: operation)
-        defer { close(directory) }
+        let directory: Int32
+        if let parents {
+            directory = try parents.descriptor(of: path.parent, in: self) {
+                try openBeneath(path.parent, flags: O_RDONLY | O_DIRECTORY, operation: operation)
+            }
+        } else {
+            directory = try openBeneath(path.parent, flags: O_RDONLY | O_DIRECTORY, operation: operation)
+        }
+        defer { if parents == nil { close(directory) } }
         return try RelativePath(unchecked: path.lastComponent).withCString { try body(directory, $0) }
     }
 

@@ -44,6 +44,14 @@ public protocol DeltaFileReader: FileReader {
     /// Offered by the writing tree before it asks for ``FileReader/attributes`` or reads,
     /// when a regular file of at least ``deltaBasisMinimumSize`` bytes is at the final name.
     func useBasis(_ basis: any BasisFile)
+
+    /// Whether this content can refer to an old copy at all; when not, the writing tree does
+    /// not look for one (for a new file, a lookup of a name that is not there).
+    var wantsBasis: Bool { get }
+}
+
+extension DeltaFileReader {
+    public var wantsBasis: Bool { true }
 }
 
 /// Below this size an old copy is not worth a delta: sending the file costs about as much
