@@ -7,8 +7,17 @@ extension BidirectionalEngine {
     func apply(_ batch: [BidirectionalOperation], mode: WalkMode) -> ([OperationResult], [ArchiveUpdate]) {
         var results: [OperationResult] = []
         var updates: [ArchiveUpdate] = []
+        // New files for a side across a network travel together (see ``copyNewFiles``).
+        let together = mode == .apply && (a.batchesTransfers || b.batchesTransfers)
+        var newFiles: [NewFile] = []
         for operation in batch {
             if stopSignal.isStopped { break }
+            if together, case .copy(let target) = operation.decision, operation.entry(target) == nil,
+                operation.entry(target.other)?.kind == .file
+            {
+                newFiles.append(NewFile(operation: operation, target: target))
+                continue
+            }
             let produced = applyOne(operation, mode: mode, updates: &updates)
             for result in produced {
                 // Reported at once: the opslog must hold every finished operation even if the
@@ -17,10 +26,11 @@ extension BidirectionalEngine {
             }
             results += produced
         }
+        if !newFiles.isEmpty { copyNewFiles(newFiles, results: &results, updates: &updates) }
         return (results, updates)
     }
 
-    private func applyOne(_ operation: BidirectionalOperation, mode: WalkMode, updates: inout [ArchiveUpdate]) -> [OperationResult] {
+    func applyOne(_ operation: BidirectionalOperation, mode: WalkMode, updates: inout [ArchiveUpdate]) -> [OperationResult] {
         let started = Timestamp.now()
         switch operation.decision {
         case .copy(let target):
@@ -320,7 +330,7 @@ extension BidirectionalEngine {
         }
     }
 
-    private func failure(_ operation: BidirectionalOperation, _ error: any Error, side: Side?, started: Timestamp) -> OperationResult {
+    func failure(_ operation: BidirectionalOperation, _ error: any Error, side: Side?, started: Timestamp) -> OperationResult {
         if let error = error as? SyncTreeError, error.code == .targetChanged {
             return OperationResult(
                 path: operation.path, action: .skip(.changedDuringRun), kind: operation.a?.kind ?? operation.b?.kind ?? .file, startedAt: started,

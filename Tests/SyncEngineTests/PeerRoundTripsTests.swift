@@ -15,6 +15,9 @@ final class ExchangeCountingTree: ForwardingSyncTree, BatchingSyncTree {
         var finishBatches: [Int] = []
         var singleMakes = 0
         var makeBatches: [Int] = []
+        var singleReceives = 0
+        var receiveBatches: [Int] = []
+        var prefetches: [Int] = []
     }
 
     let base: InMemoryTree
@@ -42,6 +45,25 @@ final class ExchangeCountingTree: ForwardingSyncTree, BatchingSyncTree {
     func finishDirectory(_ path: RelativePath, permissions: UInt32, modified: Timestamp) throws {
         counts.withLock { $0.singleFinishes += 1 }
         try base.finishDirectory(path, permissions: permissions, modified: modified)
+    }
+
+    func receiveFile(_ path: RelativePath, from reader: any FileReader, options: CopyOptions, shouldStop: @Sendable () -> Bool) throws
+        -> CopyReport
+    {
+        counts.withLock { $0.singleReceives += 1 }
+        return try base.receiveFile(path, from: reader, options: options, shouldStop: shouldStop)
+    }
+
+    func receiveBatch(
+        _ files: [IncomingFile], options: CopyOptions, shouldStop: @Sendable () -> Bool,
+        completed: (Int, Result<CopyReport, any Error>) -> Void
+    ) {
+        counts.withLock { $0.receiveBatches.append(files.count) }
+        base.receiveFiles(files, options: options, shouldStop: shouldStop, completed: completed)
+    }
+
+    func prefetchFiles(_ files: [(path: RelativePath, size: Int64)]) {
+        counts.withLock { $0.prefetches.append(files.count) }
     }
 
     func makeDirectory(_ path: RelativePath, replacing: EntryKind?) throws {
@@ -148,27 +170,36 @@ struct PeerRoundTripsTests {
 struct BidirectionalPeerRoundTripsTests {
     let t0 = Timestamp(seconds: 1_700_000_000)
 
-    @Test func newFoldersForAPeerAreMadeTogether() async throws {
-        // 30 new folders on A, each with 2 subfolders holding a file; B is a peer.
+    @Test func newFoldersAndFilesForAPeerTravelTogether() async throws {
+        // 30 new folders on A, each with 2 subfolders holding 3 files; B is a peer, with 5
+        // new files of its own.
         let a = InMemoryTree(name: "a")
         for folder in 0..<30 {
-            for sub in 0..<2 { a.setFile("d\(folder)/s\(sub)/f", "\(folder)-\(sub)", modified: t0) }
+            for sub in 0..<2 {
+                for file in 0..<3 { a.setFile("d\(folder)/s\(sub)/f\(file)", "\(folder)-\(sub)-\(file)", modified: t0) }
+            }
         }
         let b = ExchangeCountingTree(InMemoryTree(name: "b"))
+        for file in 0..<5 { b.base.setFile("only-b/x\(file)", "b\(file)", modified: t0, permissions: 0o600) }
         let archive = InMemoryStateArchive()
         let report = try await BidirectionalEngine(
             a: a, b: b, archive: archive, rules: BidirectionalRules(), configuration: SyncConfiguration(), observer: NullObserver(),
             logger: Logger(label: "test")
         ).run()
         #expect(report.summary.failed == 0)
-        #expect(report.summary.created == 90 + 60)
+        #expect(report.summary.created == 90 + 180 + 1 + 5)
         let counts = b.counts.withLock { $0 }
         #expect(counts.singleMakes == 0)
         #expect(counts.makeBatches.reduce(0, +) == 90)
         #expect(counts.makeBatches.count <= 31, "one exchange per folder with new subfolders at most: \(counts.makeBatches)")
+        #expect(counts.singleReceives == 0, "no file travels on its own")
+        #expect(counts.receiveBatches == [Int](repeating: 3, count: 60), "a folder's files in one exchange")
+        #expect(counts.prefetches == [5], "B's new files fetched in one exchange")
         for folder in 0..<30 {
-            #expect(b.base.text(at: "d\(folder)/s1/f") == "\(folder)-1")
+            #expect(b.base.text(at: "d\(folder)/s1/f2") == "\(folder)-1-2")
         }
+        #expect(a.text(at: "only-b/x4") == "b4")
+        #expect(try a.entry(at: RelativePath("only-b/x4"))?.permissions == 0o600)
         // The archive knows the new folders: a second run has nothing to do.
         let again = try await BidirectionalEngine(
             a: a, b: b, archive: InMemoryStateArchive(archive.snapshot, fresh: false), rules: BidirectionalRules(),
