@@ -91,20 +91,7 @@ final class ListingWalk: @unchecked Sendable {
             condition.unlock()
         }
         do {
-            while true {
-                let tag = try stream.read { buffer -> UInt8 in
-                    guard let tag: UInt8 = buffer.readInteger() else { throw WireError.truncated }
-                    return tag
-                }
-                if tag == WalkRecord.end { return }
-                let (folder, result) = try stream.read { buffer -> (RelativePath, Result<DirectoryListing, SyncTreeError>) in
-                    let folder = try buffer.readPath()
-                    switch tag {
-                    case WalkRecord.listing: return (folder, .success(try buffer.readListing()))
-                    case WalkRecord.failure: return (folder, .failure(try buffer.readTreeError()))
-                    default: throw WireError.malformed("unknown walk record \(tag)")
-                    }
-                }
+            while let (folder, result) = try WalkRecord.read(from: stream) {
                 let count = (try? result.get())?.entries.count ?? 0
                 condition.lock()
                 if heldEntries + count > Self.entryLimit {

@@ -85,3 +85,35 @@ extension RemoteTree {
         return results
     }
 }
+
+extension RemoteTree {
+    /// The subtree's listings in one `walk` (a version store at the end of a run: one
+    /// exchange rather than one per folder). Should the walk break, the folders it had not
+    /// delivered are listed one at a time.
+    public func listSubtree(_ root: RelativePath, _ visit: (RelativePath, DirectoryListing) -> Void) {
+        // Folders known to exist and not yet delivered: with a depth-first walk, its frontier.
+        var undelivered: Set<RelativePath> = [root]
+        var started: HTTPClientTask?
+        do {
+            let body = BytePipe(limit: 64 << 10)
+            var request = ByteBuffer()
+            request.writePath(root)
+            try body.put(request)
+            body.finish()
+            let (reply, task) = try startStream(.walk, body: body, path: root)
+            started = task
+            let stream = RecordStream(next: reply.take)
+            while let (folder, result) = try WalkRecord.read(from: stream) {
+                undelivered.remove(folder)
+                guard case .success(let listing) = result else { continue }
+                visit(folder, listing)
+                for entry in listing.entries where entry.kind == .directory && entry.name != VersionName.folder {
+                    undelivered.insert(folder.appending(entry.name))
+                }
+            }
+        } catch {
+            started?.cancel()
+            listEachFolder(below: Array(undelivered), visit)
+        }
+    }
+}

@@ -97,6 +97,24 @@ public enum WalkRecord {
     public static let listing: UInt8 = 0
     public static let failure: UInt8 = 1
     public static let end: UInt8 = 2
+
+    /// Reads the next record of a walk: a folder with its listing or the error that stopped
+    /// it, or `nil` at the end.
+    public static func read(from stream: RecordStream) throws -> (RelativePath, Result<DirectoryListing, SyncTreeError>)? {
+        let tag = try stream.read { buffer -> UInt8 in
+            guard let tag: UInt8 = buffer.readInteger() else { throw WireError.truncated }
+            return tag
+        }
+        if tag == end { return nil }
+        return try stream.read { buffer -> (RelativePath, Result<DirectoryListing, SyncTreeError>) in
+            let folder = try buffer.readPath()
+            switch tag {
+            case listing: return (folder, .success(try buffer.readListing()))
+            case failure: return (folder, .failure(try buffer.readTreeError()))
+            default: throw WireError.malformed("unknown walk record \(tag)")
+            }
+        }
+    }
 }
 
 extension ByteBuffer {

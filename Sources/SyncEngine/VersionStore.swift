@@ -124,18 +124,12 @@ public struct VersionStore: Sendable {
     /// Walks a side's store and decides what the rules prune; returns the versions to remove.
     func plan(on tree: any SyncTree) -> (prune: [Found], kept: Int, keptBytes: Int64) {
         var groups: [[UInt8]: [Found]] = [:]  // folder + "/" + stem → versions
-        var folders: [RelativePath] = [VersionName.folderPath]
-        while let folder = folders.popLast() {
-            guard let listing = try? tree.list(folder) else { continue }
-            for entry in listing.entries {
-                let path = folder.appending(entry.name)
-                if entry.kind == .directory {
-                    folders.append(path)
-                    continue
-                }
+        // A peer streams the whole store's listings in one exchange.
+        tree.visitListings(under: VersionName.folderPath) { folder, listing in
+            for entry in listing.entries where entry.kind != .directory {
                 guard let parsed = VersionName.parse(entry.name) else { continue }  // not ours: left alone
                 groups[folder.bytes + [0] + parsed.stem, default: []].append(
-                    Found(path: path, info: VersionInfo(time: parsed.time, size: entry.size)))
+                    Found(path: folder.appending(entry.name), info: VersionInfo(time: parsed.time, size: entry.size)))
             }
         }
         let files = Array(groups.values)

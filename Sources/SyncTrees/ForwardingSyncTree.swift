@@ -72,4 +72,8 @@ extension ForwardingSyncTree where Self: BatchingSyncTree {
     }
 
     public func makeDirectoryBatch(_ directories: [NewDirectory]) -> [(any Error)?] { forwarded.makeDirectories(directories) }
+
+    public func listSubtree(_ root: RelativePath, _ visit: (RelativePath, DirectoryListing) -> Void) {
+        forwarded.visitListings(under: root, visit)
+    }
 }

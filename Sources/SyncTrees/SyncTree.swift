@@ -270,6 +270,9 @@ public protocol BatchingSyncTree: SyncTree {
     /// Creates each directory, in order, in as few exchanges as the tree can; `nil` for each
     /// that succeeded.
     func makeDirectoryBatch(_ directories: [NewDirectory]) -> [(any Error)?]
+    /// Calls `visit` with the listing of every folder of the subtree at `root`, in as few
+    /// exchanges as the tree can; folders that cannot be listed are left out.
+    func listSubtree(_ root: RelativePath, _ visit: (RelativePath, DirectoryListing) -> Void)
 }
 
 /// A directory to create, and what it replaces (see ``SyncTree/makeDirectory(_:replacing:)``).
@@ -311,6 +314,10 @@ extension BatchingSyncTree {
     public func makeDirectoryBatch(_ directories: [NewDirectory]) -> [(any Error)?] {
         directories.map { directory in Result { try makeDirectory(directory.path, replacing: directory.replacing) }.failure }
     }
+
+    public func listSubtree(_ root: RelativePath, _ visit: (RelativePath, DirectoryListing) -> Void) {
+        listEachFolder(below: [root], visit)
+    }
 }
 
 /// Calls that a tree across a network answers for many paths at once, and any other tree
@@ -320,6 +327,26 @@ extension SyncTree {
     public func md5s(of paths: [RelativePath]) -> [Result<String, any Error>] {
         if paths.count > 1, let batching = self as? any BatchingSyncTree { return batching.digestBatch(paths) }
         return paths.map { path in Result { try md5(of: path) } }
+    }
+
+    /// Calls `visit` with the listing of every folder of the subtree at `root` (depth first);
+    /// folders that cannot be listed are left out.
+    public func visitListings(under root: RelativePath, _ visit: (RelativePath, DirectoryListing) -> Void) {
+        if let batching = self as? any BatchingSyncTree {
+            batching.listSubtree(root, visit)
+        } else {
+            listEachFolder(below: [root], visit)
+        }
+    }
+
+    /// Lists `folders` and everything below them one folder at a time.
+    public func listEachFolder(below folders: [RelativePath], _ visit: (RelativePath, DirectoryListing) -> Void) {
+        var pending = folders
+        while let folder = pending.popLast() {
+            guard let listing = try? list(folder) else { continue }
+            visit(folder, listing)
+            for entry in listing.entries.reversed() where entry.kind == .directory { pending.append(folder.appending(entry.name)) }
+        }
     }
 
     /// Creates each directory (in order: a parent before its children); `nil` for each that succeeded.

@@ -117,4 +117,29 @@ struct PeerExchangesTests {
         #expect(!FileManager.default.fileExists(atPath: local + "/new1"))
         #expect((try FileManager.default.attributesOfItem(atPath: local + "/kept")[.posixPermissions] as? Int) != 0o700)
     }
+
+    @Test func aSubtreeIsListedInOneWalk() async throws {
+        let server = try await ServeProcess(directory: try tree.directory("serve"), roots: ["data=\(exported)"])
+        try await server.start()
+        defer { Task { await server.stop() } }
+        for path in ["store/a/one~1", "store/a/b/two~2", "store/c/three~3", "store/c/d/e/four~4", "elsewhere/five"] {
+            try TemporaryTree.write(exported, path, path)
+        }
+        let connection = try RemoteConnection(
+            url: try RemoteURL(parsing: server.url("data")), tokenFile: server.tokenFile, trustFile: server.caFile)
+        defer { connection.shutdown() }
+        let remote = try RemoteTree(connection: connection)
+        let (walksBefore, listsBefore) = (try await requests(server, "walk"), try await requests(server, "list"))
+        var seen: [String: [String]] = [:]
+        remote.visitListings(under: RelativePath("store")) { folder, listing in
+            seen[folder.escaped] = listing.entries.map { String(decoding: $0.name, as: UTF8.self) }
+        }
+        #expect(
+            seen == [
+                "store": ["a", "c"], "store/a": ["b", "one~1"], "store/a/b": ["two~2"], "store/c": ["d", "three~3"], "store/c/d": ["e"],
+                "store/c/d/e": ["four~4"],
+            ])
+        #expect(try await requests(server, "walk") - walksBefore == 1, "six folders in one request")
+        #expect(try await requests(server, "list") - listsBefore == 0)
+    }
 }
