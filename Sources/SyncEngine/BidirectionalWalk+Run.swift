@@ -133,7 +133,9 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
                 }
             }
         }
-        outcome.microsPerRequest = latency.microsPerRequest
+        // What follows (a planned run's operations, the deletes) waits on a peer's round trips
+        // as the walk did, though a peer's listings look fast per entry.
+        outcome.microsPerRequest = latency.microsPerRequest(peerExchangeMicros: peerExchangeMicros(engine.a, engine.b))
         return outcome
     }
 

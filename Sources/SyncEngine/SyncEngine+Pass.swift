@@ -171,8 +171,10 @@ extension SyncEngine {
                 }
             }
             precondition(rootListed || engine.stopSignal.isStopped, "the pass ended without listing the root")
-            outcome.microsPerRequest = latency.microsPerRequest
             let peer = peerExchangeMicros(engine.source, engine.destination)
+            // The deletes wait on a peer's round trips as the walk did, though a peer's listings
+            // look fast per entry.
+            outcome.microsPerRequest = latency.microsPerRequest(peerExchangeMicros: peer)
             engine.logger.debug(
                 "pass finished",
                 metadata: [
