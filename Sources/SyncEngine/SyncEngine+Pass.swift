@@ -118,8 +118,11 @@ extension SyncEngine {
                         }
                     }
                     // Across a network, finished directories wait to share one exchange: they
-                    // go once many wait or nothing else is in flight (the pass's end included).
-                    if !unfinished.isEmpty && (!batching || unfinished.count >= Self.finishBatch || (listing == 0 && applying == 0)) {
+                    // go once many wait, nothing else is in flight (the pass's end included), or
+                    // the run is stopping.
+                    if !unfinished.isEmpty
+                        && (!batching || stopped || unfinished.count >= Self.finishBatch || (listing == 0 && applying == 0))
+                    {
                         let completed = unfinished
                         unfinished = []
                         group.addTask { [engine, pool] in
@@ -166,7 +169,8 @@ extension SyncEngine {
                     }
                     if let finishedWork {
                         let completed = tracker.finishWork(finishedWork)
-                        if mode == .apply { unfinished += completed }
+                        // After a stop, work that returned may have been cut short.
+                        if mode == .apply && !engine.stopSignal.isStopped { unfinished += completed }
                     }
                 }
             }
@@ -240,8 +244,12 @@ extension SyncEngine {
     }
 
     /// Sets permissions and mtime of directories whose content is complete. Runs on the I/O pool.
+    ///
+    /// Done even after a stop: only folders whose work all ended before the stop are handed
+    /// here (a batch cut short by the stop may have left files out, and a read-only folder's
+    /// permissions set early would keep the next run from adding them), and a folder left with
+    /// the permissions it was made with would keep them until its content changes again.
     func finishDirectories(_ completed: [FinishedDirectory]) {
-        guard !stopSignal.isStopped else { return }
         let directories = completed.filter { !$0.path.isRoot }
         for (directory, failure) in zip(directories, destination.finishDirectories(directories)) {
             if let failure {
