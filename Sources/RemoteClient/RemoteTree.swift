@@ -31,11 +31,6 @@ public final class RemoteTree: SyncTree, Sendable {
                 "\(connection.url) speaks protocol version \(version), this client \(RemoteOperation.protocolVersion): run the same ha-sync version on both ends"
             )
         }
-        // The first exchange includes the TLS handshake and is not timed; a second tells the
-        // engine the peer's round trip before its first batch, even in a run whose only other
-        // exchange is the walk (a stream, not timed): without it a run with few changes
-        // applies them as if the peer were a local disk, a few at a time.
-        _ = try connection.call(.hello, ByteBuffer())
     }
 
     /// A call whose transport failure becomes a tree error on `path`, so the engine records

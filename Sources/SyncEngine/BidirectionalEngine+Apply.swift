@@ -345,7 +345,8 @@ extension BidirectionalEngine {
     /// The last phase: deletes on either side, after every copy; files first, then folders
     /// deepest first (a folder whose content survived stays).
     func runDeletes(_ outcome: BidirectionalOutcome, mode: WalkMode, pool: NIOThreadPoolBox, summary: inout SyncSummary) async throws {
-        let inFlight = configuration.metadataConcurrency.batches(observedMicrosPerRequest: outcome.microsPerRequest)
+        let (inFlight, _) = configuration.metadataConcurrency.afterWalk(
+            observedMicrosPerRequest: outcome.microsPerRequest, peer: a.batchesTransfers || b.batchesTransfers)
         let files = outcome.deletes
         let batchSize = max(16, min(256, files.count / max(inFlight, 1) + 1))
         let batches = stride(from: 0, to: files.count, by: batchSize).map { Array(files[$0..<min($0 + batchSize, files.count)]) }
@@ -420,8 +421,8 @@ extension BidirectionalEngine {
     private func applyBatches(
         _ batches: [[BidirectionalOperation]], mode: WalkMode, pool: NIOThreadPoolBox, microsPerRequest: Double?, summary: inout SyncSummary
     ) async throws {
-        let inFlight = configuration.metadataConcurrency.batches(observedMicrosPerRequest: microsPerRequest)
-        let remote = configuration.metadataConcurrency.isRemote(observedMicrosPerRequest: microsPerRequest)
+        let (inFlight, remote) = configuration.metadataConcurrency.afterWalk(
+            observedMicrosPerRequest: microsPerRequest, peer: a.batchesTransfers || b.batchesTransfers)
         try await withThrowingTaskGroup(of: ([OperationResult], [ArchiveUpdate]).self) { group in
             var next = 0
             func spawn() {

@@ -254,8 +254,8 @@ extension SyncEngine {
         let directories = outcome.deletes.filter { $0.destination?.kind == .directory }.reversed()
         // Deletes are metadata: as many in flight as the walk found worth it, in batches small
         // enough to spread over them.
-        let inFlight = configuration.metadataConcurrency.batches(observedMicrosPerRequest: outcome.microsPerRequest)
-        let remote = configuration.metadataConcurrency.isRemote(observedMicrosPerRequest: outcome.microsPerRequest)
+        let (inFlight, remote) = configuration.metadataConcurrency.afterWalk(
+            observedMicrosPerRequest: outcome.microsPerRequest, peer: destination.batchesTransfers)
         let batchSize = max(16, min(256, files.count / inFlight + 1))
         let batches = stride(from: 0, to: files.count, by: batchSize).map { Array(files[$0..<min($0 + batchSize, files.count)]) }
         try await withThrowingTaskGroup(of: [OperationResult].self) { group in
