@@ -1,4 +1,4 @@
-public import SyncCore
+import SyncCore
 
 #if canImport(Glibc)
 import Glibc
