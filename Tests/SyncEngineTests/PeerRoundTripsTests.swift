@@ -87,14 +87,6 @@ struct PeerRoundTripsTests {
     let t0 = Timestamp(seconds: 1_700_000_000)
     let t1 = Timestamp(seconds: 1_700_000_600)
 
-    func run(_ source: InMemoryTree, _ destination: ExchangeCountingTree) async throws -> SyncReport {
-        let configuration = SyncConfiguration(
-            reconciler: ComparisonRules(deleteMissing: false), deleteGuard: DeleteGuard(maxDeletePercent: 100), workers: 4)
-        return try await SyncEngine(
-            source: source, destination: destination, configuration: configuration, observer: NullObserver(), logger: Logger(label: "test")
-        ).run()
-    }
-
     @Test func aFoldersComparisonsShareOneDigestExchange() async throws {
         // 30 folders of 4 files, all newer on the source with the same size: two of each
         // folder's files really changed, two only got a new mtime.
@@ -107,7 +99,7 @@ struct PeerRoundTripsTests {
                 destination.base.setFile(path, file < 2 ? "old-\(file)" : "same-\(file)", modified: t0)
             }
         }
-        let report = try await run(source, destination)
+        let report = try await syncOneWay(source, destination)
         #expect(report.summary.updated == 120)
         #expect(report.summary.failed == 0)
         let counts = destination.counts.withLock { $0 }
@@ -134,7 +126,7 @@ struct PeerRoundTripsTests {
         source.setFile("was-a-file/inside", "y", modified: t1)
         let destination = ExchangeCountingTree(InMemoryTree())
         destination.base.setFile("was-a-file", "old", modified: t0)
-        let report = try await run(source, destination)
+        let report = try await syncOneWay(source, destination)
         #expect(report.summary.failed == 0)
         let counts = destination.counts.withLock { $0 }
         #expect(counts.singleMakes == 0)
@@ -152,7 +144,7 @@ struct PeerRoundTripsTests {
             source.setFile("d\(folder)/f", "x", modified: t0)
         }
         let destination = ExchangeCountingTree(InMemoryTree())
-        let report = try await run(source, destination)
+        let report = try await syncOneWay(source, destination)
         #expect(report.summary.created == 200)
         let counts = destination.counts.withLock { $0 }
         #expect(counts.singleFinishes == 0)

@@ -42,14 +42,6 @@ final class CountingPeerTree: ForwardingSyncTree, BatchingSyncTree {
 struct PeerStreamsTests {
     let t0 = Timestamp(seconds: 1_700_000_000)
 
-    func run(_ source: InMemoryTree, _ destination: CountingPeerTree) async throws -> SyncReport {
-        let configuration = SyncConfiguration(
-            reconciler: ComparisonRules(deleteMissing: false), deleteGuard: DeleteGuard(maxDeletePercent: 100), workers: 4)
-        return try await SyncEngine(
-            source: source, destination: destination, configuration: configuration, observer: NullObserver(), logger: Logger(label: "test")
-        ).run()
-    }
-
     @Test func batchesThatCarryDataAreFewAndSmallOnesAreMany() async throws {
         // 40 folders of 20 files of 32 KiB: each folder is one batch of 640 KiB, a stream.
         let heavy = InMemoryTree()
@@ -57,7 +49,7 @@ struct PeerStreamsTests {
             for file in 0..<20 { heavy.setFile("d\(folder)/f\(file)", String(repeating: "x", count: 32 << 10), modified: t0) }
         }
         let heavyDestination = CountingPeerTree(InMemoryTree())
-        #expect(try await run(heavy, heavyDestination).summary.created == 40 * 20 + 40)
+        #expect(try await syncOneWay(heavy, heavyDestination).summary.created == 40 * 20 + 40)
         #expect(heavyDestination.most <= MetadataConcurrency(workers: 4).peerStreams)
         #expect(heavyDestination.most >= 2, "streams still overlap")
 
@@ -65,7 +57,7 @@ struct PeerStreamsTests {
         let light = InMemoryTree()
         for folder in 0..<40 { light.setFile("d\(folder)/f", "small", modified: t0) }
         let lightDestination = CountingPeerTree(InMemoryTree())
-        #expect(try await run(light, lightDestination).summary.created == 40 + 40)
+        #expect(try await syncOneWay(light, lightDestination).summary.created == 40 + 40)
         #expect(
             lightDestination.mostWithSmall > MetadataConcurrency(workers: 4).peerStreams, "small batches follow the latency, past the stream limit")
     }
