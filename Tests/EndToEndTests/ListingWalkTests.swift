@@ -20,10 +20,6 @@ struct ListingWalkTests {
         exported = try tree.directory("exported")
     }
 
-    func requests(_ server: ServeProcess, _ operation: String) async throws -> Double {
-        try await server.metric("ha_sync_serve_requests_total{root=\"data\",operation=\"\(operation)\"}")
-    }
-
     @Test func aRunWithNothingToDoListsThePeerInOneRequest() async throws {
         let server = try await ServeProcess(directory: try tree.directory("serve"), roots: ["data=\(exported)"])
         try await server.start()
@@ -39,12 +35,12 @@ struct ListingWalkTests {
         let first = try await run()
         #expect(first.status == 0, "\(first.stderr)")
 
-        let (listsBefore, walksBefore) = (try await requests(server, "list"), try await requests(server, "walk"))
+        let (listsBefore, walksBefore) = (try await server.requests("list"), try await server.requests("walk"))
         let quiet = try await run()
         #expect(quiet.status == 0, "\(quiet.stderr)")
         #expect(quiet.summary?["created"] as? Int == 0 && quiet.summary?["updated"] as? Int == 0)
-        #expect(try await requests(server, "walk") - walksBefore == 1)
-        #expect(try await requests(server, "list") - listsBefore == 0, "81 folders, all from the walk")
+        #expect(try await server.requests("walk") - walksBefore == 1)
+        #expect(try await server.requests("list") - listsBefore == 0, "81 folders, all from the walk")
 
         // Changes still land, and what the walk saw does not hide them.
         try TemporaryTree.write(local, "f7/sub/file1.txt", "changed", modified: Timestamp(seconds: 1_900_000_000))
@@ -73,17 +69,17 @@ struct ListingWalkTests {
         try await Task.sleep(for: .milliseconds(200))  // the walk has read everything by now
         // Changed by this client: listed afresh.
         try remote.makeDirectory(RelativePath("a/new"), replacing: nil)
-        let listsBefore = try await requests(server, "list")
+        let listsBefore = try await server.requests("list")
         let a = try remote.list(RelativePath("a"))
         #expect(a.entries.map { String(decoding: $0.name, as: UTF8.self) } == ["new", "old.txt"])
-        #expect(try await requests(server, "list") - listsBefore == 1, "a was changed here, so listed again")
+        #expect(try await server.requests("list") - listsBefore == 1, "a was changed here, so listed again")
         let b = try remote.list(RelativePath("b"))
         #expect(b.entries.map { String(decoding: $0.name, as: UTF8.self) } == ["old.txt"], "b came from the walk")
-        #expect(try await requests(server, "list") - listsBefore == 1)
+        #expect(try await server.requests("list") - listsBefore == 1)
         // Each listing is handed out once; asked again, a folder is listed afresh.
         let bAgain = try remote.list(RelativePath("b"))
         #expect(bAgain.entries.count == 2)
-        #expect(try await requests(server, "list") - listsBefore == 2)
-        #expect(try await requests(server, "walk") == 1)
+        #expect(try await server.requests("list") - listsBefore == 2)
+        #expect(try await server.requests("walk") == 1)
     }
 }

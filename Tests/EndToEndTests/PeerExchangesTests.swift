@@ -20,10 +20,6 @@ struct PeerExchangesTests {
         exported = try tree.directory("exported")
     }
 
-    func requests(_ server: ServeProcess, _ operation: String) async throws -> Double {
-        try await server.metric("ha_sync_serve_requests_total{root=\"data\",operation=\"\(operation)\"}")
-    }
-
     @Test func aFoldersComparisonsTakeOneDigestRequestAndFinishedFoldersShareTheirs() async throws {
         let server = try await ServeProcess(directory: try tree.directory("serve"), roots: ["data=\(exported)"])
         try await server.start()
@@ -40,8 +36,8 @@ struct PeerExchangesTests {
         let first = try await run()
         #expect(first.status == 0, "\(first.stderr)")
         #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
-        #expect(try await requests(server, "mkdir") == 0)
-        #expect(try await requests(server, "mkdirs") == 1, "the root's 12 new folders in one request")
+        #expect(try await server.requests("mkdir") == 0)
+        #expect(try await server.requests("mkdirs") == 1, "the root's 12 new folders in one request")
 
         // Every file newer with the same size: two of each folder's three really changed.
         let after = Timestamp(seconds: 1_900_000_000)
@@ -51,17 +47,17 @@ struct PeerExchangesTests {
             }
         }
         let (md5Before, digestsBefore, finishBefore, finishesBefore) = (
-            try await requests(server, "md5"), try await requests(server, "digests"),
-            try await requests(server, "finish-dir"), try await requests(server, "finish-dirs")
+            try await server.requests("md5"), try await server.requests("digests"),
+            try await server.requests("finish-dir"), try await server.requests("finish-dirs")
         )
         let changed = try await run()
         #expect(changed.status == 0, "\(changed.stderr)")
         #expect(changed.summary?["updated"] as? Int == 36)
         #expect(try TreeSnapshot(local) == TreeSnapshot(exported), "content, mtimes and folders' times alike")
-        #expect(try await requests(server, "md5") - md5Before == 0)
-        #expect(try await requests(server, "digests") - digestsBefore == 12, "one per folder, not one per file")
-        #expect(try await requests(server, "finish-dir") - finishBefore == 0)
-        let finishes = try await requests(server, "finish-dirs") - finishesBefore
+        #expect(try await server.requests("md5") - md5Before == 0)
+        #expect(try await server.requests("digests") - digestsBefore == 12, "one per folder, not one per file")
+        #expect(try await server.requests("finish-dir") - finishBefore == 0)
+        let finishes = try await server.requests("finish-dirs") - finishesBefore
         #expect(finishes >= 1 && finishes < 12, "12 changed folders finished in \(finishes) requests")
     }
 
@@ -129,7 +125,7 @@ struct PeerExchangesTests {
             url: try RemoteURL(parsing: server.url("data")), tokenFile: server.tokenFile, trustFile: server.caFile)
         defer { connection.shutdown() }
         let remote = try RemoteTree(connection: connection)
-        let (walksBefore, listsBefore) = (try await requests(server, "walk"), try await requests(server, "list"))
+        let (walksBefore, listsBefore) = (try await server.requests("walk"), try await server.requests("list"))
         var seen: [String: [String]] = [:]
         remote.visitListings(under: RelativePath("store")) { folder, listing in
             seen[folder.escaped] = listing.entries.map { String(decoding: $0.name, as: UTF8.self) }
@@ -139,7 +135,7 @@ struct PeerExchangesTests {
                 "store": ["a", "c"], "store/a": ["b", "one~1"], "store/a/b": ["two~2"], "store/c": ["d", "three~3"], "store/c/d": ["e"],
                 "store/c/d/e": ["four~4"],
             ])
-        #expect(try await requests(server, "walk") - walksBefore == 1, "six folders in one request")
-        #expect(try await requests(server, "list") - listsBefore == 0)
+        #expect(try await server.requests("walk") - walksBefore == 1, "six folders in one request")
+        #expect(try await server.requests("list") - listsBefore == 0)
     }
 }

@@ -127,6 +127,11 @@ final class ServeProcess: @unchecked Sendable {
         }
         return 0
     }
+
+    /// How many `operation` requests the server has answered on `root` (its metrics).
+    func requests(_ operation: String, root: String = "data") async throws -> Double {
+        try await metric("ha_sync_serve_requests_total{root=\"\(root)\",operation=\"\(operation)\"}")
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
