@@ -88,7 +88,7 @@ extension RemoteTree: BatchingSyncTree {
         for file in files { changing(file.path) }
         guard files.count > 1 else {
             for (index, file) in files.enumerated() {
-                completed(index, Result { try receiveFile(file.path, from: try file.open(), options: options, shouldStop: shouldStop) })
+                completed(index, Result { try receiveFile(file.path, from: try file.open(), options: file.options(options), shouldStop: shouldStop) })
             }
             return
         }
@@ -121,7 +121,7 @@ extension RemoteTree: BatchingSyncTree {
             do {
                 output.writePath(file.path)
                 output.writeAttributes(reader.attributes)
-                output.writeCopyOptions(options)
+                output.writeCopyOptions(file.options(options))
                 sent.append(index)
                 do {
                     try Self.sendContent(
@@ -165,7 +165,8 @@ extension RemoteTree: BatchingSyncTree {
         if failure != nil { task.cancel() }
         for (index, reader) in large {
             if shouldStop() { break }
-            completed(index, Result { try receiveFile(files[index].path, from: reader, options: options, shouldStop: shouldStop) })
+            completed(
+                index, Result { try receiveFile(files[index].path, from: reader, options: files[index].options(options), shouldStop: shouldStop) })
         }
     }
 

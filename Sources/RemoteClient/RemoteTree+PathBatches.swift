@@ -32,6 +32,18 @@ extension RemoteTree {
         }
     }
 
+    public func keepVersionBatch(_ versions: [VersionToKeep]) -> [Result<Bool, any Error>] {
+        for version in versions { changing(version.path, version.versionPath) }
+        return callForEach(.keepVersions, versions, path: \.path) { buffer, version in
+            buffer.writePath(version.path)
+            buffer.writePath(version.versionPath)
+            buffer.writeEntry(version.expected)
+            buffer.writeBool(version.keepOriginal)
+        } decode: {
+            try $0.readBool()
+        }
+    }
+
     /// A call for many paths that returns nothing but each one's failure (`nil` for a success).
     private func failures<Item>(
         _ operation: RemoteOperation, _ items: [Item], path: (Item) -> RelativePath, encode: (inout ByteBuffer, Item) -> Void

@@ -32,14 +32,15 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     case removeTemporaryFile = "remove-temp"
     case rename
     case keepVersion = "keep-version"
+    /// Keeps several versions, each with its own outcome and whether its original stayed.
+    case keepVersions = "keep-versions"
 
     /// Whether the operation changes the tree (refused on a read-only root).
     public var writes: Bool {
         switch self {
         case .hello, .list, .listKinds, .walk, .entry, .md5, .digests, .signatures, .read: false
         case .write, .makeDirectory, .makeDirectories, .finishDirectory, .finishDirectories, .makeSymlink, .remove, .setModificationTime,
-            .removeTemporaryFile, .rename,
-            .keepVersion:
+            .removeTemporaryFile, .rename, .keepVersion, .keepVersions:
             true
         }
     }
@@ -48,7 +49,7 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     public var streams: Bool { self == .read || self == .write || self == .walk }
 
     /// The version of this message set; a server refuses a client of another version by name.
-    public static let protocolVersion = 4
+    public static let protocolVersion = 5
 }
 
 /// The reply to a small request: a status byte, then the payload or a tree error.

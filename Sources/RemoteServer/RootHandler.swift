@@ -111,6 +111,15 @@ struct RootHandler: Sendable {
                 let versionPath = try body.readPath()
                 let expected = try body.readEntry()
                 try tree.keepVersion(of: path, as: versionPath, expected: expected, keepOriginal: try body.readBool())
+            case .keepVersions:
+                return try forEachItem(&body) { body in
+                    let version = VersionToKeep(
+                        path: try body.readPath(), versionPath: try body.readPath(), expected: try body.readEntry(), keepOriginal: try body.readBool()
+                    )
+                    return { try tree.keepOneVersion(version).get() }
+                } encode: { buffer, originalStays in
+                    buffer.writeBool(originalStays)
+                }
             case .read, .write, .walk:
                 throw WireError.malformed("\(operation.rawValue) streams")
             }
@@ -122,25 +131,30 @@ struct RootHandler: Sendable {
 
     /// Decodes a request for many paths, every item before any is carried out (a malformed
     /// one refuses the whole request), then carries them out in order, each with its own outcome.
-    private func forEachItem(_ body: inout ByteBuffer, _ decode: (inout ByteBuffer) throws -> () throws -> Void) throws -> ByteBuffer {
-        var items: [() throws -> Void] = []
+    /// Each success's value follows its status byte, as `encode` writes it.
+    private func forEachItem<Value>(
+        _ body: inout ByteBuffer, _ decode: (inout ByteBuffer) throws -> () throws -> Value,
+        encode: (inout ByteBuffer, Value) -> Void = { _, _ in }
+    ) throws -> ByteBuffer {
+        var items: [() throws -> Value] = []
         for _ in 0..<(try body.readCount(limit: WireLimits.maxBatch)) { items.append(try decode(&body)) }
-        var failures: [SyncTreeError?] = []
+        var outcomes: [Result<Value, SyncTreeError>] = []
         for item in items {
             do {
-                try item()
-                failures.append(nil)
+                outcomes.append(.success(try item()))
             } catch let error as SyncTreeError {
-                failures.append(error)
+                outcomes.append(.failure(error))
             }
         }
         return RemoteReply.ok { buffer in
-            for failure in failures {
-                if let failure {
-                    buffer.writeInteger(RemoteReply.errorTag)
-                    buffer.writeTreeError(failure)
-                } else {
+            for outcome in outcomes {
+                switch outcome {
+                case .success(let value):
                     buffer.writeInteger(RemoteReply.okTag)
+                    encode(&buffer, value)
+                case .failure(let error):
+                    buffer.writeInteger(RemoteReply.errorTag)
+                    buffer.writeTreeError(error)
                 }
             }
         }

@@ -7,18 +7,17 @@ extension BidirectionalEngine {
     func apply(_ batch: [BidirectionalOperation], mode: WalkMode) -> ([OperationResult], [ArchiveUpdate]) {
         var results: [OperationResult] = []
         var updates: [ArchiveUpdate] = []
-        // New files for a side across a network travel together (see ``copyNewFiles``).
+        // Files for a side across a network travel together (see ``copyTogether``).
         let together = mode == .apply && (a.batchesTransfers || b.batchesTransfers)
-        var newFiles: [NewFile] = []
+        var copies: [BatchedCopy] = []
+        let digests = together ? batchedDigests(batch) : [:]
         for operation in batch {
             if stopSignal.isStopped { break }
-            if together, case .copy(let target) = operation.decision, operation.entry(target) == nil,
-                operation.entry(target.other)?.kind == .file
-            {
-                newFiles.append(NewFile(operation: operation, target: target))
+            if together, let copy = BatchedCopy(operation, digests: digests[operation.path]) {
+                copies.append(copy)
                 continue
             }
-            let produced = applyOne(operation, mode: mode, updates: &updates)
+            let produced = applyOne(operation, mode: mode, updates: &updates, digests: digests[operation.path])
             for result in produced {
                 // Reported at once: the opslog must hold every finished operation even if the
                 // process is killed a moment later.
@@ -26,11 +25,15 @@ extension BidirectionalEngine {
             }
             results += produced
         }
-        if !newFiles.isEmpty { copyNewFiles(newFiles, results: &results, updates: &updates) }
+        if !copies.isEmpty { copyTogether(copies, results: &results, updates: &updates) }
         return (results, updates)
     }
 
-    func applyOne(_ operation: BidirectionalOperation, mode: WalkMode, updates: inout [ArchiveUpdate]) -> [OperationResult] {
+    /// `digests`: the origin's and the target's MD5 of a comparison, when read ahead.
+    func applyOne(
+        _ operation: BidirectionalOperation, mode: WalkMode, updates: inout [ArchiveUpdate],
+        digests: (Result<String, any Error>, Result<String, any Error>)? = nil
+    ) -> [OperationResult] {
         let started = Timestamp.now()
         switch operation.decision {
         case .copy(let target):
@@ -41,7 +44,7 @@ extension BidirectionalEngine {
         case .compareThenCopy(let target):
             let origin = target.other
             do {
-                let digests = PairedDigests.md5(of: operation.path, tree(origin), tree(target), size: operation.entry(origin)?.size ?? 0)
+                let digests = digests ?? PairedDigests.md5(of: operation.path, tree(origin), tree(target), size: operation.entry(origin)?.size ?? 0)
                 let (originDigest, targetDigest) = try (digests.0.get(), digests.1.get())
                 guard originDigest == targetDigest else {
                     var kept: [OperationResult] = []
@@ -182,21 +185,43 @@ extension BidirectionalEngine {
             }
         }
         guard mode == .apply else { return result }
+        writeCopy(operation, to: target, expecting: existing, result: &result, updates: &updates)
+        return result
+    }
+
+    /// Writes the other side's entry onto `target`, where `existing` must still be (`nil`:
+    /// nothing may be), and records the outcome in `result`.
+    func writeCopy(
+        _ operation: BidirectionalOperation, to target: Side, expecting existing: Entry?, result: inout OperationResult,
+        updates: inout [ArchiveUpdate]
+    ) {
+        let origin = target.other
         do {
-            let written = try write(source, at: operation.path, from: origin, to: target, expecting: existing, result: &result)
+            let written = try write(operation.entry(origin)!, at: operation.path, from: origin, to: target, expecting: existing, result: &result)
             updates.append(.put(operation.path, written))
-        } catch let error as SyncTreeError where error.code == .targetChanged {
-            logger.info("left alone: changed during the run", metadata: ["path": "\(operation.path)", "side": "\(tree(target).displayName)"])
-            result.action = .skip(.changedDuringRun)
-        } catch let error as SyncTreeError where error.code == .notFound && error.operation == SyncTreeError.openSource {
-            result.action = .skip(.vanished)
-        } catch let error as SyncTreeError where error.code == .sourceChanged {
-            result.action = .skip(.changedDuringRun)
         } catch {
-            return failure(operation, error, side: target, started: started)
+            recordFailure(of: operation, on: target, error, result: &result)
+            return
         }
         result.endedAt = Timestamp.now()
-        return result
+    }
+
+    /// Records in `result` why a copy onto `target` did not happen: a change during the run
+    /// leaves the path alone for the next run, anything else is a failure.
+    func recordFailure(of operation: BidirectionalOperation, on target: Side, _ error: any Error, result: inout OperationResult) {
+        switch error {
+        case let error as SyncTreeError where error.code == .targetChanged:
+            logger.info("left alone: changed during the run", metadata: ["path": "\(operation.path)", "side": "\(tree(target).displayName)"])
+            result.action = .skip(.changedDuringRun)
+        case let error as SyncTreeError where error.code == .notFound && error.operation == SyncTreeError.openSource:
+            result.action = .skip(.vanished)
+        case let error as SyncTreeError where error.code == .sourceChanged:
+            result.action = .skip(.changedDuringRun)
+        default:
+            result = failure(operation, error, side: target, started: result.startedAt)
+            return
+        }
+        result.endedAt = Timestamp.now()
     }
 
     /// Writes `source` (read from `origin` at `sourcePath`) at `path` on `target`; returns the

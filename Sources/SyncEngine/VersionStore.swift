@@ -26,10 +26,9 @@ public struct VersionStore: Sendable {
     /// (`keepOriginal`: the name keeps its content until the write) or deleted (moved away).
     /// Returns the version's path and whether the original is still in place.
     public func keep(_ path: RelativePath, expected: Entry, on tree: any SyncTree, keepOriginal: Bool) throws -> RelativePath {
-        let folder = Self.versionFolder(of: path)
-        let base = VersionName.stem(path.lastComponent) + Array("~\(VersionName.stamp(settings.runTime))".utf8)
+        let first = firstName(of: path)
         for attempt in 1...1000 {
-            let versionPath = folder.appending(attempt == 1 ? base : base + Array("-\(attempt)".utf8))
+            let versionPath = attempt == 1 ? first : first.parent.appending(first.lastComponent + Array("-\(attempt)".utf8))
             do {
                 try tree.keepVersion(of: path, as: versionPath, expected: expected, keepOriginal: keepOriginal)
                 return versionPath
@@ -49,20 +48,60 @@ public struct VersionStore: Sendable {
         let started = Timestamp.now()
         let versionPath: RelativePath
         if dryRun {
-            versionPath = Self.versionFolder(of: path).appending(
-                VersionName.stem(path.lastComponent) + Array("~\(VersionName.stamp(settings.runTime))".utf8))
+            versionPath = firstName(of: path)
         } else {
             do {
                 versionPath = try keep(path, expected: existing, on: tree, keepOriginal: !moving)
-            } catch let error as SyncTreeError where error.code != .targetChanged {
-                throw SyncTreeError(
-                    code: error.code, operation: "keep the old version in .ha-sync-versions", path: path,
-                    detail: "\(error.message); nothing was \(moving ? "deleted" : "replaced")")
+            } catch {
+                throw Self.notKept(error, path, moving: moving)
             }
         }
         return OperationResult(
             path: versionPath, action: .keepVersion, kind: existing.kind, sizeBefore: existing.size, sizeAfter: existing.size,
             startedAt: started, endedAt: Timestamp.now(), side: side)
+    }
+
+    /// Keeps several of a tree's entries as versions before they are replaced (or, `moving`,
+    /// deleted), in as few exchanges as the tree allows. For each, in order: the version's
+    /// record and whether the original is still at its name, or why it could not be kept
+    /// (then nothing may happen to the file).
+    public func record(
+        keeping items: [(path: RelativePath, existing: Entry)], on tree: any SyncTree, side: Side?, moving: Bool
+    ) -> [Result<(kept: OperationResult, originalStays: Bool), any Error>] {
+        let started = Timestamp.now()
+        var versions = items.map { VersionToKeep(path: $0.path, versionPath: firstName(of: $0.path), expected: $0.existing, keepOriginal: !moving) }
+        let outcomes = tree.keepVersions(versions)
+        return items.indices.map { index in
+            var outcome = outcomes[index]
+            if case .failure(let error as SyncTreeError) = outcome, error.code == .alreadyExists {
+                // Its name is taken (kept once already in this run): the next free one.
+                outcome = Result {
+                    versions[index].versionPath = try keep(items[index].path, expected: items[index].existing, on: tree, keepOriginal: !moving)
+                    return moving ? false : try tree.entry(at: items[index].path) != nil
+                }
+            }
+            return outcome.map { stays in
+                let existing = items[index].existing
+                let kept = OperationResult(
+                    path: versions[index].versionPath, action: .keepVersion, kind: existing.kind, sizeBefore: existing.size,
+                    sizeAfter: existing.size, startedAt: started, endedAt: Timestamp.now(), side: side)
+                return (kept, stays)
+            }.mapError { Self.notKept($0, items[index].path, moving: moving) }
+        }
+    }
+
+    /// The first name a version of `path` kept in this run gets.
+    private func firstName(of path: RelativePath) -> RelativePath {
+        Self.versionFolder(of: path).appending(VersionName.stem(path.lastComponent) + Array("~\(VersionName.stamp(settings.runTime))".utf8))
+    }
+
+    /// A failure to keep a version names what it kept from happening; a file changed
+    /// meanwhile stays a ``SyncTreeError/Code/targetChanged`` (left alone, not a failure).
+    private static func notKept(_ error: any Error, _ path: RelativePath, moving: Bool) -> any Error {
+        guard let error = error as? SyncTreeError, error.code != .targetChanged else { return error }
+        return SyncTreeError(
+            code: error.code, operation: "keep the old version in .ha-sync-versions", path: path,
+            detail: "\(error.message); nothing was \(moving ? "deleted" : "replaced")")
     }
 
     /// The folder in the store that holds the versions of the files of `path`'s folder.

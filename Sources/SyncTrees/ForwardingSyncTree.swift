@@ -76,4 +76,6 @@ extension ForwardingSyncTree where Self: BatchingSyncTree {
     public func listSubtree(_ root: RelativePath, _ visit: (RelativePath, DirectoryListing) -> Void) {
         forwarded.visitListings(under: root, visit)
     }
+
+    public func keepVersionBatch(_ versions: [VersionToKeep]) -> [Result<Bool, any Error>] { forwarded.keepVersions(versions) }
 }

@@ -202,10 +202,22 @@ extension SyncTree {
 public struct IncomingFile {
     public var path: RelativePath
     public var open: () throws -> any FileReader
+    /// What this file's write expects at its name, when it differs from the batch's options
+    /// (a both-ways run replaces each file only if it still holds what was listed).
+    public var expectedTarget: ExpectedTarget?
 
-    public init(path: RelativePath, open: @escaping () throws -> any FileReader) {
+    public init(path: RelativePath, expectedTarget: ExpectedTarget? = nil, open: @escaping () throws -> any FileReader) {
         self.path = path
+        self.expectedTarget = expectedTarget
         self.open = open
+    }
+
+    /// The batch's options with this file's expectation.
+    public func options(_ batch: CopyOptions) -> CopyOptions {
+        guard let expectedTarget else { return batch }
+        var options = batch
+        options.expectedTarget = expectedTarget
+        return options
     }
 }
 
@@ -245,7 +257,7 @@ extension SyncTree {
             if shouldStop() { return }
             do {
                 let reader = try file.open()
-                completed(index, .success(try receiveFile(file.path, from: reader, options: options, shouldStop: shouldStop)))
+                completed(index, .success(try receiveFile(file.path, from: reader, options: file.options(options), shouldStop: shouldStop)))
             } catch {
                 completed(index, .failure(error))
             }
@@ -273,6 +285,25 @@ public protocol BatchingSyncTree: SyncTree {
     /// Calls `visit` with the listing of every folder of the subtree at `root`, in as few
     /// exchanges as the tree can; folders that cannot be listed are left out.
     func listSubtree(_ root: RelativePath, _ visit: (RelativePath, DirectoryListing) -> Void)
+    /// Keeps each version, in order, in as few exchanges as the tree can; for each, whether
+    /// the original is still at its name (see ``SyncTree/keepVersions(_:)``).
+    func keepVersionBatch(_ versions: [VersionToKeep]) -> [Result<Bool, any Error>]
+}
+
+/// A version to keep before its file is replaced or deleted (see
+/// ``SyncTree/keepVersion(of:as:expected:keepOriginal:)``).
+public struct VersionToKeep: Sendable, Equatable {
+    public var path: RelativePath
+    public var versionPath: RelativePath
+    public var expected: Entry
+    public var keepOriginal: Bool
+
+    public init(path: RelativePath, versionPath: RelativePath, expected: Entry, keepOriginal: Bool) {
+        self.path = path
+        self.versionPath = versionPath
+        self.expected = expected
+        self.keepOriginal = keepOriginal
+    }
 }
 
 /// A directory to create, and what it replaces (see ``SyncTree/makeDirectory(_:replacing:)``).
@@ -318,6 +349,10 @@ extension BatchingSyncTree {
     public func listSubtree(_ root: RelativePath, _ visit: (RelativePath, DirectoryListing) -> Void) {
         listEachFolder(below: [root], visit)
     }
+
+    public func keepVersionBatch(_ versions: [VersionToKeep]) -> [Result<Bool, any Error>] {
+        versions.map(keepOneVersion)
+    }
 }
 
 /// Calls that a tree across a network answers for many paths at once, and any other tree
@@ -353,6 +388,21 @@ extension SyncTree {
     public func makeDirectories(_ directories: [NewDirectory]) -> [(any Error)?] {
         if directories.count > 1, let batching = self as? any BatchingSyncTree { return batching.makeDirectoryBatch(directories) }
         return directories.map { directory in Result { try makeDirectory(directory.path, replacing: directory.replacing) }.failure }
+    }
+
+    /// Keeps each version (in order); for each, whether the original is still at its name:
+    /// `false` after a move, whether asked for or the fallback where no hard link was possible.
+    public func keepVersions(_ versions: [VersionToKeep]) -> [Result<Bool, any Error>] {
+        if versions.count > 1, let batching = self as? any BatchingSyncTree { return batching.keepVersionBatch(versions) }
+        return versions.map(keepOneVersion)
+    }
+
+    /// One version kept, and whether its original is still in place.
+    public func keepOneVersion(_ version: VersionToKeep) -> Result<Bool, any Error> {
+        Result {
+            try keepVersion(of: version.path, as: version.versionPath, expected: version.expected, keepOriginal: version.keepOriginal)
+            return version.keepOriginal ? try entry(at: version.path) != nil : false
+        }
     }
 
     /// Sets each directory's permissions and mtime; `nil` for each that succeeded.

@@ -114,6 +114,54 @@ struct PeerExchangesTests {
         #expect((try FileManager.default.attributesOfItem(atPath: local + "/kept")[.posixPermissions] as? Int) != 0o700)
     }
 
+    @Test func versionsAreKeptInOneRequestEachWithItsOwnOutcome() async throws {
+        let server = try await ServeProcess(directory: try tree.directory("serve"), roots: ["data=\(exported)", "frozen=\(local):ro"])
+        try await server.start()
+        defer { Task { await server.stop() } }
+        for name in ["one", "two", "three"] { try TemporaryTree.write(exported, "a/\(name)", name) }
+        try TemporaryTree.write(local, "kept", "kept")
+        let connection = try RemoteConnection(
+            url: try RemoteURL(parsing: server.url("data")), tokenFile: server.tokenFile, trustFile: server.caFile)
+        defer { connection.shutdown() }
+        let remote = try RemoteTree(connection: connection)
+        func entry(_ path: String) throws -> Entry { try #require(try remote.entry(at: RelativePath(path))) }
+        var changed = try entry("a/two")
+        changed.size += 1  // listed before someone saved it: no longer what is there
+
+        let version = { (name: String) in RelativePath(".ha-sync-versions/a/\(name)~20261203T150000Z") }
+        let outcomes = remote.keepVersions([
+            VersionToKeep(path: RelativePath("a/one"), versionPath: version("one"), expected: try entry("a/one"), keepOriginal: true),
+            VersionToKeep(path: RelativePath("a/two"), versionPath: version("two"), expected: changed, keepOriginal: true),
+            VersionToKeep(path: RelativePath("a/three"), versionPath: version("three"), expected: try entry("a/three"), keepOriginal: false),
+            VersionToKeep(path: RelativePath("a/one"), versionPath: version("one"), expected: try entry("a/one"), keepOriginal: true),
+        ])
+        #expect(try outcomes[0].get() == true, "linked: the original stays at its name")
+        #expect(throws: SyncTreeError.self) { try outcomes[1].get() }
+        #expect((outcomes[1].error as? SyncTreeError)?.code == .targetChanged)
+        #expect(try outcomes[2].get() == false, "moved away")
+        #expect((outcomes[3].error as? SyncTreeError)?.code == .alreadyExists, "a version name is never replaced")
+        #expect(try await server.requests("keep-versions") == 1)
+        #expect(try await server.requests("keep-version") == 0)
+        #expect(try String(contentsOfFile: exported + "/.ha-sync-versions/a/one~20261203T150000Z", encoding: .utf8) == "one")
+        #expect(try String(contentsOfFile: exported + "/a/one", encoding: .utf8) == "one")
+        #expect(try String(contentsOfFile: exported + "/.ha-sync-versions/a/three~20261203T150000Z", encoding: .utf8) == "three")
+        #expect(!FileManager.default.fileExists(atPath: exported + "/a/three"))
+        #expect(!FileManager.default.fileExists(atPath: exported + "/.ha-sync-versions/a/two~20261203T150000Z"))
+
+        // A read-only root refuses them all.
+        let frozenConnection = try RemoteConnection(
+            url: try RemoteURL(parsing: server.url("frozen")), tokenFile: server.tokenFile, trustFile: server.caFile)
+        defer { frozenConnection.shutdown() }
+        let frozen = try RemoteTree(connection: frozenConnection)
+        let kept = try #require(try frozen.entry(at: RelativePath("kept")))
+        let refused = frozen.keepVersions([
+            VersionToKeep(path: RelativePath("kept"), versionPath: RelativePath(".ha-sync-versions/kept~1"), expected: kept, keepOriginal: true),
+            VersionToKeep(path: RelativePath("kept"), versionPath: RelativePath(".ha-sync-versions/kept~2"), expected: kept, keepOriginal: false),
+        ])
+        #expect(refused.allSatisfy { "\($0.error.map { "\($0)" } ?? "")".contains("read-only") }, "\(refused)")
+        #expect(!FileManager.default.fileExists(atPath: local + "/.ha-sync-versions"))
+    }
+
     @Test func aSubtreeIsListedInOneWalk() async throws {
         let server = try await ServeProcess(directory: try tree.directory("serve"), roots: ["data=\(exported)"])
         try await server.start()
@@ -137,5 +185,13 @@ struct PeerExchangesTests {
             ])
         #expect(try await server.requests("walk") - walksBefore == 1, "six folders in one request")
         #expect(try await server.requests("list") - listsBefore == 0)
+    }
+}
+
+extension Result {
+    /// The error of a failure, `nil` for a success.
+    fileprivate var error: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
     }
 }

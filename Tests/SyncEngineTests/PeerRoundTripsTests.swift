@@ -18,7 +18,12 @@ final class ExchangeCountingTree: ForwardingSyncTree, BatchingSyncTree {
         var singleReceives = 0
         var receiveBatches: [Int] = []
         var prefetches: [Int] = []
+        var singleKeeps = 0
+        var keepBatches: [Int] = []
     }
+
+    /// Runs once, just before the first batch is received: a change someone makes meanwhile.
+    let beforeReceiving = Mutex<(@Sendable () -> Void)?>(nil)
 
     let base: InMemoryTree
     let counts = Mutex(Counts())
@@ -59,7 +64,21 @@ final class ExchangeCountingTree: ForwardingSyncTree, BatchingSyncTree {
         completed: (Int, Result<CopyReport, any Error>) -> Void
     ) {
         counts.withLock { $0.receiveBatches.append(files.count) }
+        beforeReceiving.withLock { hook in
+            hook?()
+            hook = nil
+        }
         base.receiveFiles(files, options: options, shouldStop: shouldStop, completed: completed)
+    }
+
+    func keepVersion(of path: RelativePath, as versionPath: RelativePath, expected: Entry, keepOriginal: Bool) throws {
+        counts.withLock { $0.singleKeeps += 1 }
+        try base.keepVersion(of: path, as: versionPath, expected: expected, keepOriginal: keepOriginal)
+    }
+
+    func keepVersionBatch(_ versions: [VersionToKeep]) -> [Result<Bool, any Error>] {
+        counts.withLock { $0.keepBatches.append(versions.count) }
+        return base.keepVersions(versions)
     }
 
     func prefetchFiles(_ files: [(path: RelativePath, size: Int64)]) {
@@ -161,6 +180,7 @@ struct PeerRoundTripsTests {
 @Suite("Exchanges with a peer, both ways")
 struct BidirectionalPeerRoundTripsTests {
     let t0 = Timestamp(seconds: 1_700_000_000)
+    let t1 = Timestamp(seconds: 1_700_000_600)
 
     @Test func newFoldersAndFilesForAPeerTravelTogether() async throws {
         // 30 new folders on A, each with 2 subfolders holding 3 files; B is a peer, with 5
@@ -198,5 +218,62 @@ struct BidirectionalPeerRoundTripsTests {
             configuration: SyncConfiguration(), observer: NullObserver(), logger: Logger(label: "test")
         ).run()
         #expect(again.summary.changes == 0)
+    }
+
+    @Test func changedFilesForAPeerTravelTogetherWithTheirVersions() async throws {
+        // 20 folders of 4 files, in sync. Then, in folders 0-9, A changes f0 (same size),
+        // touches f1 (same content, new mtime) and rewrites f2 (new size); in folders 10-19
+        // B, the peer, changes f0. While the changes travel, someone saves d3/f2 on B.
+        let a = InMemoryTree(name: "a")
+        let b = ExchangeCountingTree(InMemoryTree(name: "b"))
+        for folder in 0..<20 {
+            for file in 0..<4 {
+                a.setFile("d\(folder)/f\(file)", "old-\(folder)-\(file)", modified: t0)
+                b.base.setFile("d\(folder)/f\(file)", "old-\(folder)-\(file)", modified: t0)
+            }
+        }
+        let archive = InMemoryStateArchive()
+        var configuration = SyncConfiguration()
+        configuration.versions = VersionSettings(runTime: t1, rules: KeepRules(rule: .last(10)))
+        let first = try await BidirectionalEngine(
+            a: a, b: b, archive: archive, rules: BidirectionalRules(), configuration: configuration, logger: Logger(label: "test")
+        ).run()
+        #expect(first.summary.changes == 0)
+        for folder in 0..<10 {
+            a.setFile("d\(folder)/f0", "new-\(folder)-0", modified: t1)
+            a.setFile("d\(folder)/f1", "old-\(folder)-1", modified: t1)
+            a.setFile("d\(folder)/f2", "rewritten-\(folder)-2", modified: t1)
+        }
+        for folder in 10..<20 { b.base.setFile("d\(folder)/f0", "new-\(folder)-0", modified: t1) }
+        b.counts.withLock { $0 = ExchangeCountingTree.Counts() }
+        let base = b.base
+        b.beforeReceiving.withLock { $0 = { base.setFile("d3/f2", "saved on b meanwhile", modified: Timestamp(seconds: 1_700_000_900)) } }
+
+        let report = try await BidirectionalEngine(
+            a: a, b: b, archive: InMemoryStateArchive(archive.snapshot, fresh: false), rules: BidirectionalRules(),
+            configuration: configuration, logger: Logger(label: "test")
+        ).run()
+        #expect(report.summary.failed == 0)
+        #expect(report.summary.updated == 10 + 10 + 9 + 10, "f0 both ways, f1's mtime, f2 but the one saved meanwhile")
+        let counts = b.counts.withLock { $0 }
+        #expect(counts.singleKeeps == 0, "no version kept on its own")
+        #expect(counts.keepBatches.reduce(0, +) == 20, "f0 and f2 of folders 0-9 kept before being replaced on B")
+        #expect(counts.singleDigests == 0, "no digest travels on its own")
+        #expect(counts.digestBatches.reduce(0, +) == 30, "f0 and f1 of folders 0-9 and f0 of 10-19 compared")
+        #expect(counts.singleReceives == 0, "no file travels on its own")
+        #expect(counts.receiveBatches.count <= 10 && counts.receiveBatches.reduce(0, +) == 20)
+        for folder in 0..<20 where folder != 3 {
+            #expect(b.base.text(at: "d\(folder)/f0") == "new-\(folder)-0")
+            #expect(a.text(at: "d\(folder)/f0") == "new-\(folder)-0")
+            #expect(b.base.text(at: "d\(folder)/f2") == (folder < 10 ? "rewritten-\(folder)-2" : "old-\(folder)-2"))
+        }
+        #expect(try b.base.entry(at: RelativePath("d4/f1"))?.modified == t1, "same content: the mtime follows")
+        #expect(b.base.text(at: "d3/f2") == "saved on b meanwhile", "a file saved during the run is never overwritten")
+        #expect(a.text(at: "d3/f2") == "rewritten-3-2")
+        // What the changes replaced on B is in its version store, with its old content.
+        let stamp = VersionName.stamp(t1)
+        #expect(b.base.text(at: ".ha-sync-versions/d5/f0~\(stamp)") == "old-5-0")
+        #expect(b.base.text(at: ".ha-sync-versions/d5/f2~\(stamp)") == "old-5-2")
+        #expect(a.text(at: ".ha-sync-versions/d15/f0~\(stamp)") == "old-15-0")
     }
 }
