@@ -59,6 +59,37 @@ extension SyncEngine {
     struct DeferredCopy {
         var planned: PlannedOperation
         var result: OperationResult
+        /// The file the copy replaces, to keep as a version first (with `--versions`).
+        var replacing: Entry? = nil
+    }
+
+    /// Keeps, in as few exchanges as the tree allows, the versions of the files `copies`
+    /// replace on `side`; returns the copies that may go ahead. A copy whose version could not
+    /// be kept fails and replaces nothing.
+    private func keepVersions(of copies: [DeferredCopy], on side: Side, settings: VersionSettings, into results: inout [OperationResult])
+        -> [DeferredCopy]
+    {
+        let replacing = copies.indices.filter { copies[$0].replacing != nil }
+        guard !replacing.isEmpty else { return copies }
+        let outcomes = VersionStore(settings: settings).record(
+            keeping: replacing.map { (copies[$0].planned.path, copies[$0].replacing!) }, on: tree(side), side: nil, moving: false)
+        var refused = Set<Int>()
+        for (index, outcome) in zip(replacing, outcomes) {
+            switch outcome {
+            case .success(let (kept, _)):
+                observer.operationFinished(kept)
+                results.append(kept)
+            case .failure(let error):
+                refused.insert(index)
+                var result = copies[index].result
+                result.status = .failed
+                result.errorMessage = "\(error)"
+                result.endedAt = Timestamp.now()
+                observer.operationFinished(result)
+                results.append(result)
+            }
+        }
+        return copies.indices.filter { !refused.contains($0) }.map { copies[$0] }
     }
 
     /// Carries out the set-aside copies, side by side: the origin prefetches the files, the
@@ -67,7 +98,8 @@ extension SyncEngine {
         var options = configuration.copyOptions
         options.stageOnly = stage
         for side in [Side.a, Side.b] {
-            let group = copies.filter { $0.planned.side == side }
+            var group = copies.filter { $0.planned.side == side }
+            if let versions = configuration.versions { group = keepVersions(of: group, on: side, settings: versions, into: &results) }
             guard !group.isEmpty else { continue }
             let target = tree(side)
             let origin = tree(side.other)
@@ -139,6 +171,12 @@ extension SyncEngine {
             if let versions = configuration.versions, let existing = planned.destination, existing.kind != .directory,
                 action == .delete || action.isReplace
             {
+                if deferring && action != .delete && existing.kind == .file && sourceEntry?.kind == .file {
+                    // Kept with the batch's other versions, in one exchange (``keepVersions(of:on:settings:into:)``).
+                    result.action = action
+                    deferred.append(DeferredCopy(planned: planned, result: result, replacing: existing))
+                    return nil
+                }
                 kept = try keepVersion(planned.path, existing, on: planned.side, moving: action == .delete, settings: versions, mode: mode)
                 if action == .delete {
                     result.endedAt = Timestamp.now()

@@ -118,9 +118,12 @@ final class VanishingTree: ForwardingSyncTree {
 }
 
 /// One one-way run between two trees as the peer tests make it: nothing deleted, 4 workers.
-func syncOneWay<Source: SyncTree, Destination: SyncTree>(_ source: Source, _ destination: Destination) async throws -> SyncReport {
-    let configuration = SyncConfiguration(
+func syncOneWay<Source: SyncTree, Destination: SyncTree>(
+    _ source: Source, _ destination: Destination, versions: VersionSettings? = nil
+) async throws -> SyncReport {
+    var configuration = SyncConfiguration(
         reconciler: ComparisonRules(deleteMissing: false), deleteGuard: DeleteGuard(maxDeletePercent: 100), workers: 4)
+    configuration.versions = versions
     return try await SyncEngine(
         source: source, destination: destination, configuration: configuration, observer: NullObserver(), logger: Logger(label: "test")
     ).run()

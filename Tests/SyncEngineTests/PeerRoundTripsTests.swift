@@ -131,6 +131,31 @@ struct PeerRoundTripsTests {
         }
     }
 
+    @Test func theVersionsOfReplacedFilesAreKeptInOneExchange() async throws {
+        // 10 folders of 3 files: f0 changed (same size), f1 rewritten (new size), f2 the same.
+        let source = InMemoryTree()
+        let destination = ExchangeCountingTree(InMemoryTree())
+        for folder in 0..<10 {
+            source.setFile("d\(folder)/f0", "new-\(folder)", modified: t1)
+            source.setFile("d\(folder)/f1", "rewritten-\(folder)", modified: t1)
+            source.setFile("d\(folder)/f2", "same-\(folder)", modified: t0)
+            for file in 0..<3 { destination.base.setFile("d\(folder)/f\(file)", file == 2 ? "same-\(folder)" : "old-\(folder)", modified: t0) }
+        }
+        let report = try await syncOneWay(source, destination, versions: VersionSettings(runTime: t1, rules: KeepRules(rule: .last(5))))
+        #expect(report.summary.updated == 20)
+        #expect(report.summary.failed == 0)
+        let counts = destination.counts.withLock { $0 }
+        #expect(counts.singleKeeps == 0, "no version kept on its own")
+        #expect(counts.keepBatches == [Int](repeating: 2, count: 10), "a folder's versions in one exchange")
+        #expect(counts.singleReceives == 0)
+        for folder in 0..<10 {
+            #expect(destination.base.text(at: "d\(folder)/f0") == "new-\(folder)")
+            #expect(destination.base.text(at: "d\(folder)/f1") == "rewritten-\(folder)")
+            #expect(destination.base.text(at: ".ha-sync-versions/d\(folder)/f0~\(VersionName.stamp(t1))") == "old-\(folder)")
+            #expect(destination.base.text(at: ".ha-sync-versions/d\(folder)/f1~\(VersionName.stamp(t1))") == "old-\(folder)")
+        }
+    }
+
     @Test func aFoldersNewSubfoldersAreMadeInOneExchange() async throws {
         // 40 new folders at the top, each with 3 new subfolders (one of them empty).
         let source = InMemoryTree()
