@@ -22,9 +22,9 @@ public final class LiveAuditFeed: Sendable {
     /// Operations waiting beyond this many mean the store is not keeping up: the feed stops
     /// taking operations (a few MiB of them wait at most).
     public static let backlogLimit = 16_384
-    /// Operations per store call; this many waiting is also stored without waiting for the
-    /// interval, which keeps the buffer (and the run's memory) small during a large copy
-    /// (4,096 held 1.5 MiB more at the peak of a copy of small files to a peer).
+    /// This many operations waiting are stored without waiting for the interval, which keeps
+    /// the buffer (and the run's memory) small during a large copy (4,096 held 1.5 MiB more
+    /// at the peak of a copy of small files to a peer).
     public static let batchSize = 1024
 
     private struct State {
@@ -73,7 +73,9 @@ public final class LiveAuditFeed: Sendable {
     /// ends the wait between calls only): a transaction cut in the middle would leave the
     /// connection unusable for the final flush.
     public func run(every interval: Duration, clock: any WallClock) async {
-        let step = min(interval, .milliseconds(100))
+        // Looked at often: a copy of small files adds thousands of operations a second, and
+        // each one waiting past the batch is memory (100 ms let 8,000 pile up).
+        let step = min(interval, .milliseconds(20))
         var next = clock.now.advanced(by: interval)
         while true {
             do {
@@ -115,8 +117,11 @@ public final class LiveAuditFeed: Sendable {
         let plan = self.plan()
         let (records, progress) = state.withLock { state -> ([OperationRecord], IterationRecord?) in
             guard state.live, !state.pending.isEmpty || state.progressChanged || plan != state.storedPlan else { return ([], nil) }
-            let records = Array(state.pending.prefix(Self.batchSize))
-            state.pending.removeFirst(records.count)
+            // Everything waiting, in one transaction: when operations arrive faster than a
+            // store call takes, fixed-size calls would fall further behind with each one.
+            let records = state.pending
+            state.pending = []
+            state.pending.reserveCapacity(Self.batchSize)
             state.progressChanged = false
             state.storedPlan = plan
             var progress = state.progress

@@ -68,6 +68,22 @@ struct LiveAuditFeedTests {
         #expect(feed.remainder(expecting: records.count) == nil, "the opslog flush stores the operations")
     }
 
+    @Test func everythingWaitingGoesInOneStore() async throws {
+        // Operations arriving faster than the store takes them: each store takes all that
+        // wait, so the feed catches up instead of falling a batch further behind each time.
+        let id = try await store.begin(started)
+        let feed = LiveAuditFeed(store: store, iterationID: id, iteration: started, logger: Logger(label: "test"))
+        let records = AuditStoreConformance.operations(3 * LiveAuditFeed.batchSize + 5)
+        try await withFeed(feed) {
+            for record in records { feed.add(record) }
+            await tick()
+            let stored = try await store.operations(OperationQuery(iterationID: id, limit: records.count + 1))
+            #expect(stored.count == records.count)
+            #expect(feed.takesOperations)
+        }
+        #expect(feed.remainder(expecting: records.count)?.count == 0)
+    }
+
     @Test func aStoreErrorStopsTheFeedAndLeavesEverythingToTheOpslog() async throws {
         let id = try await store.begin(started)
         let feed = LiveAuditFeed(store: store, iterationID: id, iteration: started, logger: Logger(label: "test"))
