@@ -38,8 +38,9 @@ extension SyncEngine {
         /// write, set mode and times, rename, close), for the latency estimate.
         static var requestsPerWrite: Int { 8 }
 
-        /// Listing pauses while this many batches wait to be applied.
-        static var backlogLimit: Int { 256 }
+        /// Listing pauses while this many batches (or twice the ceiling of batches in flight)
+        /// wait to be applied: each waiting one is memory (256 held 2.5 MiB).
+        static var backlogLimit: Int { 64 }
 
         /// Finished directories that share one exchange with a tree across a network.
         static var finishBatch: Int { 64 }
@@ -97,7 +98,9 @@ extension SyncEngine {
                             return .applied(trackerID: next.trackerID, large: large, stream: stream, results, nanoseconds: nanoseconds)
                         }
                     }
-                    while !stopped && listing < listingLimit && batches.count < Self.backlogLimit, let job = directories.popLast() {
+                    while !stopped && listing < listingLimit && batches.count < max(Self.backlogLimit, 2 * concurrency.ceiling),
+                        let job = directories.popLast()
+                    {
                         listing += 1
                         group.addTask { [engine, mode, pool] in
                             guard remote else {
