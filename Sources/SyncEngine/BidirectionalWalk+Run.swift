@@ -17,7 +17,9 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
     /// Operations a `.plan` walk keeps; beyond this it counts deletes only and a second walk applies.
     static var pendingLimit: Int { 20_000 }
 
-    static var backlogLimit: Int { 256 }
+    /// Listing pauses while this many batches (or twice the ceiling of batches in flight)
+    /// wait to be applied: each waiting one is memory.
+    static var backlogLimit: Int { 64 }
 
     private enum Child: Sendable {
         case planned(BidirectionalJob, BidirectionalListing, BidirectionalPlan)
@@ -57,7 +59,8 @@ struct BidirectionalWalk<A: SyncTree, B: SyncTree>: Sendable {
                         return .applied(large: large, stream: stream, results, updates)
                     }
                 }
-                while !stopped && listing < concurrency.listings(observedMicrosPerRequest: observed) && batches.count < Self.backlogLimit,
+                while !stopped && listing < concurrency.listings(observedMicrosPerRequest: observed)
+                    && batches.count < max(Self.backlogLimit, 2 * concurrency.ceiling),
                     let job = directories.popLast()
                 {
                     listing += 1
