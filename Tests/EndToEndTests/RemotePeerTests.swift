@@ -74,6 +74,67 @@ struct RemotePeerTests {
         #expect(server.log.contains(server.token) == false)
     }
 
+    @Test func bothWaysWithAPeerChangesTravelInBatchesWithTheirVersions() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        for folder in 0..<4 {
+            for file in 0..<10 { try TemporaryTree.write(local, "d\(folder)/f\(file).txt", "original \(folder)-\(file)") }
+        }
+        let first = try await sync(local, server.url("data"), server, extra: ["--bidirectional"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let store = RelativePath(".ha-sync-versions")
+        let outsideStore: (RelativePath) -> Bool = { $0 == store || $0.isDescendant(of: store) }
+        #expect(try TreeSnapshot(local, ignoring: outsideStore) == TreeSnapshot(exported, ignoring: outsideStore))
+
+        // Ten files changed here and ten others on the peer (same sizes, newer mtimes), one
+        // file changed on both sides, one deleted on the peer.
+        let later = Timestamp(seconds: 1_900_000_000)
+        for folder in 0..<2 {
+            for file in 0..<5 { try TemporaryTree.write(local, "d\(folder)/f\(file).txt", "CHANGED \(folder)-\(file)", modified: later) }
+        }
+        for folder in 2..<4 {
+            for file in 0..<5 { try TemporaryTree.write(exported, "d\(folder)/f\(file).txt", "REMOTE! \(folder)-\(file)", modified: later) }
+        }
+        try TemporaryTree.write(local, "d0/f9.txt", "here", modified: later)
+        try TemporaryTree.write(exported, "d0/f9.txt", "there", modified: Timestamp(seconds: 1_900_000_100))
+        try FileManager.default.removeItem(atPath: exported + "/d3/f9.txt")
+        var before: [String: Double] = [:]
+        for operation in ["md5", "digests", "keep-version", "keep-versions", "write"] { before[operation] = try await server.requests(operation) }
+
+        let second = try await sync(local, server.url("data"), server, extra: ["--bidirectional"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.summary?["updated"] as? Int == 20)
+        #expect(second.summary?["conflicts"] as? Int == 1)
+        #expect(second.summary?["created"] as? Int == 1, "the conflict copy")
+        #expect(second.summary?["deleted"] as? Int == 1)
+        #expect(second.summary?["versions_kept"] as? Int == 21, "what the 20 changes replaced, and the deleted file")
+        #expect(try TreeSnapshot(local, ignoring: outsideStore) == TreeSnapshot(exported, ignoring: outsideStore))
+        #expect(try String(contentsOfFile: exported + "/d1/f4.txt", encoding: .utf8) == "CHANGED 1-4")
+        #expect(try String(contentsOfFile: local + "/d3/f4.txt", encoding: .utf8) == "REMOTE! 3-4")
+        #expect(try String(contentsOfFile: local + "/d0/f9.txt", encoding: .utf8) == "there", "the newer edit wins the name")
+        let conflictCopies = try FileManager.default.contentsOfDirectory(atPath: exported + "/d0").filter { $0.hasPrefix("f9") && $0 != "f9.txt" }
+        #expect(conflictCopies.count == 1, "the other edit is kept beside it: \(conflictCopies)")
+
+        // Each side keeps what the run replaced there, with its old content.
+        func versions(_ root: String, _ folder: String, _ file: String) throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: root + "/.ha-sync-versions/" + folder).filter { $0.hasPrefix(file + "~") }.map {
+                try String(contentsOfFile: root + "/.ha-sync-versions/\(folder)/\($0)", encoding: .utf8)
+            }
+        }
+        #expect(try versions(exported, "d1", "f4.txt") == ["original 1-4"])
+        #expect(try versions(local, "d3", "f4.txt") == ["original 3-4"])
+
+        // The changes to the peer went a folder's worth at a time, not one request per file.
+        func added(_ operation: String) async throws -> Double { try await server.requests(operation) - before[operation]! }
+        #expect(try await added("md5") <= 1, "no digest asked for on its own but the conflict's")
+        #expect(try await added("keep-version") == 0, "no version kept on its own")
+        #expect(try await added("keep-versions") >= 1)
+        #expect(try await added("keep-versions") <= 3)
+        #expect(try await added("digests") <= 6)
+        #expect(try await added("write") <= 6, "ten changed files in their folders' batches (and the conflict's copies)")
+        #expect(server.log.contains(server.token) == false)
+    }
+
     @Test func aSmallChangeToALargeFileSendsOnlyTheChange() async throws {
         let server = try await serve()
         defer { Task { await server.stop() } }
