@@ -10,11 +10,16 @@ extension BidirectionalEngine {
         // Files for a side across a network travel together (see ``copyTogether``).
         let together = mode == .apply && (a.batchesTransfers || b.batchesTransfers)
         var copies: [BatchedCopy] = []
+        var deletes: [BidirectionalOperation] = []
         let digests = together ? batchedDigests(batch) : [:]
         for operation in batch {
             if stopSignal.isStopped { break }
             if together, let copy = BatchedCopy(operation, digests: digests[operation.path]) {
                 copies.append(copy)
+                continue
+            }
+            if deletesTogether(operation, mode: mode) {
+                deletes.append(operation)
                 continue
             }
             let produced = applyOne(operation, mode: mode, updates: &updates, digests: digests[operation.path])
@@ -26,6 +31,7 @@ extension BidirectionalEngine {
             results += produced
         }
         if !copies.isEmpty { copyTogether(copies, results: &results, updates: &updates) }
+        if !deletes.isEmpty { deleteTogether(deletes, results: &results, updates: &updates) }
         return (results, updates)
     }
 

@@ -24,6 +24,8 @@ final class ExchangeCountingTree: ForwardingSyncTree, BatchingSyncTree {
 
     /// Runs once, just before the first batch is received: a change someone makes meanwhile.
     let beforeReceiving = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Runs once, just before the first batch of versions is kept.
+    let beforeKeeping = Mutex<(@Sendable () -> Void)?>(nil)
 
     let base: InMemoryTree
     let counts = Mutex(Counts())
@@ -78,6 +80,10 @@ final class ExchangeCountingTree: ForwardingSyncTree, BatchingSyncTree {
 
     func keepVersionBatch(_ versions: [VersionToKeep]) -> [Result<Bool, any Error>] {
         counts.withLock { $0.keepBatches.append(versions.count) }
+        beforeKeeping.withLock { hook in
+            hook?()
+            hook = nil
+        }
         return base.keepVersions(versions)
     }
 
@@ -300,5 +306,41 @@ struct BidirectionalPeerRoundTripsTests {
         #expect(b.base.text(at: ".ha-sync-versions/d5/f0~\(stamp)") == "old-5-0")
         #expect(b.base.text(at: ".ha-sync-versions/d5/f2~\(stamp)") == "old-5-2")
         #expect(a.text(at: ".ha-sync-versions/d15/f0~\(stamp)") == "old-15-0")
+    }
+
+    @Test func deletesForAPeerMoveIntoItsStoreTogether() async throws {
+        // 40 files in sync; 6 deleted on A. While the run works, someone saves d1/f1 on B.
+        let a = InMemoryTree(name: "a")
+        let b = ExchangeCountingTree(InMemoryTree(name: "b"))
+        for folder in 0..<4 {
+            for file in 0..<10 {
+                a.setFile("d\(folder)/f\(file)", "kept-\(folder)-\(file)", modified: t0)
+                b.base.setFile("d\(folder)/f\(file)", "kept-\(folder)-\(file)", modified: t0)
+            }
+        }
+        let archive = InMemoryStateArchive()
+        var configuration = SyncConfiguration()
+        configuration.versions = VersionSettings(runTime: t1, rules: KeepRules(rule: .last(10)))
+        _ = try await BidirectionalEngine(
+            a: a, b: b, archive: archive, rules: BidirectionalRules(), configuration: configuration, logger: Logger(label: "test")
+        ).run()
+        for (folder, file) in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 5)] { try a.remove(RelativePath("d\(folder)/f\(file)"), kind: .file) }
+        b.counts.withLock { $0 = ExchangeCountingTree.Counts() }
+        let base = b.base
+        b.beforeKeeping.withLock { $0 = { base.setFile("d1/f1", "saved on b meanwhile", modified: Timestamp(seconds: 1_700_000_900)) } }
+
+        let report = try await BidirectionalEngine(
+            a: a, b: b, archive: InMemoryStateArchive(archive.snapshot, fresh: false), rules: BidirectionalRules(),
+            configuration: configuration, logger: Logger(label: "test")
+        ).run()
+        #expect(report.summary.failed == 0)
+        #expect(report.summary.deleted == 5, "all but the file saved meanwhile")
+        let counts = b.counts.withLock { $0 }
+        #expect(counts.singleKeeps == 0, "no delete on its own")
+        #expect(counts.keepBatches == [6], "the six in one exchange: \(counts.keepBatches)")
+        #expect(b.base.text(at: "d0/f2") == nil)
+        #expect(b.base.text(at: ".ha-sync-versions/d0/f2~\(VersionName.stamp(t1))") == "kept-0-2", "a delete is a move into the store")
+        #expect(b.base.text(at: ".ha-sync-versions/d2/f5~\(VersionName.stamp(t1))") == "kept-2-5")
+        #expect(b.base.text(at: "d1/f1") == "saved on b meanwhile", "a file saved during the run is never deleted")
     }
 }
