@@ -66,6 +66,19 @@ final class ListingWalk: @unchecked Sendable {
         }
     }
 
+    /// Ends the walk: a newer one replaces it. What it still holds is dropped, and whoever
+    /// waits on it lists the folder on its own.
+    func stop() {
+        condition.lock()
+        let running = !finished
+        finished = true
+        listings = [:]
+        heldEntries = 0
+        condition.broadcast()
+        condition.unlock()
+        if running { task.cancel() }
+    }
+
     /// Forgets what the walk has or will have of `folders`: this client changed them.
     func invalidate(_ folders: [RelativePath]) {
         condition.lock()
@@ -94,6 +107,10 @@ final class ListingWalk: @unchecked Sendable {
             while let (folder, result) = try WalkRecord.read(from: stream) {
                 let count = (try? result.get())?.entries.count ?? 0
                 condition.lock()
+                if finished {  // stopped: a newer walk replaced this one
+                    condition.unlock()
+                    return
+                }
                 if heldEntries + count > Self.entryLimit {
                     condition.unlock()
                     task.cancel()

@@ -16,8 +16,8 @@ public final class RemoteTree: SyncTree, Sendable {
     public let connection: RemoteConnection
     /// Small files fetched ahead by ``prefetchFiles(_:)``, until opened.
     let prefetched = Mutex<[RelativePath: Result<PrefetchedFile, any Error>]>([:])
-    /// Listings of the whole tree, streamed ahead from the first listing of the root on.
-    private let walk = Mutex<(started: Bool, walk: ListingWalk?)>((false, nil))
+    /// Listings of the whole tree, streamed ahead from the last listing of the root on.
+    private let walk = Mutex<ListingWalk?>(nil)
 
     public var displayName: String { connection.url.description }
 
@@ -58,14 +58,16 @@ public final class RemoteTree: SyncTree, Sendable {
         return try reply.readListing()
     }
 
-    /// The walk's listing of `directory`, starting the walk at the first listing of the root.
+    /// The walk's listing of `directory`. Each listing of the root starts a walk: a pass over
+    /// the tree starts there, and a run may make two (with `--delete-missing`, the survey
+    /// before the guards, then the real pass), each of which needs every folder again.
     private func walked(_ directory: RelativePath) throws -> DirectoryListing? {
-        let current = walk.withLock { state -> ListingWalk? in
-            if directory.isRoot && !state.started {
-                state.started = true
-                state.walk = ListingWalk(tree: self, root: .root)
+        let current = walk.withLock { current -> ListingWalk? in
+            if directory.isRoot {
+                current?.stop()
+                current = ListingWalk(tree: self, root: .root)
             }
-            return state.walk
+            return current
         }
         return try current?.take(directory)
     }
@@ -73,7 +75,7 @@ public final class RemoteTree: SyncTree, Sendable {
     /// Drops what the walk has or will have of the folders holding `paths`, which this client
     /// is about to change (and of `paths` themselves, when they are folders).
     func changing(_ paths: RelativePath...) {
-        guard let current = walk.withLock({ $0.walk }) else { return }
+        guard let current = walk.withLock({ $0 }) else { return }
         current.invalidate(paths.flatMap { [$0, $0.parent] })
     }
 

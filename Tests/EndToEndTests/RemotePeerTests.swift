@@ -135,6 +135,24 @@ struct RemotePeerTests {
         #expect(server.log.contains(server.token) == false)
     }
 
+    @Test func aRunWithDeletesWalksThePeerOncePerPass() async throws {
+        // With --delete-missing a run surveys the tree (for the guards), then walks it again
+        // to sync: each pass gets its own streamed walk, not a listing request per folder.
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        for folder in 0..<30 { try TemporaryTree.write(local, "d\(folder)/file.txt", "content \(folder)") }
+        let first = try await sync(local, server.url("data"), server, extra: ["--delete-missing"])
+        #expect(first.status == 0, "\(first.stderr)")
+        try FileManager.default.removeItem(atPath: local + "/d7/file.txt")
+        let (lists, walks) = (try await server.requests("list"), try await server.requests("walk"))
+        let second = try await sync(local, server.url("data"), server, extra: ["--delete-missing"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.summary?["deleted"] as? Int == 1)
+        #expect(try await server.requests("walk") - walks == 2, "the survey's and the pass's")
+        #expect(try await server.requests("list") - lists <= 1, "the folder the run changed at most, not each of 31")
+        #expect(try TreeSnapshot(local) == TreeSnapshot(exported))
+    }
+
     @Test func aSmallChangeToALargeFileSendsOnlyTheChange() async throws {
         let server = try await serve()
         defer { Task { await server.stop() } }
