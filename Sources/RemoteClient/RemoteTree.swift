@@ -25,10 +25,14 @@ public final class RemoteTree: SyncTree, Sendable {
     public init(connection: RemoteConnection) throws {
         self.connection = connection
         var reply = try connection.call(.hello, ByteBuffer())
-        let version = try reply.readVarInt()
+        try Self.checkProtocol(try reply.readVarInt(), of: connection.url)
+    }
+
+    /// Refuses a server of another protocol version, by name, before anything is touched.
+    static func checkProtocol(_ version: UInt64, of url: RemoteURL) throws {
         guard version == UInt64(RemoteOperation.protocolVersion) else {
             throw RemoteError(
-                "\(connection.url) speaks protocol version \(version), this client \(RemoteOperation.protocolVersion): run the same ha-sync version on both ends"
+                "\(url) speaks protocol version \(version), this client \(RemoteOperation.protocolVersion): run the same ha-sync version on both ends"
             )
         }
     }

@@ -1,10 +1,11 @@
 import Foundation
-import RemoteClient
 import RemoteProtocol
 import SyncCore
 import SyncTestSupport
 import SyncTrees
 import Testing
+
+@testable import RemoteClient
 
 /// Calls that answer for many paths in one exchange with a real `ha-sync serve`: the digests
 /// of a folder's comparisons and the directories a run finished.
@@ -160,6 +161,15 @@ struct PeerExchangesTests {
         ])
         #expect(refused.allSatisfy { "\($0.error.map { "\($0)" } ?? "")".contains("read-only") }, "\(refused)")
         #expect(!FileManager.default.fileExists(atPath: local + "/.ha-sync-versions"))
+    }
+
+    @Test func aServerOfAnotherProtocolVersionIsRefusedByName() throws {
+        let url = try RemoteURL(parsing: "hasync://peer.example:7443/photos")
+        #expect(throws: Never.self) { try RemoteTree.checkProtocol(UInt64(RemoteOperation.protocolVersion), of: url) }
+        let refusal = #expect(throws: RemoteError.self) { try RemoteTree.checkProtocol(4, of: url) }
+        #expect(
+            refusal?.description
+                == "hasync://peer.example:7443/photos speaks protocol version 4, this client 5: run the same ha-sync version on both ends")
     }
 
     @Test func aSubtreeIsListedInOneWalk() async throws {
