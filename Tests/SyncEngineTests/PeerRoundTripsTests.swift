@@ -213,6 +213,40 @@ struct BidirectionalPeerRoundTripsTests {
     let t0 = Timestamp(seconds: 1_700_000_000)
     let t1 = Timestamp(seconds: 1_700_000_600)
 
+    var withVersions: SyncConfiguration {
+        var configuration = SyncConfiguration()
+        configuration.versions = VersionSettings(runTime: t1, rules: KeepRules(rule: .last(10)))
+        return configuration
+    }
+
+    /// A local side and a peer holding the same files (`content-FOLDER-FILE`), synced once
+    /// with versions on; the peer's counts start from zero after it.
+    func syncedWithVersions(folders: Int, files: Int, content: String) async throws -> (InMemoryTree, ExchangeCountingTree, InMemoryStateArchive) {
+        let a = InMemoryTree(name: "a")
+        let b = ExchangeCountingTree(InMemoryTree(name: "b"))
+        for folder in 0..<folders {
+            for file in 0..<files {
+                a.setFile("d\(folder)/f\(file)", "\(content)-\(folder)-\(file)", modified: t0)
+                b.base.setFile("d\(folder)/f\(file)", "\(content)-\(folder)-\(file)", modified: t0)
+            }
+        }
+        let archive = InMemoryStateArchive()
+        let first = try await BidirectionalEngine(
+            a: a, b: b, archive: archive, rules: BidirectionalRules(), configuration: withVersions, logger: Logger(label: "test")
+        ).run()
+        #expect(first.summary.changes == 0)
+        b.counts.withLock { $0 = ExchangeCountingTree.Counts() }
+        return (a, b, archive)
+    }
+
+    /// The next run, from the archive the first one left.
+    func syncAgainWithVersions(_ a: InMemoryTree, _ b: ExchangeCountingTree, _ archive: InMemoryStateArchive) async throws -> SyncReport {
+        try await BidirectionalEngine(
+            a: a, b: b, archive: InMemoryStateArchive(archive.snapshot, fresh: false), rules: BidirectionalRules(),
+            configuration: withVersions, logger: Logger(label: "test")
+        ).run()
+    }
+
     @Test func newFoldersAndFilesForAPeerTravelTogether() async throws {
         // 30 new folders on A, each with 2 subfolders holding 3 files; B is a peer, with 5
         // new files of its own.
@@ -255,35 +289,17 @@ struct BidirectionalPeerRoundTripsTests {
         // 20 folders of 4 files, in sync. Then, in folders 0-9, A changes f0 (same size),
         // touches f1 (same content, new mtime) and rewrites f2 (new size); in folders 10-19
         // B, the peer, changes f0. While the changes travel, someone saves d3/f2 on B.
-        let a = InMemoryTree(name: "a")
-        let b = ExchangeCountingTree(InMemoryTree(name: "b"))
-        for folder in 0..<20 {
-            for file in 0..<4 {
-                a.setFile("d\(folder)/f\(file)", "old-\(folder)-\(file)", modified: t0)
-                b.base.setFile("d\(folder)/f\(file)", "old-\(folder)-\(file)", modified: t0)
-            }
-        }
-        let archive = InMemoryStateArchive()
-        var configuration = SyncConfiguration()
-        configuration.versions = VersionSettings(runTime: t1, rules: KeepRules(rule: .last(10)))
-        let first = try await BidirectionalEngine(
-            a: a, b: b, archive: archive, rules: BidirectionalRules(), configuration: configuration, logger: Logger(label: "test")
-        ).run()
-        #expect(first.summary.changes == 0)
+        let (a, b, archive) = try await syncedWithVersions(folders: 20, files: 4, content: "old")
         for folder in 0..<10 {
             a.setFile("d\(folder)/f0", "new-\(folder)-0", modified: t1)
             a.setFile("d\(folder)/f1", "old-\(folder)-1", modified: t1)
             a.setFile("d\(folder)/f2", "rewritten-\(folder)-2", modified: t1)
         }
         for folder in 10..<20 { b.base.setFile("d\(folder)/f0", "new-\(folder)-0", modified: t1) }
-        b.counts.withLock { $0 = ExchangeCountingTree.Counts() }
         let base = b.base
         b.beforeReceiving.withLock { $0 = { base.setFile("d3/f2", "saved on b meanwhile", modified: Timestamp(seconds: 1_700_000_900)) } }
 
-        let report = try await BidirectionalEngine(
-            a: a, b: b, archive: InMemoryStateArchive(archive.snapshot, fresh: false), rules: BidirectionalRules(),
-            configuration: configuration, logger: Logger(label: "test")
-        ).run()
+        let report = try await syncAgainWithVersions(a, b, archive)
         #expect(report.summary.failed == 0)
         #expect(report.summary.updated == 10 + 10 + 9 + 10, "f0 both ways, f1's mtime, f2 but the one saved meanwhile")
         let counts = b.counts.withLock { $0 }
@@ -310,29 +326,12 @@ struct BidirectionalPeerRoundTripsTests {
 
     @Test func deletesForAPeerMoveIntoItsStoreTogether() async throws {
         // 40 files in sync; 6 deleted on A. While the run works, someone saves d1/f1 on B.
-        let a = InMemoryTree(name: "a")
-        let b = ExchangeCountingTree(InMemoryTree(name: "b"))
-        for folder in 0..<4 {
-            for file in 0..<10 {
-                a.setFile("d\(folder)/f\(file)", "kept-\(folder)-\(file)", modified: t0)
-                b.base.setFile("d\(folder)/f\(file)", "kept-\(folder)-\(file)", modified: t0)
-            }
-        }
-        let archive = InMemoryStateArchive()
-        var configuration = SyncConfiguration()
-        configuration.versions = VersionSettings(runTime: t1, rules: KeepRules(rule: .last(10)))
-        _ = try await BidirectionalEngine(
-            a: a, b: b, archive: archive, rules: BidirectionalRules(), configuration: configuration, logger: Logger(label: "test")
-        ).run()
+        let (a, b, archive) = try await syncedWithVersions(folders: 4, files: 10, content: "kept")
         for (folder, file) in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 5)] { try a.remove(RelativePath("d\(folder)/f\(file)"), kind: .file) }
-        b.counts.withLock { $0 = ExchangeCountingTree.Counts() }
         let base = b.base
         b.beforeKeeping.withLock { $0 = { base.setFile("d1/f1", "saved on b meanwhile", modified: Timestamp(seconds: 1_700_000_900)) } }
 
-        let report = try await BidirectionalEngine(
-            a: a, b: b, archive: InMemoryStateArchive(archive.snapshot, fresh: false), rules: BidirectionalRules(),
-            configuration: configuration, logger: Logger(label: "test")
-        ).run()
+        let report = try await syncAgainWithVersions(a, b, archive)
         #expect(report.summary.failed == 0)
         #expect(report.summary.deleted == 5, "all but the file saved meanwhile")
         let counts = b.counts.withLock { $0 }
