@@ -49,6 +49,11 @@ ssize_t hasync_copy_file_range(int fd_in, int fd_out, size_t len) {
     return copy_file_range(fd_in, NULL, fd_out, NULL, len, 0);
 }
 
+ssize_t hasync_copy_file_range_from(int fd_in, long long offset, int fd_out, size_t len) {
+    loff_t from = (loff_t)offset;
+    return copy_file_range(fd_in, &from, fd_out, NULL, len, 0);
+}
+
 #ifndef FICLONE
 #define FICLONE _IOW(0x94, 9, int)
 #endif

@@ -88,6 +88,11 @@ public final class RemoteTree: SyncTree, Sendable {
         return try reply.readText()
     }
 
+    public func blockDigest(of path: RelativePath) throws -> String {
+        var reply = try call(.blockDigest, path) { $0.writePath(path) }
+        return try reply.readText()
+    }
+
     public func entry(at path: RelativePath) throws -> Entry? {
         var reply = try call(.entry, path) { $0.writePath(path) }
         return try reply.readOptionalEntry()

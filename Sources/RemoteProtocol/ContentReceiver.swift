@@ -6,14 +6,22 @@ public import SyncTrees
 
 /// A file arriving as content records (``ContentRecord``), read as a ``FileReader`` by the
 /// tree that writes it. Copy records are served from the receiver's old copy of the file
-/// (the basis its tree offers); the end record's SHA-256 must match what was rebuilt, or the
-/// read fails and the tree renames nothing into place.
+/// (the basis its tree offers); the end record's digest must match what was rebuilt, or the
+/// read fails and the tree renames nothing into place. For a delta that digest is the
+/// ``BlockDigest``: a copied block whose hash this side knows from its old copy's kept
+/// signatures is not hashed again, and the old copy must then still be the version those
+/// signatures came from.
 public final class ContentReceiver: DeltaFileReader {
     public let attributes: FileAttributes
     private let stream: RecordStream
     private let path: RelativePath
     private var basis: (any BasisFile)?
     private var hasher = SHA256()
+    /// The delta's digest, once its first record announced it.
+    private var blockDigest: BlockDigest?
+    /// Whether a block's hash was taken from the old copy's signatures.
+    private var trustedBasis = false
+    private var served: Int64 = 0
     private var literalLeft = 0
     private var copyOffset: Int64 = 0
     private var copyLeft: Int64 = 0
@@ -48,14 +56,14 @@ public final class ContentReceiver: DeltaFileReader {
                     UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[..<count]))
                 }
                 inflated.moveReaderIndex(forwardBy: count)
-                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                digest(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
                 return count
             }
             if literalLeft > 0 {
                 let count = try stream.readSome(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<min(buffer.count, literalLeft)]))
                 literalLeft -= count
                 literalBytes += Int64(count)
-                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                digest(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
                 return count
             }
             if copyLeft > 0 {
@@ -68,34 +76,90 @@ public final class ContentReceiver: DeltaFileReader {
                 guard count > 0 else {
                     throw SyncTreeError(code: .targetChanged, operation: "delta", path: path, detail: "the old copy shrank during the transfer")
                 }
+                digest(UnsafeRawBufferPointer(rebasing: buffer[..<count]), copiedFrom: copyOffset, copyLeft: copyLeft, basis: basis)
                 copyOffset += Int64(count)
                 copyLeft -= Int64(count)
                 copiedBytes += Int64(count)
-                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
                 return count
             }
             if ended { return 0 }
-            switch try stream.read(ContentRecord.readHeader) {
-            case .literal(let length):
-                literalLeft = length
-            case .deflate(let uncompressedLength, let compressedLength):
-                inflated = try inflate(compressedLength: compressedLength, to: uncompressedLength)
-                literalBytes += Int64(compressedLength)
-            case .copy(let offset, let length):
-                copyOffset = offset
-                copyLeft = length
-            case .end(let digest):
-                ended = true
-                let rebuilt = Array(hasher.finalize())
-                guard rebuilt == digest else {
-                    throw SyncTreeError(
-                        code: .verificationFailed, operation: "verify", path: path,
-                        detail: "the received content's SHA-256 does not match the sender's")
-                }
-            case .abort(let error):
-                ended = true
-                throw error
+            try nextRecord()
+        }
+    }
+
+    public func takeBasisRun(limit: Int64) throws -> (offset: Int64, length: Int64)? {
+        while inflated.readableBytes == 0 && literalLeft == 0 && copyLeft == 0 && !ended { try nextRecord() }
+        guard copyLeft > 0, let basis, basis.keptVersion != nil, let kept = basis.keptSignatures, let digest = blockDigest,
+            kept.blockSize == digest.blockSize, digest.isAtBlockStart
+        else { return nil }
+        let blockSize = Int64(kept.blockSize)
+        guard copyOffset % blockSize == 0 else { return nil }
+        let first = Int(copyOffset / blockSize)
+        let count = min(Int(min(copyLeft, limit) / blockSize), kept.blocks.count - first)
+        guard count > 0 else { return nil }
+        for block in kept.blocks[first..<(first + count)] { blockDigest!.add(known: block.strong) }
+        trustedBasis = true
+        let run = (offset: copyOffset, length: Int64(count) * blockSize)
+        copyOffset += run.length
+        copyLeft -= run.length
+        copiedBytes += run.length
+        served += run.length
+        return run
+    }
+
+    /// Reads the next record's header and takes it in.
+    private func nextRecord() throws {
+        switch try stream.read(ContentRecord.readHeader) {
+        case .literal(let length):
+            literalLeft = length
+        case .deflate(let uncompressedLength, let compressedLength):
+            inflated = try inflate(compressedLength: compressedLength, to: uncompressedLength)
+            literalBytes += Int64(compressedLength)
+        case .copy(let offset, let length):
+            copyOffset = offset
+            copyLeft = length
+        case .verifyByBlocks(let blockSize):
+            guard served == 0 && blockDigest == nil else {
+                throw SyncTreeError(code: .io, operation: "delta", path: path, detail: "the sender changed how the content is verified midway")
             }
+            blockDigest = BlockDigest(size: attributes.size, blockSize: blockSize)
+        case .end(let digest):
+            ended = true
+            let rebuilt = blockDigest != nil ? blockDigest!.finalize() : Array(hasher.finalize())
+            guard rebuilt == digest else {
+                throw SyncTreeError(
+                    code: .verificationFailed, operation: "verify", path: path,
+                    detail: "the received content's \(blockDigest == nil ? "SHA-256" : "block digest") does not match the sender's")
+            }
+            if trustedBasis, let basis, basis.keptVersion == nil || basis.currentVersion() != basis.keptVersion {
+                throw SyncTreeError(code: .targetChanged, operation: "delta", path: path, detail: "the old copy changed during the transfer")
+            }
+        case .abort(let error):
+            ended = true
+            throw error
+        }
+    }
+
+    /// Adds served bytes to the digest: copied ones that start a block the old copy's kept
+    /// signatures hash (a whole block of it, all from this copy record) by that hash.
+    private func digest(_ bytes: UnsafeRawBufferPointer, copiedFrom offset: Int64? = nil, copyLeft: Int64 = 0, basis: (any BasisFile)? = nil) {
+        served += Int64(bytes.count)
+        guard blockDigest != nil else {
+            hasher.update(bufferPointer: bytes)
+            return
+        }
+        let kept = offset == nil || basis?.keptVersion == nil ? nil : basis?.keptSignatures
+        guard let offset, let kept, kept.blockSize == blockDigest!.blockSize else {
+            blockDigest!.add(bytes)
+            return
+        }
+        let blockSize = Int64(kept.blockSize)
+        blockDigest!.add(bytes) { index in
+            let from = offset + Int64(index)
+            let block = Int(from / blockSize)
+            guard from % blockSize == 0, copyLeft - Int64(index) >= blockSize, block < kept.blocks.count else { return nil }
+            trustedBasis = true
+            return kept.blocks[block].strong
         }
     }
 
@@ -138,7 +202,7 @@ public final class ContentReceiver: DeltaFileReader {
             switch try stream.read(ContentRecord.readHeader) {
             case .literal(let length): literalLeft = length
             case .deflate(_, let compressedLength): try stream.readBytes(compressedLength) { _ in }
-            case .copy: break
+            case .copy, .verifyByBlocks: break
             case .end, .abort: ended = true
             }
         }

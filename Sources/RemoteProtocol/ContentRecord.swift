@@ -3,8 +3,9 @@ public import SyncTrees
 
 /// How a file's content travels: literal bytes, copies from the receiver's old copy (a
 /// delta), and an end record with the SHA-256 of the whole content, which the receiver
-/// checks before it renames anything into place. A sender whose file changed under it
-/// ends with an abort record instead.
+/// checks before it renames anything into place. A delta starts with a record that makes
+/// the end record's digest the content's ``BlockDigest`` instead. A sender whose file
+/// changed under it ends with an abort record.
 public enum ContentRecord {
     static let literalTag: UInt8 = 1
     static let copyTag: UInt8 = 2
@@ -12,6 +13,11 @@ public enum ContentRecord {
     static let abortTag: UInt8 = 4
     /// Literal bytes compressed with deflate (`--compress`).
     static let deflateTag: UInt8 = 5
+    /// The end record's digest is the ``BlockDigest`` in blocks of this size (a delta's first record).
+    static let blocksTag: UInt8 = 6
+
+    /// Block sizes a delta's verification may announce (``BlockSignatures/blockSize(forFileSize:)`` stays inside).
+    static let blockSizes = 512...(1 << 20)
 
     public static func writeLiteralHeader(length: Int, to buffer: inout ByteBuffer) {
         buffer.writeInteger(literalTag)
@@ -37,6 +43,11 @@ public enum ContentRecord {
         buffer.writeBytes(sha256)
     }
 
+    public static func writeBlockVerification(blockSize: Int, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(blocksTag)
+        buffer.writeVarInt(UInt64(blockSize))
+    }
+
     public static func writeAbort(_ error: SyncTreeError, to buffer: inout ByteBuffer) {
         buffer.writeInteger(abortTag)
         buffer.writeTreeError(error)
@@ -48,6 +59,7 @@ public enum ContentRecord {
         case deflate(uncompressedLength: Int, compressedLength: Int)
         case copy(offset: Int64, length: Int64)
         case end(sha256: [UInt8])
+        case verifyByBlocks(blockSize: Int)
         case abort(SyncTreeError)
     }
 
@@ -71,6 +83,12 @@ public enum ContentRecord {
             return .end(sha256: digest)
         case abortTag:
             return .abort(try buffer.readTreeError())
+        case blocksTag:
+            let size = try buffer.readVarInt()
+            guard size <= UInt64(blockSizes.upperBound), blockSizes.contains(Int(size)) else {
+                throw WireError.malformed("block size \(size) out of range")
+            }
+            return .verifyByBlocks(blockSize: Int(size))
         default:
             throw WireError.malformed("unknown content record \(tag)")
         }

@@ -42,7 +42,11 @@ public enum ContentSender {
         do {
             let digest: [UInt8]
             if let signatures {
+                // A delta is verified by its block digest: the blocks both sides know from
+                // their signatures are not hashed again.
+                ContentRecord.writeBlockVerification(blockSize: signatures.blockSize, to: &output)
                 let outcome = try DeltaEncoder(signatures: signatures, own: reader.keptSignatures).encode(
+                    size: reader.attributes.size,
                     read: { buffer in
                         try stopIfAsked()
                         return try reader.read(into: buffer)
@@ -65,7 +69,7 @@ public enum ContentSender {
                         try flush(&output, false)
                     })
                 literal = outcome.literalBytes - saved  // the encoder counts literals whole
-                digest = outcome.sha256
+                digest = outcome.digest
             } else {
                 var hasher = SHA256()
                 // Room for what the file is listed to hold, not a whole chunk: a batch's buffer

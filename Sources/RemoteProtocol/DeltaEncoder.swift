@@ -1,4 +1,3 @@
-import Crypto
 public import SyncTrees
 
 /// One step of rebuilding a file on the receiving side.
@@ -50,24 +49,28 @@ public struct DeltaEncoder {
         Int((weak &* 0x9E37_79B1) >> 12)
     }
 
-    /// What the encoder sent: the whole content's SHA-256 and how it split.
+    /// What the encoder sent: the content's ``BlockDigest`` (in the signatures' block size)
+    /// and how it split.
     public struct Outcome: Sendable, Equatable {
-        public var sha256: [UInt8]
+        public var digest: [UInt8]
         public var totalBytes: Int64
         public var literalBytes: Int64
         public var copiedBytes: Int64
     }
 
     /// Reads everything `read` returns (until 0) and passes the records to `emit`, in order.
+    /// `size` is the content's size as announced to the receiver (its digest covers it).
     public func encode(
-        read: (UnsafeMutableRawBufferPointer) throws -> Int, emit: (DeltaRecord) throws -> Void
+        size: Int64, read: (UnsafeMutableRawBufferPointer) throws -> Int, emit: (DeltaRecord) throws -> Void
     ) throws -> Outcome {
         let blockSize = signatures.blockSize
         let capacity = max(4 << 20, blockSize * 4)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buffer.deallocate() }
-        var hasher = SHA256()
-        var outcome = Outcome(sha256: [], totalBytes: 0, literalBytes: 0, copiedBytes: 0)
+        // The blocks known from the content's own signatures are not hashed again: if the file
+        // changed since they were taken, its reader's final check fails the transfer.
+        var digest = BlockDigest(size: size, blockSize: blockSize)
+        var outcome = Outcome(digest: [], totalBytes: 0, literalBytes: 0, copiedBytes: 0)
         var start = 0  // the window's first byte
         var end = 0  // bytes in the buffer
         var base: Int64 = 0  // the file offset of the buffer's first byte
@@ -113,7 +116,13 @@ public struct DeltaEncoder {
                         finished = true
                         break
                     }
-                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[end..<(end + count)]))
+                    let chunkStart = outcome.totalBytes
+                    digest.add(UnsafeRawBufferPointer(rebasing: buffer[end..<(end + count)])) { index in
+                        guard let own else { return nil }
+                        let offset = chunkStart + Int64(index)
+                        let block = Int(offset / Int64(blockSize))
+                        return offset % Int64(blockSize) == 0 && block < own.blocks.count ? own.blocks[block].strong : nil
+                    }
                     outcome.totalBytes += Int64(count)
                     end += count
                 }
@@ -174,7 +183,7 @@ public struct DeltaEncoder {
         }
         try flushLiteral(upTo: end)
         try flushCopy()
-        outcome.sha256 = Array(hasher.finalize())
+        outcome.digest = digest.finalize()
         return outcome
     }
 }

@@ -12,6 +12,8 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     case walk
     case entry
     case md5
+    /// The block digest of a large file (``BlockDigest``), its block signatures kept for a delta.
+    case blockDigest = "block-digest"
     /// The MD5 of several files, each with its own outcome.
     case digests
     /// The block signatures of a file, for a delta upload.
@@ -38,7 +40,7 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     /// Whether the operation changes the tree (refused on a read-only root).
     public var writes: Bool {
         switch self {
-        case .hello, .list, .listKinds, .walk, .entry, .md5, .digests, .signatures, .read: false
+        case .hello, .list, .listKinds, .walk, .entry, .md5, .blockDigest, .digests, .signatures, .read: false
         case .write, .makeDirectory, .makeDirectories, .finishDirectory, .finishDirectories, .makeSymlink, .remove, .setModificationTime,
             .removeTemporaryFile, .rename, .keepVersion, .keepVersions:
             true
@@ -49,7 +51,7 @@ public enum RemoteOperation: String, Sendable, CaseIterable {
     public var streams: Bool { self == .read || self == .write || self == .walk }
 
     /// The version of this message set; a server refuses a client of another version by name.
-    public static let protocolVersion = 5
+    public static let protocolVersion = 6
 }
 
 /// The reply to a small request: a status byte, then the payload or a tree error.

@@ -36,6 +36,9 @@ struct RootHandler: Sendable {
                 // A client asks for a digest when it may send or fetch a delta of the file next.
                 let digest = try tree.md5(of: try body.readPath(), preparingDelta: true)
                 return RemoteReply.ok { $0.writeText(digest) }
+            case .blockDigest:
+                let digest = try tree.blockDigest(of: try body.readPath())
+                return RemoteReply.ok { $0.writeText(digest) }
             case .digests:
                 var digests: [Result<String, SyncTreeError>] = []
                 for _ in 0..<(try body.readCount(limit: WireLimits.maxBatch)) {

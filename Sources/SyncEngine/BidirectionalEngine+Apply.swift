@@ -50,20 +50,22 @@ extension BidirectionalEngine {
         case .compareThenCopy(let target):
             let origin = target.other
             do {
-                let digests = digests ?? PairedDigests.md5(of: operation.path, tree(origin), tree(target), size: operation.entry(origin)?.size ?? 0)
+                let digests =
+                    digests ?? PairedDigests.digests(of: operation.path, tree(origin), tree(target), size: operation.entry(origin)?.size ?? 0)
                 let (originDigest, targetDigest) = try (digests.0.get(), digests.1.get())
                 guard originDigest == targetDigest else {
                     var kept: [OperationResult] = []
                     var result = copy(operation, to: target, reason: .contentDiffers, mode: mode, updates: &updates, kept: &kept)
-                    result.md5Before = targetDigest
-                    if result.md5After == nil { result.md5After = originDigest }
+                    result.md5Before = PairedDigests.recorded(targetDigest)
+                    if result.md5After == nil { result.md5After = PairedDigests.recorded(originDigest) }
                     return kept + [result]
                 }
                 // Same bytes: only the mtime moved (a touch, or a restore of the same content).
                 let source = operation.entry(origin)!
                 var result = OperationResult(
                     path: operation.path, action: .setModificationTime, kind: .file, sizeBefore: source.size, sizeAfter: source.size,
-                    md5Before: targetDigest, md5After: originDigest, startedAt: started, endedAt: started, side: target)
+                    md5Before: PairedDigests.recorded(targetDigest), md5After: PairedDigests.recorded(originDigest), startedAt: started,
+                    endedAt: started, side: target)
                 if mode == .apply {
                     try checkUnchanged(operation, on: target)
                     try tree(target).setModificationTime(operation.path, to: source.modified)
@@ -76,10 +78,11 @@ extension BidirectionalEngine {
             }
         case .compareBoth(let newer):
             do {
-                let digests = PairedDigests.md5(of: operation.path, a, b, size: operation.a?.size ?? 0)
+                let digests = PairedDigests.digests(of: operation.path, a, b, size: operation.a?.size ?? 0)
                 let (aDigest, bDigest) = try (digests.0.get(), digests.1.get())
                 guard aDigest == bDigest else {
-                    return conflict(operation, winner: newer ?? .a, digests: (aDigest, bDigest), mode: mode, updates: &updates)
+                    let recorded = (PairedDigests.recorded(aDigest), PairedDigests.recorded(bDigest))
+                    return conflict(operation, winner: newer ?? .a, digests: recorded, mode: mode, updates: &updates)
                 }
                 // Created or changed the same way on both sides: settle the mtime on the newer one.
                 let winner = newer ?? .a
@@ -91,7 +94,8 @@ extension BidirectionalEngine {
                 }
                 var result = OperationResult(
                     path: operation.path, action: .setModificationTime, kind: .file, sizeBefore: older.size, sizeAfter: kept.size,
-                    md5Before: aDigest, md5After: bDigest, startedAt: started, endedAt: started, side: winner.other)
+                    md5Before: PairedDigests.recorded(aDigest), md5After: PairedDigests.recorded(bDigest), startedAt: started, endedAt: started,
+                    side: winner.other)
                 if mode == .apply {
                     try checkUnchanged(operation, on: winner.other)
                     try tree(winner.other).setModificationTime(operation.path, to: kept.modified)
@@ -105,8 +109,8 @@ extension BidirectionalEngine {
         case .conflict(let winner, _):
             var digests: (String?, String?) = (nil, nil)
             if operation.a?.kind == .file && operation.b?.kind == .file {
-                let read = PairedDigests.md5(of: operation.path, a, b, size: operation.a?.size ?? 0)
-                digests = ((try? read.0.get()), (try? read.1.get()))
+                let read = PairedDigests.digests(of: operation.path, a, b, size: operation.a?.size ?? 0)
+                digests = (PairedDigests.recorded(try? read.0.get()), PairedDigests.recorded(try? read.1.get()))
             }
             return conflict(operation, winner: winner, digests: digests, mode: mode, updates: &updates)
         case .delete(let side):

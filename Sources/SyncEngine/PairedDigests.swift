@@ -2,19 +2,38 @@ import Foundation
 import SyncCore
 import SyncTrees
 
-/// The MD5 of one path on both sides, the comparison of a file whose size matches but whose
-/// mtime does not.
+/// The digest of one path on both sides, the comparison of a file whose size matches but
+/// whose mtime does not: its MD5, or for a large file with a side across a network its
+/// ``BlockDigest``.
 enum PairedDigests {
     /// From this size on, the two sides are read at the same time: each read is a full pass
     /// over the file on its own disk (or server), so for a large file side by side halves the wait.
     static let overlapFrom: Int64 = 1 << 20
 
+    /// From this size on, a file with a side across a network is compared by its block digest
+    /// instead of its MD5. The delta transfer a difference leads to needs the blocks' hashes
+    /// anyway, and verifies by them without a second pass; an MD5 would be a pass of its own
+    /// over each copy (for a file of a gigabyte, longer than rsync's whole transfer of it).
+    /// The audit then has no MD5 for the file (``recorded(_:)``).
+    static let blocksFrom: Int64 = 64 << 20
+
+    /// `digest` as the audit records it: an MD5, or nothing for a block digest.
+    static func recorded(_ digest: String?) -> String? {
+        digest.flatMap { BlockDigest.isMD5($0) ? $0 : nil }
+    }
+
     /// Both digests, each with its own outcome, so the caller decides which failure counts.
-    static func md5(of path: RelativePath, _ first: any SyncTree, _ second: any SyncTree, size: Int64) -> (
+    static func digests(of path: RelativePath, _ first: any SyncTree, _ second: any SyncTree, size: Int64) -> (
         Result<String, any Error>, Result<String, any Error>
     ) {
         guard size >= overlapFrom else {
             return (Result { try first.md5(of: path) }, Result { try second.md5(of: path) })
+        }
+        if size >= blocksFrom && (first.batchesTransfers || second.batchesTransfers) {
+            let other = OtherThread<Result<String, any Error>>()
+            Thread.detachNewThread { other.finish(Result { try second.blockDigest(of: path) }) }
+            let mine = Result { try first.blockDigest(of: path) }
+            return (mine, other.wait())
         }
         // Across a network a differing digest leads to a delta transfer, which both sides'
         // signatures (computed in the same read) then serve.

@@ -154,7 +154,7 @@ extension SyncEngine {
             let origin = tree(planned.side.other)
             if action == .compareContent {
                 let (sourceResult, destinationResult) =
-                    digests ?? PairedDigests.md5(of: planned.path, origin, target, size: sourceEntry?.size ?? 0)
+                    digests ?? PairedDigests.digests(of: planned.path, origin, target, size: sourceEntry?.size ?? 0)
                 let sourceDigest: String
                 do {
                     sourceDigest = try sourceResult.get()
@@ -164,8 +164,8 @@ extension SyncEngine {
                 let destinationDigest = try destinationResult.get()
                 action = configuration.reconciler.resolveComparison(sameContent: sourceDigest == destinationDigest)
                 result.action = action
-                result.md5Before = destinationDigest
-                result.md5After = sourceDigest
+                result.md5Before = PairedDigests.recorded(destinationDigest)
+                result.md5After = PairedDigests.recorded(sourceDigest)
             }
             // What a sync replaces or deletes goes to the version store first.
             if let versions = configuration.versions, let existing = planned.destination, existing.kind != .directory,

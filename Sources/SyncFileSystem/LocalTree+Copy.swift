@@ -58,8 +58,10 @@ extension LocalTree {
             // A remote reader can send only what changed against the old copy (or what is
             // missing from a partial one); it asks for the content after this offer. The
             // sender's signatures came from ``deltaBasis(for:source:)``, which chooses alike.
+            var offered: LocalBasisFile?
             if let delta, delta.wantsBasis, let basis = resumeFrom ?? oldCopy(path, directory: directory, name: finalName) {
                 delta.useBasis(basis)
+                offered = basis
             }
             let attributes = reader.attributes
             let temporary = resumeFrom == nil ? partial ?? TemporaryName.make() : TemporaryName.make()
@@ -85,10 +87,14 @@ extension LocalTree {
                 if options.verify || local == nil {
                     var hasher = options.verify ? MD5Stream() : nil
                     var total: Int64 = 0
-                    try FileIO.readAll(from: reader, path: path, shouldStop: shouldStop) { chunk in
-                        hasher?.update(chunk)
-                        try FileIO.writeAll(output, chunk, path: path)
-                        total += Int64(chunk.count)
+                    if let delta, let offered, hasher == nil {
+                        total = try Self.receiveDelta(delta, basis: offered, into: output, path: path, shouldStop: shouldStop)
+                    } else {
+                        try FileIO.readAll(from: reader, path: path, shouldStop: shouldStop) { chunk in
+                            hasher?.update(chunk)
+                            try FileIO.writeAll(output, chunk, path: path)
+                            total += Int64(chunk.count)
+                        }
                     }
                     copied = total
                     sourceDigest = hasher?.finalize()
@@ -166,6 +172,59 @@ extension LocalTree {
         }
     }
 
+    /// Writes what a delta reader holds into `output`, copying the runs of the old copy it
+    /// names (``DeltaFileReader/takeBasisRun(limit:)``) in the kernel rather than through this
+    /// process. Returns the bytes written.
+    static func receiveDelta(
+        _ reader: any DeltaFileReader, basis: LocalBasisFile, into output: Int32, path: RelativePath, shouldStop: () -> Bool
+    ) throws -> Int64 {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileIO.bufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            if shouldStop() { throw SyncTreeError(code: .interrupted, operation: "copy", path: path, detail: "stopped") }
+            if let run = try reader.takeBasisRun(limit: Int64(copyChunk)) {
+                try copyRange(from: basis.descriptor, at: run.offset, length: run.length, to: output, buffer: buffer, path: path)
+                total += run.length
+                continue
+            }
+            let count = try reader.read(into: buffer)
+            if count == 0 { return total }
+            try FileIO.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[..<count]), path: path)
+            total += Int64(count)
+        }
+    }
+
+    /// Copies `length` bytes from `offset` of `input` to `output`'s current offset, with
+    /// `copy_file_range` where the file system can (through `buffer` where it cannot).
+    static func copyRange(
+        from input: Int32, at offset: Int64, length: Int64, to output: Int32, buffer: UnsafeMutableRawBufferPointer, path: RelativePath
+    ) throws {
+        var done: Int64 = 0
+        var inKernel = true
+        while done < length {
+            let want = Int(min(length - done, Int64(inKernel ? copyChunk : buffer.count)))
+            let count: Int
+            if inKernel {
+                count = hasync_copy_file_range_from(input, offset + done, output, want)
+            } else {
+                count = pread(input, buffer.baseAddress, want, off_t(offset + done))
+                if count > 0 { try FileIO.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[..<count]), path: path) }
+            }
+            if count > 0 {
+                done += Int64(count)
+            } else if count == 0 {
+                throw SyncTreeError(code: .targetChanged, operation: "delta", path: path, detail: "the old copy shrank during the transfer")
+            } else if errno == EINTR {
+                continue
+            } else if inKernel && [EXDEV, EOPNOTSUPP, ENOSYS, EINVAL].contains(errno) {
+                inKernel = false
+            } else {
+                throw SyncTreeError.system("copy from old copy", path)
+            }
+        }
+    }
+
     /// Files from this size on, received from a network peer, can resume an interrupted transfer.
     public static let resumableMinimumSize: Int64 = 8 << 20
 
@@ -187,15 +246,20 @@ extension LocalTree {
             {
                 return basis
             }
-            return oldCopy(path, directory: directory, name: finalName)
+            return oldCopy(path, directory: directory, name: finalName, handingOut: false)
         }
     }
 
-    /// The file at `path` as a delta's basis, with the signatures its MD5 read kept, if any.
-    func oldCopy(_ path: RelativePath, directory: Int32, name: UnsafePointer<CChar>) -> LocalBasisFile? {
+    /// The file at `path` as a delta's basis, with the signatures its digest's read kept, if
+    /// any; `handingOut` them for the last time (the delta's receiver) or not (its sender's
+    /// request for them, or another read).
+    func oldCopy(_ path: RelativePath, directory: Int32, name: UnsafePointer<CChar>, handingOut: Bool = true) -> LocalBasisFile? {
         guard let basis = LocalBasisFile(directory: directory, name: name) else { return nil }
         if basis.size >= KeptSignatures.minimumSize {
-            basis.keptSignatures = keptSignatures.take(path, version: basis.currentVersion())
+            let version = basis.currentVersion()
+            basis.keptSignatures =
+                handingOut ? keptSignatures.take(path, version: version) : keptSignatures.peek(path, version: version)
+            if basis.keptSignatures != nil { basis.keptVersion = version }
         }
         return basis
     }
@@ -223,6 +287,27 @@ extension LocalTree {
             keptSignatures.keep(signatures, for: path, version: before)
         }
         return hasher.finalize()
+    }
+
+    /// The ``BlockDigest`` of the file at `path`; for a regular file of at least
+    /// ``KeptSignatures/minimumSize``, its block signatures from the same read are kept for
+    /// the delta that follows, as with ``md5(of:preparingDelta:)``.
+    public func blockDigest(of path: RelativePath) throws -> String {
+        guard let file = (try? deltaBasis(for: path, source: nil)) ?? nil, file.size >= KeptSignatures.minimumSize,
+            let before = file.currentVersion()
+        else {
+            return try readingBlockDigest(of: path)
+        }
+        var offset: Int64 = 0
+        let (signatures, digest) = try BlockSignatures.computeWithDigest(size: file.size) { buffer in
+            let count = try file.read(at: offset, into: buffer)
+            offset += Int64(count)
+            return count
+        }
+        if offset == before.size && file.currentVersion() == before {
+            keptSignatures.keep(signatures, for: path, version: before)
+        }
+        return BlockDigest.text(digest)
     }
 
     /// Removes an unfinished copy, or keeps it as `keep` (the partial file of a resumable
@@ -329,6 +414,7 @@ final class LocalBasisFile: BasisFile {
     let descriptor: Int32
     let size: Int64
     var keptSignatures: BlockSignatures?
+    var keptVersion: FileVersion?
 
     init?(directory: Int32, name: UnsafePointer<CChar>) {
         let descriptor = openat(directory, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)

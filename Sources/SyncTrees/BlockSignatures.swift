@@ -45,21 +45,53 @@ public struct BlockSignatures: Sendable, Equatable {
 
     /// Computes the signatures of everything `read` returns until it returns 0.
     public static func compute(blockSize: Int, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> BlockSignatures {
+        try compute(blockSize: blockSize, read: read, tail: { _ in })
+    }
+
+    /// The signatures and the ``BlockDigest`` of a file of `size` bytes, from one pass over
+    /// what `read` returns.
+    public static func computeWithDigest(size: Int64, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> (
+        signatures: BlockSignatures, digest: [UInt8]
+    ) {
+        var tail: [UInt8] = []
+        let signatures = try compute(blockSize: blockSize(forFileSize: size), read: read, tail: { tail = Array($0) })
+        var digest = BlockDigest(size: size, blockSize: signatures.blockSize)
+        for block in signatures.blocks { digest.add(known: block.strong) }
+        tail.withUnsafeBytes { digest.add($0) }
+        return (signatures, digest.finalize())
+    }
+
+    /// ``compute(blockSize:read:)``, handing the bytes after the last full block to `tail`.
+    static func compute(
+        blockSize: Int, read: (UnsafeMutableRawBufferPointer) throws -> Int, tail: (UnsafeRawBufferPointer) -> Void
+    ) throws -> BlockSignatures {
         var signatures = BlockSignatures(blockSize: blockSize)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 16)
+        // Whole blocks of about a MiB per read: a small block's read each would cost a call
+        // per block of a file of gigabytes.
+        let span = blockSize * max(1, (1 << 20) / blockSize)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: span, alignment: 16)
         defer { buffer.deallocate() }
         while true {
             var filled = 0
-            while filled < blockSize {
+            var finished = false
+            while filled < span {
                 let count = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
-                if count == 0 { break }
+                if count == 0 {
+                    finished = true
+                    break
+                }
                 filled += count
             }
-            guard filled == blockSize else { break }
-            let block = UnsafeRawBufferPointer(buffer)
-            signatures.blocks.append(Block(weak: RollingChecksum(block).value, strong: StrongHash(block)))
+            let whole = filled / blockSize * blockSize
+            for start in stride(from: 0, to: whole, by: blockSize) {
+                let block = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + blockSize)])
+                signatures.blocks.append(Block(weak: RollingChecksum(block).value, strong: StrongHash(block)))
+            }
+            if finished {
+                tail(UnsafeRawBufferPointer(rebasing: buffer[whole..<filled]))
+                return signatures
+            }
         }
-        return signatures
     }
 }
 

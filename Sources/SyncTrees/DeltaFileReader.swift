@@ -11,13 +11,18 @@ public protocol BasisFile: AnyObject {
     /// file (so what was computed from its content still holds); nil when it cannot be told.
     func currentVersion() -> FileVersion?
 
-    /// Its signatures, when they were computed with its MD5 (``KeptSignatures``).
+    /// Its signatures, when they were computed with its digest (``KeptSignatures``).
     var keptSignatures: BlockSignatures? { get }
+
+    /// The version ``keptSignatures`` hold for: a receiver that takes a block's hash from
+    /// them instead of hashing what it copied checks the file is still this version.
+    var keptVersion: FileVersion? { get }
 }
 
 extension BasisFile {
     public func currentVersion() -> FileVersion? { nil }
     public var keptSignatures: BlockSignatures? { nil }
+    public var keptVersion: FileVersion? { nil }
 }
 
 /// One version of one file: its identity (device and inode) and what any change to it
@@ -48,10 +53,17 @@ public protocol DeltaFileReader: FileReader {
     /// Whether this content can refer to an old copy at all; when not, the writing tree does
     /// not look for one (for a new file, a lookup of a name that is not there).
     var wantsBasis: Bool { get }
+
+    /// When the next bytes are a run of whole blocks of the basis whose hashes the content's
+    /// verification takes from the basis's kept signatures, their place in the basis (at most
+    /// `limit` bytes): the writing tree copies them itself, in the kernel, and they count as
+    /// read. `nil` when the next bytes must be read.
+    func takeBasisRun(limit: Int64) throws -> (offset: Int64, length: Int64)?
 }
 
 extension DeltaFileReader {
     public var wantsBasis: Bool { true }
+    public func takeBasisRun(limit: Int64) throws -> (offset: Int64, length: Int64)? { nil }
 }
 
 /// Below this size an old copy is not worth a delta: sending the file costs about as much

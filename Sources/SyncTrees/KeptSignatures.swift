@@ -51,6 +51,14 @@ public final class KeptSignatures: Sendable {
         return found.signatures
     }
 
+    /// The signatures kept for `path` if they were computed from `version`, still kept: a
+    /// server hands a peer its old copy's signatures for a delta upload, then needs them
+    /// again as the receiver of that delta.
+    public func peek(_ path: RelativePath, version: FileVersion?) -> BlockSignatures? {
+        guard let version else { return nil }
+        return kept.withLock { kept in kept.first { $0.path == path && $0.version == version }?.signatures }
+    }
+
     /// How many files' signatures are kept.
     public var count: Int { kept.withLock { $0.count } }
 }

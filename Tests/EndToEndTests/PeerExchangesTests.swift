@@ -169,7 +169,8 @@ struct PeerExchangesTests {
         let refusal = #expect(throws: RemoteError.self) { try RemoteTree.checkProtocol(4, of: url) }
         #expect(
             refusal?.description
-                == "hasync://peer.example:7443/photos speaks protocol version 4, this client 5: run the same ha-sync version on both ends")
+                == "hasync://peer.example:7443/photos speaks protocol version 4, this client \(RemoteOperation.protocolVersion): "
+                + "run the same ha-sync version on both ends")
     }
 
     @Test func aSubtreeIsListedInOneWalk() async throws {

@@ -186,6 +186,49 @@ struct RemotePeerTests {
         #expect(try TemporaryTree.read(back, RelativePath("image.img")) == TemporaryTree.read(exported, RelativePath("image.img")))
     }
 
+    @Test func aLargeFileIsComparedByItsBlocksAndOnlyItsChangeTravels() async throws {
+        let server = try await serve()
+        defer { Task { await server.stop() } }
+        // Past the size from which a file with a peer is compared by its block digest (64 MiB),
+        // with a short last block.
+        let size = (64 << 20) + 1000
+        try writeLargeFile(local + "/disk.img", size: size, seed: 11)
+        let first = try await sync(local, server.url("data"), server)
+        #expect(first.status == 0, "\(first.stderr)")
+
+        // Touched, not changed: the digests agree, only the mtime moves.
+        try patch(local + "/disk.img", at: 0, count: 0, modified: 1_900_000_000)
+        let receivedBefore = try await server.metric("ha_sync_serve_received_bytes_total{root=\"data\"}")
+        let touched = try await sync(local, server.url("data"), server)
+        #expect(touched.status == 0, "\(touched.stderr)")
+        #expect(touched.summary?["metadata_only"] as? Int == 1, "\(touched.stdout)")
+        #expect(try await server.metric("ha_sync_serve_received_bytes_total{root=\"data\"}") - receivedBefore < 4096)
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: exported + "/disk.img")[.modificationDate] as? Date
+                == Date(timeIntervalSince1970: 1_900_000_000))
+
+        // 64 KiB rewritten in the middle: a delta, rebuilt from the server's old copy.
+        try patch(local + "/disk.img", at: size / 2 + 77, count: 64 << 10, modified: 1_910_000_000)
+        let before = try await server.metric("ha_sync_serve_received_bytes_total{root=\"data\"}")
+        let basisBefore = try await server.metric("ha_sync_serve_file_bytes_total{root=\"data\",source=\"basis\"}")
+        let pushed = try await sync(local, server.url("data"), server)
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(pushed.summary?["updated"] as? Int == 1)
+        let received = try await server.metric("ha_sync_serve_received_bytes_total{root=\"data\"}") - before
+        #expect(received < Double(size) * 0.01, "the server received \(received) bytes for a 64 KiB change")
+        #expect(try await server.metric("ha_sync_serve_file_bytes_total{root=\"data\",source=\"basis\"}") - basisBefore > Double(size) * 0.9)
+        #expect(try TemporaryTree.read(local, RelativePath("disk.img")) == TemporaryTree.read(exported, RelativePath("disk.img")))
+
+        // The other way: the server's copy changes, this side pulls a delta.
+        try patch(exported + "/disk.img", at: size - 3000, count: 3000, modified: 1_920_000_000)
+        let sentBefore = try await server.metric("ha_sync_serve_sent_bytes_total{root=\"data\"}")
+        let pulled = try await sync(server.url("data"), local, server, pair: "back")
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(pulled.summary?["updated"] as? Int == 1)
+        #expect(try await server.metric("ha_sync_serve_sent_bytes_total{root=\"data\"}") - sentBefore < Double(size) * 0.01)
+        #expect(try TemporaryTree.read(local, RelativePath("disk.img")) == TemporaryTree.read(exported, RelativePath("disk.img")))
+    }
+
     @Test func compressionShrinksWhatCrossesTheWireBothWays() async throws {
         let server = try await serve()
         defer { Task { await server.stop() } }

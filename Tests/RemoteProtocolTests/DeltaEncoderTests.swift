@@ -16,7 +16,7 @@ struct DeltaEncoderTests {
         #expect(signatures.blocks.count == old.count / blockSize)
         var rebuilt: [UInt8] = []
         let outcome = try DeltaEncoder(signatures: signatures, own: try own.map { try self.signatures(of: $0, blockSize: blockSize) }).encode(
-            read: reading(new, piece: 777),  // odd read sizes, as from a network stream
+            size: Int64(new.count), read: reading(new, piece: 777),  // odd read sizes, as from a network stream
             emit: { record in
                 switch record {
                 case .literal(let bytes): rebuilt += bytes
@@ -72,17 +72,23 @@ struct DeltaEncoderTests {
         #expect(helped.outcome == plain.outcome)
     }
 
-    @Test func staleOwnSignaturesCannotHideTheRealContent() throws {
-        // Signatures of a version of the file that changed before it was read: matches may be
-        // wrong, but the end record's SHA-256 is of what was read, so the receiver refuses
-        // a wrong rebuild instead of keeping it.
+    @Test func theDigestIsTheContentsBlockDigestWithOrWithoutItsOwnSignatures() throws {
         var seed: UInt64 = 9
         let old = random(200_000, seed: &seed)
         var new = old
         for index in 100_000..<104_096 { new[index] &+= 1 }
-        let (rebuilt, outcome) = try roundTrip(old: old, new: new, own: old)
-        #expect(outcome.sha256 == Array(SHA256.hash(data: new)))
-        #expect(rebuilt != new, "the stale signatures claimed the changed blocks were unchanged")
+        new += random(1000, seed: &seed)  // a short last block
+        var expected = BlockDigest(size: Int64(new.count), blockSize: 2048)
+        new.withUnsafeBytes { expected.add($0) }
+        let digest = expected.finalize()
+        let (rebuilt, outcome) = try roundTrip(old: old, new: new)
+        #expect(rebuilt == new)
+        #expect(outcome.digest == digest)
+        // With its own signatures the sender hashes no block they cover, and gets the same.
+        let (again, known) = try roundTrip(old: old, new: new, own: new)
+        #expect(again == new)
+        #expect(known.digest == digest)
+        #expect(digest != Array(SHA256.hash(data: new)), "not the whole-content SHA-256 of a plain transfer")
     }
 
     @Test func insertedBytesShiftEverythingAfterThemAndStillMatch() throws {
@@ -119,7 +125,7 @@ struct DeltaEncoderTests {
         let old = random(3 * limit + 5000, seed: &seed)
         var copies: [Int64] = []
         _ = try DeltaEncoder(signatures: try signatures(of: old, blockSize: 2048), copyRecordLimit: Int64(limit)).encode(
-            read: reading(old, piece: 8192),
+            size: Int64(old.count), read: reading(old, piece: 8192),
             emit: { record in
                 if case .copy(_, let length) = record { copies.append(length) }
             })
@@ -136,7 +142,7 @@ struct DeltaEncoderTests {
         let old = Array((0..<64).map { _ in block }.joined())
         var records = 0
         let outcome = try DeltaEncoder(signatures: try signatures(of: old, blockSize: 2048)).encode(
-            read: reading(old), emit: { _ in records += 1 })
+            size: Int64(old.count), read: reading(old), emit: { _ in records += 1 })
         #expect(outcome.copiedBytes == Int64(old.count))
         #expect(records == 1)
     }

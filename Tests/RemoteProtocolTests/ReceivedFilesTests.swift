@@ -56,6 +56,85 @@ struct ReceivedFilesTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["f", "g"], "no temporary file left")
     }
 
+    @Test func aDeltaVerifiedByBlocksTrustsTheOldCopysKeptHashesOnlyWhileItIsUnchanged() throws {
+        let size = 16 << 20
+        let blockSize = BlockSignatures.blockSize(forFileSize: Int64(size))
+        var old = [UInt8](repeating: 0, count: size)
+        for index in old.indices { old[index] = UInt8(truncatingIfNeeded: index &* 2_654_435_761 >> 13) }
+        var new = old
+        for index in (10 * blockSize)..<(11 * blockSize) { new[index] &+= 1 }
+        var expected = BlockDigest(size: Int64(size), blockSize: blockSize)
+        new.withUnsafeBytes { expected.add($0) }
+        let digest = expected.finalize()
+        let attributes = FileAttributes(size: Int64(size), modified: modified, permissions: 0o644)
+
+        /// Copies of every old block but the tenth, which is sent; `meanwhile` runs before the copy after it.
+        func delta(_ path: String, digest: [UInt8], meanwhile: @escaping () -> Void = {}) -> ContentReceiver {
+            var first = ByteBuffer()
+            ContentRecord.writeBlockVerification(blockSize: blockSize, to: &first)
+            ContentRecord.writeCopy(offset: 0, length: Int64(10 * blockSize), to: &first)
+            ContentRecord.writeLiteralHeader(length: blockSize, to: &first)
+            first.writeBytes(new[(10 * blockSize)..<(11 * blockSize)])
+            var rest = ByteBuffer()
+            ContentRecord.writeCopy(offset: Int64(11 * blockSize), length: Int64(size - 11 * blockSize), to: &rest)
+            ContentRecord.writeEnd(sha256: digest, to: &rest)
+            var pieces = [first, rest][...]
+            return ContentReceiver(
+                attributes: attributes, path: RelativePath(path),
+                stream: RecordStream {
+                    if pieces.count == 1 { meanwhile() }
+                    return pieces.popFirst()
+                })
+        }
+
+        let local = try LocalTree(root: root)
+        for name in ["same", "changed", "wrong"] {
+            try TemporaryTree.write(root, RelativePath(name), old)
+            // The comparison's read keeps the old copy's signatures for the delta.
+            _ = try local.blockDigest(of: RelativePath(name))
+        }
+        // The runs of whole blocks before and after the change are handed to the tree to copy itself.
+        let probe = delta("same", digest: digest)
+        probe.useBasis(try #require(try local.deltaBasis(for: RelativePath("same"), source: nil)))
+        let run = try #require(try probe.takeBasisRun(limit: 1 << 30))
+        #expect(run == (0, Int64(10 * blockSize)))
+        #expect(try probe.takeBasisRun(limit: 1 << 30) == nil, "the changed block is read")
+
+        let received = delta("same", digest: digest)
+        _ = try local.receiveFile(RelativePath("same"), from: received, options: CopyOptions(), shouldStop: { false })
+        #expect(try TemporaryTree.read(root, RelativePath("same")) == new)
+        #expect(received.literalBytes == Int64(blockSize))
+
+        // The old copy is written to during the transfer: its kept hashes no longer vouch for
+        // what was copied, so nothing lands even though the digests agree.
+        let changedPath = root + "/changed"
+        let changing = delta("changed", digest: digest) {
+            let handle = FileHandle(forWritingAtPath: changedPath)!
+            try? handle.seek(toOffset: UInt64(20 * blockSize))
+            handle.write(Data([0xAA]))
+            try? handle.close()
+        }
+        #expect {
+            _ = try local.receiveFile(RelativePath("changed"), from: changing, options: CopyOptions(), shouldStop: { false })
+        } throws: { ($0 as? SyncTreeError)?.code == .targetChanged }
+        var written = old
+        written[20 * blockSize] = 0xAA
+        #expect(try TemporaryTree.read(root, RelativePath("changed")) == written, "the old copy stays as it was written")
+
+        // A digest that does not match what was rebuilt fails verification.
+        let wrong = delta("wrong", digest: [UInt8](repeating: 1, count: 32))
+        #expect {
+            _ = try local.receiveFile(RelativePath("wrong"), from: wrong, options: CopyOptions(), shouldStop: { false })
+        } throws: { ($0 as? SyncTreeError)?.code == .verificationFailed }
+        #expect(try TemporaryTree.read(root, RelativePath("wrong")) == old)
+        // Only the transfers' partial files stay (a later attempt resumes from them), never
+        // under a final name.
+        let partials = ["changed", "wrong"].map {
+            String(decoding: TemporaryName.resumable(for: Array($0.utf8), size: Int64(size), modified: modified), as: UTF8.self)
+        }
+        #expect(try Set(FileManager.default.contentsOfDirectory(atPath: root)).subtracting(partials) == ["changed", "same", "wrong"])
+    }
+
     @Test func aBatchAcrossFoldersLandsEachFileInItsOwnFolder() throws {
         try TemporaryTree.makeDirectories(root, RelativePath("a"))
         try TemporaryTree.makeDirectories(root, RelativePath("b"))

@@ -16,12 +16,12 @@ struct PairedDigestsTests {
         let content = String(repeating: "x", count: Int(size))
         a.setFile("f", content, modified: Self.t0)
         b.setFile("f", content.uppercased(), modified: Self.t0)
-        let (first, second) = PairedDigests.md5(of: RelativePath("f"), a, b, size: size)
+        let (first, second) = PairedDigests.digests(of: RelativePath("f"), a, b, size: size)
         #expect(try first.get() == a.md5(of: RelativePath("f")))
         #expect(try second.get() == b.md5(of: RelativePath("f")))
         #expect(try first.get() != second.get())
 
-        let (missing, present) = PairedDigests.md5(of: RelativePath("f"), InMemoryTree(name: "empty"), b, size: size)
+        let (missing, present) = PairedDigests.digests(of: RelativePath("f"), InMemoryTree(name: "empty"), b, size: size)
         #expect((try? missing.get()) == nil, "a file missing on one side fails only that side")
         #expect(try present.get() == b.md5(of: RelativePath("f")))
     }
@@ -33,15 +33,38 @@ struct PairedDigestsTests {
         let peer = DigestRecordingTree(InMemoryTree(name: "peer"), peer: true)
         local.base.setFile("f", content, modified: Self.t0)
         peer.base.setFile("f", content, modified: Self.t0)
-        _ = PairedDigests.md5(of: RelativePath("f"), local, peer, size: size)
+        _ = PairedDigests.digests(of: RelativePath("f"), local, peer, size: size)
         #expect(local.preparing.withLock { $0 } == [true])
         #expect(peer.preparing.withLock { $0 } == [true])
 
         let other = DigestRecordingTree(InMemoryTree(name: "other"), peer: false)
         other.base.setFile("f", content, modified: Self.t0)
-        _ = PairedDigests.md5(of: RelativePath("f"), local, other, size: size)
+        _ = PairedDigests.digests(of: RelativePath("f"), local, other, size: size)
         #expect(local.preparing.withLock { $0 } == [true, false], "two local trees read the digest alone")
         #expect(other.preparing.withLock { $0 } == [false])
+    }
+
+    @Test func aLargeFileWithAPeerIsComparedByItsBlockDigestWhichTheAuditDoesNotRecord() throws {
+        let size = PairedDigests.blocksFrom
+        let local = DigestRecordingTree(InMemoryTree(name: "local"), peer: false)
+        let peer = DigestRecordingTree(InMemoryTree(name: "peer"), peer: true)
+        let content = String(repeating: "x", count: Int(size))
+        local.base.setFile("f", content, modified: Self.t0)
+        peer.base.setFile("f", content, modified: Self.t0)
+        let (mine, theirs) = PairedDigests.digests(of: RelativePath("f"), local, peer, size: size)
+        #expect(try mine.get() == theirs.get(), "the same content has the same block digest")
+        #expect(try mine.get().hasPrefix(BlockDigest.prefix))
+        #expect(PairedDigests.recorded(try mine.get()) == nil)
+        #expect(local.preparing.withLock { $0 }.isEmpty && peer.preparing.withLock { $0 }.isEmpty, "no MD5 was read")
+
+        peer.base.setFile("f", content.dropLast() + "y", modified: Self.t0)
+        let (same, changed) = PairedDigests.digests(of: RelativePath("f"), local, peer, size: size)
+        #expect(try same.get() != changed.get(), "a changed last byte changes the digest")
+
+        let other = DigestRecordingTree(InMemoryTree(name: "other"), peer: false)
+        other.base.setFile("f", content, modified: Self.t0)
+        let (first, _) = PairedDigests.digests(of: RelativePath("f"), local, other, size: size)
+        #expect(PairedDigests.recorded(try first.get()) == (try local.base.md5(of: RelativePath("f"))), "two local trees compare by MD5")
     }
 }
 

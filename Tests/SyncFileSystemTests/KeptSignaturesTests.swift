@@ -41,7 +41,20 @@ struct KeptSignaturesTests {
         #expect(tree.keptSignatures.count == 1)
         let basis = try #require(try tree.deltaBasis(for: path, source: nil))
         #expect(basis.keptSignatures == (try freshSignatures()))
-        #expect(try tree.deltaBasis(for: path, source: nil)?.keptSignatures == nil, "handed out once")
+        // A peer's request for them leaves them for the receive of its delta.
+        #expect(try tree.deltaBasis(for: path, source: nil)?.keptSignatures == (try freshSignatures()))
+        #expect(tree.keptSignatures.count == 1)
+    }
+
+    @Test func theBlockDigestKeepsTheSameSignaturesAndMatchesAPlainRead() throws {
+        let digest = try tree.blockDigest(of: path)
+        #expect(digest.hasPrefix(BlockDigest.prefix))
+        let basis = try #require(try tree.deltaBasis(for: path, source: nil))
+        #expect(basis.keptSignatures == (try freshSignatures()))
+        #expect(basis.keptVersion != nil)
+        #expect(try tree.openFile(path).keptSignatures == (try freshSignatures()))
+        #expect(try tree.openFile(path).keptSignatures == nil, "handed out once")
+        #expect(digest == (try tree.readingBlockDigest(of: path)), "the same digest as a plain read through a reader")
     }
 
     @Test func theyServeTheFilesReaderToo() throws {

@@ -14,6 +14,10 @@ int hasync_open_beneath(int dirfd, const char *path, int flags, unsigned int mod
 /// copy_file_range(2) on the current offsets of both fds.
 ssize_t hasync_copy_file_range(int fd_in, int fd_out, size_t len);
 
+/// copy_file_range(2) from `offset` of `fd_in` (its own offset unchanged) to the current
+/// offset of `fd_out`.
+ssize_t hasync_copy_file_range_from(int fd_in, long long offset, int fd_out, size_t len);
+
 /// Shares the data of `fd_in` with `fd_out` (FICLONE: a reflink on btrfs, XFS, NFS 4.2 servers
 /// that support CLONE). Returns 0, or -1 with errno set (EOPNOTSUPP, EXDEV, EINVAL... when the
 /// file system cannot).
