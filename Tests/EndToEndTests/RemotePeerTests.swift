@@ -218,6 +218,11 @@ struct RemotePeerTests {
         #expect(received < Double(size) * 0.01, "the server received \(received) bytes for a 64 KiB change")
         #expect(try await server.metric("ha_sync_serve_file_bytes_total{root=\"data\",source=\"basis\"}") - basisBefore > Double(size) * 0.9)
         #expect(try TemporaryTree.read(local, RelativePath("disk.img")) == TemporaryTree.read(exported, RelativePath("disk.img")))
+        // Compared by its blocks, not its MD5: the records carry no MD5.
+        for outcome in [touched, pushed] {
+            let record = try #require(outcome.jsonLines.first { $0["type"] as? String == "operation" && $0["path"] as? String == "disk.img" })
+            #expect(record["md5_before"] as? String == nil && record["md5_after"] as? String == nil, "\(record)")
+        }
 
         // The other way: the server's copy changes, this side pulls a delta.
         try patch(exported + "/disk.img", at: size - 3000, count: 3000, modified: 1_920_000_000)
