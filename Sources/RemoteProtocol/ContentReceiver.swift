@@ -76,7 +76,7 @@ public final class ContentReceiver: DeltaFileReader {
                 guard count > 0 else {
                     throw SyncTreeError(code: .targetChanged, operation: "delta", path: path, detail: "the old copy shrank during the transfer")
                 }
-                digest(UnsafeRawBufferPointer(rebasing: buffer[..<count]), copiedFrom: copyOffset, copyLeft: copyLeft, basis: basis)
+                digest(UnsafeRawBufferPointer(rebasing: buffer[..<count]), copiedFrom: copyOffset, copyLeft: copyLeft)
                 copyOffset += Int64(count)
                 copyLeft -= Int64(count)
                 copiedBytes += Int64(count)
@@ -89,9 +89,7 @@ public final class ContentReceiver: DeltaFileReader {
 
     public func takeBasisRun(limit: Int64) throws -> (offset: Int64, length: Int64)? {
         while inflated.readableBytes == 0 && literalLeft == 0 && copyLeft == 0 && !ended { try nextRecord() }
-        guard copyLeft > 0, let basis, basis.keptVersion != nil, let kept = basis.keptSignatures, let digest = blockDigest,
-            kept.blockSize == digest.blockSize, digest.isAtBlockStart
-        else { return nil }
+        guard copyLeft > 0, let kept = vouchingSignatures, blockDigest!.isAtBlockStart else { return nil }
         let blockSize = Int64(kept.blockSize)
         guard copyOffset % blockSize == 0 else { return nil }
         let first = Int(copyOffset / blockSize)
@@ -140,16 +138,25 @@ public final class ContentReceiver: DeltaFileReader {
         }
     }
 
-    /// Adds served bytes to the digest: copied ones that start a block the old copy's kept
-    /// signatures hash (a whole block of it, all from this copy record) by that hash.
-    private func digest(_ bytes: UnsafeRawBufferPointer, copiedFrom offset: Int64? = nil, copyLeft: Int64 = 0, basis: (any BasisFile)? = nil) {
+    /// The old copy's kept signatures, when the delta's digest may take blocks' hashes from
+    /// them: kept for a known version, in the digest's block size.
+    private var vouchingSignatures: BlockSignatures? {
+        guard let basis, basis.keptVersion != nil, let kept = basis.keptSignatures, kept.blockSize == blockDigest?.blockSize else {
+            return nil
+        }
+        return kept
+    }
+
+    /// Adds served bytes to the digest: copied ones (from `offset` of the old copy, with
+    /// `copyLeft` bytes of their record left) that start a block the old copy's kept signatures
+    /// hash, a whole block of it from this record, by that hash.
+    private func digest(_ bytes: UnsafeRawBufferPointer, copiedFrom offset: Int64? = nil, copyLeft: Int64 = 0) {
         served += Int64(bytes.count)
         guard blockDigest != nil else {
             hasher.update(bufferPointer: bytes)
             return
         }
-        let kept = offset == nil || basis?.keptVersion == nil ? nil : basis?.keptSignatures
-        guard let offset, let kept, kept.blockSize == blockDigest!.blockSize else {
+        guard let offset, let kept = vouchingSignatures else {
             blockDigest!.add(bytes)
             return
         }
