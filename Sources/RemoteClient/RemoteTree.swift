@@ -88,8 +88,11 @@ public final class RemoteTree: SyncTree, Sendable {
         return try reply.readText()
     }
 
-    public func blockDigest(of path: RelativePath) throws -> String {
-        var reply = try call(.blockDigest, path) { $0.writePath(path) }
+    public func blockDigest(of path: RelativePath, key: BlockKey) throws -> String {
+        var reply = try call(.blockDigest, path) {
+            $0.writePath(path)
+            $0.writeBytes(key.bytes)
+        }
         return try reply.readText()
     }
 

@@ -1,11 +1,12 @@
 public import NIOCore
 public import SyncTrees
 
-/// The wire form of ``BlockSignatures``: the block size, the count, then per block the weak
-/// checksum and the 128-bit strong hash.
+/// The wire form of ``BlockSignatures``: the block size, the key, the count, then per block
+/// the weak checksum and the 128-bit strong hash.
 extension BlockSignatures {
     public func write(to buffer: inout ByteBuffer) {
         buffer.writeVarInt(UInt64(blockSize))
+        buffer.writeBytes(key.bytes)
         buffer.writeVarInt(UInt64(blocks.count))
         for block in blocks {
             buffer.writeInteger(block.weak)
@@ -17,6 +18,7 @@ extension BlockSignatures {
     public static func read(from buffer: inout ByteBuffer) throws -> BlockSignatures {
         let blockSize = try buffer.readCount(limit: 1 << 20)
         guard blockSize >= 512 else { throw WireError.malformed("block size \(blockSize) too small") }
+        let key = try buffer.readBlockKey()
         let count = try buffer.readCount(limit: 1 << 24)
         guard buffer.readableBytes >= count * 20 else { throw WireError.truncated }
         var blocks: [Block] = []
@@ -27,6 +29,14 @@ extension BlockSignatures {
             let low: UInt64 = buffer.readInteger()!
             blocks.append(Block(weak: weak, strong: StrongHash(high: high, low: low)))
         }
-        return BlockSignatures(blockSize: blockSize, blocks: blocks)
+        return BlockSignatures(blockSize: blockSize, key: key, blocks: blocks)
+    }
+}
+
+extension ByteBuffer {
+    /// Reads a ``BlockKey``'s 16 bytes.
+    public mutating func readBlockKey() throws -> BlockKey {
+        guard let bytes = readBytes(length: 16) else { throw WireError.truncated }
+        return BlockKey(bytes: bytes)!
     }
 }

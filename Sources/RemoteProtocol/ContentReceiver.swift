@@ -116,11 +116,11 @@ public final class ContentReceiver: DeltaFileReader {
         case .copy(let offset, let length):
             copyOffset = offset
             copyLeft = length
-        case .verifyByBlocks(let blockSize):
+        case .verifyByBlocks(let blockSize, let key):
             guard served == 0 && blockDigest == nil else {
                 throw SyncTreeError(code: .io, operation: "delta", path: path, detail: "the sender changed how the content is verified midway")
             }
-            blockDigest = BlockDigest(size: attributes.size, blockSize: blockSize)
+            blockDigest = BlockDigest(size: attributes.size, blockSize: blockSize, key: key)
         case .end(let digest):
             ended = true
             let rebuilt = blockDigest != nil ? blockDigest!.finalize() : Array(hasher.finalize())
@@ -139,9 +139,11 @@ public final class ContentReceiver: DeltaFileReader {
     }
 
     /// The old copy's kept signatures, when the delta's digest may take blocks' hashes from
-    /// them: kept for a known version, in the digest's block size.
+    /// them: kept for a known version, in the digest's block size and under its key.
     private var vouchingSignatures: BlockSignatures? {
-        guard let basis, basis.keptVersion != nil, let kept = basis.keptSignatures, kept.blockSize == blockDigest?.blockSize else {
+        guard let basis, basis.keptVersion != nil, let kept = basis.keptSignatures, let digest = blockDigest,
+            kept.blockSize == digest.blockSize, kept.key == digest.key
+        else {
             return nil
         }
         return kept

@@ -13,7 +13,7 @@ public enum ContentRecord {
     static let abortTag: UInt8 = 4
     /// Literal bytes compressed with deflate (`--compress`).
     static let deflateTag: UInt8 = 5
-    /// The end record's digest is the ``BlockDigest`` in blocks of this size (a delta's first record).
+    /// The end record's digest is the ``BlockDigest`` in blocks of this size, under this key (a delta's first record).
     static let blocksTag: UInt8 = 6
 
     /// Block sizes a delta's verification may announce (``BlockSignatures/blockSize(forFileSize:)`` stays inside).
@@ -43,9 +43,10 @@ public enum ContentRecord {
         buffer.writeBytes(sha256)
     }
 
-    public static func writeBlockVerification(blockSize: Int, to buffer: inout ByteBuffer) {
+    public static func writeBlockVerification(blockSize: Int, key: BlockKey, to buffer: inout ByteBuffer) {
         buffer.writeInteger(blocksTag)
         buffer.writeVarInt(UInt64(blockSize))
+        buffer.writeBytes(key.bytes)
     }
 
     public static func writeAbort(_ error: SyncTreeError, to buffer: inout ByteBuffer) {
@@ -59,7 +60,7 @@ public enum ContentRecord {
         case deflate(uncompressedLength: Int, compressedLength: Int)
         case copy(offset: Int64, length: Int64)
         case end(sha256: [UInt8])
-        case verifyByBlocks(blockSize: Int)
+        case verifyByBlocks(blockSize: Int, key: BlockKey)
         case abort(SyncTreeError)
     }
 
@@ -88,7 +89,7 @@ public enum ContentRecord {
             guard size <= UInt64(blockSizes.upperBound), blockSizes.contains(Int(size)) else {
                 throw WireError.malformed("block size \(size) out of range")
             }
-            return .verifyByBlocks(blockSize: Int(size))
+            return .verifyByBlocks(blockSize: Int(size), key: try buffer.readBlockKey())
         default:
             throw WireError.malformed("unknown content record \(tag)")
         }

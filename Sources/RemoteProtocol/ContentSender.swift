@@ -44,7 +44,7 @@ public enum ContentSender {
             if let signatures {
                 // A delta is verified by its block digest: the blocks both sides know from
                 // their signatures are not hashed again.
-                ContentRecord.writeBlockVerification(blockSize: signatures.blockSize, to: &output)
+                ContentRecord.writeBlockVerification(blockSize: signatures.blockSize, key: signatures.key, to: &output)
                 let outcome = try DeltaEncoder(signatures: signatures, own: reader.keptSignatures).encode(
                     size: reader.attributes.size,
                     read: { buffer in

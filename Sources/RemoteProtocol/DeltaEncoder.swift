@@ -34,7 +34,7 @@ public struct DeltaEncoder {
 
     public init(signatures: BlockSignatures, own: BlockSignatures? = nil, copyRecordLimit: Int64 = Self.copyRecordLimit) {
         self.signatures = signatures
-        self.own = own?.blockSize == signatures.blockSize ? own : nil
+        self.own = own?.blockSize == signatures.blockSize && own?.key == signatures.key ? own : nil
         self.copyRecordLimit = copyRecordLimit
         filter = [UInt64](repeating: 0, count: (1 << 20) / 64)
         for (index, block) in signatures.blocks.enumerated() {
@@ -69,7 +69,7 @@ public struct DeltaEncoder {
         defer { buffer.deallocate() }
         // The blocks known from the content's own signatures are not hashed again: if the file
         // changed since they were taken, its reader's final check fails the transfer.
-        var digest = BlockDigest(size: size, blockSize: blockSize)
+        var digest = BlockDigest(size: size, blockSize: blockSize, key: signatures.key)
         var outcome = Outcome(digest: [], totalBytes: 0, literalBytes: 0, copiedBytes: 0)
         var start = 0  // the window's first byte
         var end = 0  // bytes in the buffer
@@ -147,7 +147,7 @@ public struct DeltaEncoder {
             let weak = known?.weak ?? checksum!.value
             let bit = Self.filterBit(weak)
             if filter[bit >> 6] & (1 << UInt64(bit & 63)) != 0, let indices = candidates[weak] {
-                let strong = known?.strong ?? StrongHash(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + blockSize)]))
+                let strong = known?.strong ?? signatures.key.hash(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + blockSize)]))
                 // Where several old blocks have this content, the one after the last match
                 // comes first: the copy goes on as one record instead of one per block.
                 let next = pendingCopy.map { Int(($0.offset + $0.length) / Int64(blockSize)) }

@@ -37,7 +37,8 @@ struct RootHandler: Sendable {
                 let digest = try tree.md5(of: try body.readPath(), preparingDelta: true)
                 return RemoteReply.ok { $0.writeText(digest) }
             case .blockDigest:
-                let digest = try tree.blockDigest(of: try body.readPath())
+                let path = try body.readPath()
+                let digest = try tree.blockDigest(of: path, key: try body.readBlockKey())
                 return RemoteReply.ok { $0.writeText(digest) }
             case .digests:
                 var digests: [Result<String, SyncTreeError>] = []

@@ -30,9 +30,11 @@ enum PairedDigests {
             return (Result { try first.md5(of: path) }, Result { try second.md5(of: path) })
         }
         if size >= blocksFrom && (first.batchesTransfers || second.batchesTransfers) {
+            // A key of the comparison's own: both digests use it, nobody else knows it.
+            let key = BlockKey.random()
             let other = OtherThread<Result<String, any Error>>()
-            Thread.detachNewThread { other.finish(Result { try second.blockDigest(of: path) }) }
-            let mine = Result { try first.blockDigest(of: path) }
+            Thread.detachNewThread { other.finish(Result { try second.blockDigest(of: path, key: key) }) }
+            let mine = Result { try first.blockDigest(of: path, key: key) }
             return (mine, other.wait())
         }
         // Across a network a differing digest leads to a delta transfer, which both sides'

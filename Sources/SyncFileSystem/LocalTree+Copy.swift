@@ -277,7 +277,7 @@ extension LocalTree {
         }
         var hasher = MD5Stream()
         var offset: Int64 = 0
-        let signatures = try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: file.size)) { buffer in
+        let signatures = try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: file.size), key: .random()) { buffer in
             let count = try file.read(at: offset, into: buffer)
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             offset += Int64(count)
@@ -292,14 +292,14 @@ extension LocalTree {
     /// The ``BlockDigest`` of the file at `path`; for a regular file of at least
     /// ``KeptSignatures/minimumSize``, its block signatures from the same read are kept for
     /// the delta that follows, as with ``md5(of:preparingDelta:)``.
-    public func blockDigest(of path: RelativePath) throws -> String {
+    public func blockDigest(of path: RelativePath, key: BlockKey) throws -> String {
         guard let file = (try? deltaBasis(for: path, source: nil)) ?? nil, file.size >= KeptSignatures.minimumSize,
             let before = file.currentVersion()
         else {
-            return try readingBlockDigest(of: path)
+            return try readingBlockDigest(of: path, key: key)
         }
         var offset: Int64 = 0
-        let (signatures, digest) = try BlockSignatures.computeWithDigest(size: file.size) { buffer in
+        let (signatures, digest) = try BlockSignatures.computeWithDigest(size: file.size, key: key) { buffer in
             let count = try file.read(at: offset, into: buffer)
             offset += Int64(count)
             return count

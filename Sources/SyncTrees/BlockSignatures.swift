@@ -1,9 +1,8 @@
 import CSyncShims
-import Crypto
 
 /// The checksums of a file's blocks that a delta transfer matches new content against
 /// (rsync's idea): a cheap rolling checksum to find candidates at any offset, and a strong
-/// hash to confirm them.
+/// hash, keyed with ``key``, to confirm them.
 public struct BlockSignatures: Sendable, Equatable {
     /// One full block's checksums; a shorter last block is left out (it travels as data).
     public struct Block: Sendable, Equatable {
@@ -17,10 +16,14 @@ public struct BlockSignatures: Sendable, Equatable {
     }
 
     public var blockSize: Int
+    /// The key of the blocks' strong hashes: whoever matches content against them hashes it
+    /// with the same key.
+    public var key: BlockKey
     public var blocks: [Block]
 
-    public init(blockSize: Int, blocks: [Block] = []) {
+    public init(blockSize: Int, key: BlockKey, blocks: [Block] = []) {
         self.blockSize = blockSize
+        self.key = key
         self.blocks = blocks
     }
 
@@ -32,11 +35,12 @@ public struct BlockSignatures: Sendable, Equatable {
         return min(max(rounded, 2048), 128 * 1024)
     }
 
-    /// The signatures of a delta's basis: those kept from its MD5 read, else read now.
+    /// The signatures of a delta's basis: those kept from its digest's read, else read now
+    /// (under a new key).
     public static func of(_ basis: any BasisFile) throws -> BlockSignatures {
         if let kept = basis.keptSignatures { return kept }
         var offset: Int64 = 0
-        return try compute(blockSize: blockSize(forFileSize: basis.size)) { buffer in
+        return try compute(blockSize: blockSize(forFileSize: basis.size), key: .random()) { buffer in
             let count = try basis.read(at: offset, into: buffer)
             offset += Int64(count)
             return count
@@ -44,18 +48,18 @@ public struct BlockSignatures: Sendable, Equatable {
     }
 
     /// Computes the signatures of everything `read` returns until it returns 0.
-    public static func compute(blockSize: Int, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> BlockSignatures {
-        try compute(blockSize: blockSize, read: read, tail: { _ in })
+    public static func compute(blockSize: Int, key: BlockKey, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> BlockSignatures {
+        try compute(blockSize: blockSize, key: key, read: read, tail: { _ in })
     }
 
     /// The signatures and the ``BlockDigest`` of a file of `size` bytes, from one pass over
     /// what `read` returns.
-    public static func computeWithDigest(size: Int64, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> (
+    public static func computeWithDigest(size: Int64, key: BlockKey, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> (
         signatures: BlockSignatures, digest: [UInt8]
     ) {
         var tail: [UInt8] = []
-        let signatures = try compute(blockSize: blockSize(forFileSize: size), read: read, tail: { tail = Array($0) })
-        var digest = BlockDigest(size: size, blockSize: signatures.blockSize)
+        let signatures = try compute(blockSize: blockSize(forFileSize: size), key: key, read: read, tail: { tail = Array($0) })
+        var digest = BlockDigest(size: size, blockSize: signatures.blockSize, key: key)
         for block in signatures.blocks { digest.add(known: block.strong) }
         tail.withUnsafeBytes { digest.add($0) }
         return (signatures, digest.finalize())
@@ -63,9 +67,9 @@ public struct BlockSignatures: Sendable, Equatable {
 
     /// ``compute(blockSize:read:)``, handing the bytes after the last full block to `tail`.
     static func compute(
-        blockSize: Int, read: (UnsafeMutableRawBufferPointer) throws -> Int, tail: (UnsafeRawBufferPointer) -> Void
+        blockSize: Int, key: BlockKey, read: (UnsafeMutableRawBufferPointer) throws -> Int, tail: (UnsafeRawBufferPointer) -> Void
     ) throws -> BlockSignatures {
-        var signatures = BlockSignatures(blockSize: blockSize)
+        var signatures = BlockSignatures(blockSize: blockSize, key: key)
         // Whole blocks of about a MiB per read: a small block's read each would cost a call
         // per block of a file of gigabytes.
         let span = blockSize * max(1, (1 << 20) / blockSize)
@@ -85,7 +89,7 @@ public struct BlockSignatures: Sendable, Equatable {
             let whole = filled / blockSize * blockSize
             for start in stride(from: 0, to: whole, by: blockSize) {
                 let block = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + blockSize)])
-                signatures.blocks.append(Block(weak: RollingChecksum(block).value, strong: StrongHash(block)))
+                signatures.blocks.append(Block(weak: RollingChecksum(block).value, strong: key.hash(block)))
             }
             if finished {
                 tail(UnsafeRawBufferPointer(rebasing: buffer[whole..<filled]))
@@ -95,7 +99,7 @@ public struct BlockSignatures: Sendable, Equatable {
     }
 }
 
-/// The first 128 bits of a block's SHA-256.
+/// A block's 128-bit strong hash (``BlockKey/hash(_:)``).
 public struct StrongHash: Sendable, Hashable {
     public var high: UInt64
     public var low: UInt64
@@ -103,17 +107,6 @@ public struct StrongHash: Sendable, Hashable {
     public init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
-    }
-
-    public init(_ bytes: UnsafeRawBufferPointer) {
-        let digest = SHA256.hash(data: bytes)
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        digest.withUnsafeBytes { raw in
-            for index in 0..<8 { high = high << 8 | UInt64(raw[index]) }
-            for index in 8..<16 { low = low << 8 | UInt64(raw[index]) }
-        }
-        self.init(high: high, low: low)
     }
 }
 

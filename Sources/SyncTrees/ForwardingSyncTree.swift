@@ -12,7 +12,7 @@ extension ForwardingSyncTree {
     public func list(_ directory: RelativePath) throws -> DirectoryListing { try forwarded.list(directory) }
     public func listKinds(_ directory: RelativePath) throws -> DirectoryListing { try forwarded.listKinds(directory) }
     public func md5(of path: RelativePath) throws -> String { try forwarded.md5(of: path) }
-    public func blockDigest(of path: RelativePath) throws -> String { try forwarded.blockDigest(of: path) }
+    public func blockDigest(of path: RelativePath, key: BlockKey) throws -> String { try forwarded.blockDigest(of: path, key: key) }
     public func md5(of path: RelativePath, preparingDelta: Bool) throws -> String {
         try forwarded.md5(of: path, preparingDelta: preparingDelta)
     }

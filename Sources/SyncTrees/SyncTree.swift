@@ -138,10 +138,11 @@ public protocol SyncTree: Sendable {
     /// file (as its sender or as its receiver), which usually follows a differing digest.
     func md5(of path: RelativePath, preparingDelta: Bool) throws -> String
 
-    /// The ``BlockDigest`` of a file's content, in its text form: what a large file is
-    /// compared by across a network. A tree that can also keeps the file's block signatures
-    /// from the same read for the delta transfer that usually follows a differing digest.
-    func blockDigest(of path: RelativePath) throws -> String
+    /// The ``BlockDigest`` of a file's content under `key`, in its text form: what a large
+    /// file is compared by across a network. A tree that can also keeps the file's block
+    /// signatures from the same read for the delta transfer that usually follows a differing
+    /// digest.
+    func blockDigest(of path: RelativePath, key: BlockKey) throws -> String
 
     /// Opens a regular file for a copy. A missing file throws ``SyncTreeError/Code/notFound``
     /// with the operation ``SyncTreeError/openSource``.
@@ -202,15 +203,15 @@ extension SyncTree {
     }
 
     /// Trees without delta transfers read the file through a reader.
-    public func blockDigest(of path: RelativePath) throws -> String {
-        try readingBlockDigest(of: path)
+    public func blockDigest(of path: RelativePath, key: BlockKey) throws -> String {
+        try readingBlockDigest(of: path, key: key)
     }
 
     /// The ``BlockDigest`` of the file at `path`, read through ``openFile(_:)``.
-    public func readingBlockDigest(of path: RelativePath) throws -> String {
+    public func readingBlockDigest(of path: RelativePath, key: BlockKey) throws -> String {
         let reader = try openFile(path)
         let size = reader.attributes.size
-        var digest = BlockDigest(size: size, blockSize: BlockSignatures.blockSize(forFileSize: size))
+        var digest = BlockDigest(size: size, blockSize: BlockSignatures.blockSize(forFileSize: size), key: key)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
         defer { buffer.deallocate() }
         while true {

@@ -8,6 +8,8 @@ import Testing
 /// to the old copy gives the new content, and unchanged blocks are never sent.
 @Suite("Delta encoder")
 struct DeltaEncoderTests {
+    static let key = BlockKey.random()
+
     /// Encodes `new` against the signatures of `old`, rebuilds it from `old` and the records.
     func roundTrip(old: [UInt8], new: [UInt8], blockSize: Int = 2048, own: [UInt8]? = nil) throws -> (
         rebuilt: [UInt8], outcome: DeltaEncoder.Outcome
@@ -27,7 +29,7 @@ struct DeltaEncoderTests {
     }
 
     func signatures(of content: [UInt8], blockSize: Int) throws -> BlockSignatures {
-        try BlockSignatures.compute(blockSize: blockSize, read: reading(content))
+        try BlockSignatures.compute(blockSize: blockSize, key: Self.key, read: reading(content))
     }
 
     /// Reads `content` front to back, at most `piece` bytes a call.
@@ -78,7 +80,7 @@ struct DeltaEncoderTests {
         var new = old
         for index in 100_000..<104_096 { new[index] &+= 1 }
         new += random(1000, seed: &seed)  // a short last block
-        var expected = BlockDigest(size: Int64(new.count), blockSize: 2048)
+        var expected = BlockDigest(size: Int64(new.count), blockSize: 2048, key: Self.key)
         new.withUnsafeBytes { expected.add($0) }
         let digest = expected.finalize()
         let (rebuilt, outcome) = try roundTrip(old: old, new: new)
@@ -89,6 +91,23 @@ struct DeltaEncoderTests {
         #expect(again == new)
         #expect(known.digest == digest)
         #expect(digest != Array(SHA256.hash(data: new)), "not the whole-content SHA-256 of a plain transfer")
+    }
+
+    @Test func blockHashesDependOnTheBytesAndTheKey() throws {
+        let one = [UInt8](repeating: 1, count: 4096)
+        var other = one
+        other[4095] = 2
+        let key = BlockKey.random()
+        let another = BlockKey.random()
+        one.withUnsafeBytes { first in
+            other.withUnsafeBytes { second in
+                #expect(key.hash(first) == key.hash(first))
+                #expect(key.hash(first) != key.hash(second), "one byte apart")
+                #expect(key.hash(first) != another.hash(first), "the same bytes under another key")
+            }
+        }
+        #expect(BlockKey(bytes: key.bytes) == key)
+        #expect(BlockKey(bytes: [UInt8](repeating: 0, count: 15)) == nil)
     }
 
     @Test func insertedBytesShiftEverythingAfterThemAndStillMatch() throws {

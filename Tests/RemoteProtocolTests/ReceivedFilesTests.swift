@@ -63,7 +63,8 @@ struct ReceivedFilesTests {
         for index in old.indices { old[index] = UInt8(truncatingIfNeeded: index &* 2_654_435_761 >> 13) }
         var new = old
         for index in (10 * blockSize)..<(11 * blockSize) { new[index] &+= 1 }
-        var expected = BlockDigest(size: Int64(size), blockSize: blockSize)
+        let key = BlockKey.random()
+        var expected = BlockDigest(size: Int64(size), blockSize: blockSize, key: key)
         new.withUnsafeBytes { expected.add($0) }
         let digest = expected.finalize()
         let attributes = FileAttributes(size: Int64(size), modified: modified, permissions: 0o644)
@@ -71,7 +72,7 @@ struct ReceivedFilesTests {
         /// Copies of every old block but the tenth, which is sent; `meanwhile` runs before the copy after it.
         func delta(_ path: String, digest: [UInt8], meanwhile: @escaping () -> Void = {}) -> ContentReceiver {
             var first = ByteBuffer()
-            ContentRecord.writeBlockVerification(blockSize: blockSize, to: &first)
+            ContentRecord.writeBlockVerification(blockSize: blockSize, key: key, to: &first)
             ContentRecord.writeCopy(offset: 0, length: Int64(10 * blockSize), to: &first)
             ContentRecord.writeLiteralHeader(length: blockSize, to: &first)
             first.writeBytes(new[(10 * blockSize)..<(11 * blockSize)])
@@ -91,7 +92,7 @@ struct ReceivedFilesTests {
         for name in ["same", "changed", "wrong"] {
             try TemporaryTree.write(root, RelativePath(name), old)
             // The comparison's read keeps the old copy's signatures for the delta.
-            _ = try local.blockDigest(of: RelativePath(name))
+            _ = try local.blockDigest(of: RelativePath(name), key: key)
         }
         // The runs of whole blocks before and after the change are handed to the tree to copy itself.
         let probe = delta("same", digest: digest)

@@ -23,12 +23,12 @@ struct KeptSignaturesTests {
         tree = try LocalTree(root: scratch.root)
     }
 
-    /// The signatures of the file as it is now, read on their own.
-    func freshSignatures() throws -> BlockSignatures {
+    /// The signatures of the file as it is now under `key`, read on their own.
+    func freshSignatures(_ key: BlockKey) throws -> BlockSignatures {
         let size = Int64(try #require(try tree.entry(at: path)).size)
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: file))
         defer { try? handle.close() }
-        return try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: size)) { buffer in
+        return try BlockSignatures.compute(blockSize: BlockSignatures.blockSize(forFileSize: size), key: key) { buffer in
             let data = try handle.read(upToCount: buffer.count) ?? Data()
             data.copyBytes(to: buffer)
             return data.count
@@ -40,26 +40,30 @@ struct KeptSignaturesTests {
         #expect(digest == (try tree.md5(of: path)))
         #expect(tree.keptSignatures.count == 1)
         let basis = try #require(try tree.deltaBasis(for: path, source: nil))
-        #expect(basis.keptSignatures == (try freshSignatures()))
+        let kept = try #require(basis.keptSignatures)
+        #expect(kept == (try freshSignatures(kept.key)))
         // A peer's request for them leaves them for the receive of its delta.
-        #expect(try tree.deltaBasis(for: path, source: nil)?.keptSignatures == (try freshSignatures()))
+        #expect(try tree.deltaBasis(for: path, source: nil)?.keptSignatures == kept)
         #expect(tree.keptSignatures.count == 1)
     }
 
     @Test func theBlockDigestKeepsTheSameSignaturesAndMatchesAPlainRead() throws {
-        let digest = try tree.blockDigest(of: path)
+        let key = BlockKey.random()
+        let digest = try tree.blockDigest(of: path, key: key)
         #expect(digest.hasPrefix(BlockDigest.prefix))
         let basis = try #require(try tree.deltaBasis(for: path, source: nil))
-        #expect(basis.keptSignatures == (try freshSignatures()))
+        #expect(basis.keptSignatures == (try freshSignatures(key)), "kept under the comparison's key")
         #expect(basis.keptVersion != nil)
-        #expect(try tree.openFile(path).keptSignatures == (try freshSignatures()))
+        #expect(try tree.openFile(path).keptSignatures == (try freshSignatures(key)))
         #expect(try tree.openFile(path).keptSignatures == nil, "handed out once")
-        #expect(digest == (try tree.readingBlockDigest(of: path)), "the same digest as a plain read through a reader")
+        #expect(digest == (try tree.readingBlockDigest(of: path, key: key)), "the same digest as a plain read through a reader")
+        #expect(digest != (try tree.readingBlockDigest(of: path, key: .random())), "another key, another digest")
     }
 
     @Test func theyServeTheFilesReaderToo() throws {
         _ = try tree.md5(of: path, preparingDelta: true)
-        #expect(try tree.openFile(path).keptSignatures == (try freshSignatures()))
+        let kept = try #require(try tree.openFile(path).keptSignatures)
+        #expect(kept == (try freshSignatures(kept.key)))
         #expect(try tree.openFile(path).keptSignatures == nil, "handed out once")
     }
 
