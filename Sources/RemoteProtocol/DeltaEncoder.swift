@@ -27,9 +27,9 @@ public struct DeltaEncoder {
     public static let copyRecordLimit: Int64 = 8 << 20
     private let copyRecordLimit: Int64
     /// The new content's own block signatures at whole-block offsets, when known from its
-    /// MD5 read (``KeptSignatures``): a window at such an offset is matched from them without
-    /// summing or hashing it again. Should the file have changed since, the end record's
-    /// SHA-256 of what was really read tells the receiver, which then keeps nothing.
+    /// digest's read (``KeptSignatures``) under the same key: a window at such an offset is
+    /// matched from them, and counted in the digest, without summing or hashing it again.
+    /// Should the file have changed since, its reader's final version check fails the copy.
     private let own: BlockSignatures?
 
     public init(signatures: BlockSignatures, own: BlockSignatures? = nil, copyRecordLimit: Int64 = Self.copyRecordLimit) {

@@ -1,14 +1,16 @@
 public import SyncCore
 import Synchronization
 
-/// Block signatures of files, computed in the same read as their MD5 and kept for the delta
-/// transfer that usually follows a differing digest.
+/// Block signatures of files, computed in the same read as their digest and kept for the
+/// delta transfer that usually follows a differing digest.
 ///
-/// A file whose size matches but whose mtime does not is compared by its MD5 on both sides;
+/// A file whose size matches but whose mtime does not is compared by a digest on both sides
+/// (its MD5, or from 64 MiB with a peer its ``BlockDigest``);
 /// when the digests differ, the receiving side needs its old copy's signatures and the
 /// sending side the signatures of its own blocks. Computing them in the digest's read saves
 /// a full pass over each copy. They are kept only for the file's unchanged version (see
-/// ``FileVersion``), handed out once, and only for a bounded number of blocks.
+/// ``FileVersion``), handed out for the last time to the delta's reader or receiver, and only
+/// for a bounded number of blocks.
 public final class KeptSignatures: Sendable {
     /// Files from this size on get their signatures with their digest: below it a second
     /// read costs little.

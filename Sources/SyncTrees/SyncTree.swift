@@ -96,7 +96,7 @@ public protocol FileReader: AnyObject {
     /// (size, mtime or change time), so a copy of a file being written is never committed.
     func checkUnchanged() throws
 
-    /// The signatures of this file's own blocks, when they were computed with its MD5
+    /// The signatures of this file's own blocks, when they were computed with its digest
     /// (``KeptSignatures``): a delta sender then matches whole blocks without hashing them again.
     var keptSignatures: BlockSignatures? { get }
 
