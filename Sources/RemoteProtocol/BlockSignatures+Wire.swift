@@ -16,8 +16,8 @@ extension BlockSignatures {
     }
 
     public static func read(from buffer: inout ByteBuffer) throws -> BlockSignatures {
-        let blockSize = try buffer.readCount(limit: 1 << 20)
-        guard blockSize >= 512 else { throw WireError.malformed("block size \(blockSize) too small") }
+        let blockSize = try buffer.readCount(limit: ContentRecord.blockSizes.upperBound)
+        guard ContentRecord.blockSizes.contains(blockSize) else { throw WireError.malformed("block size \(blockSize) too small") }
         let key = try buffer.readBlockKey()
         let count = try buffer.readCount(limit: 1 << 24)
         guard buffer.readableBytes >= count * 20 else { throw WireError.truncated }

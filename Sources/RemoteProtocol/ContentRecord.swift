@@ -16,7 +16,8 @@ public enum ContentRecord {
     /// The end record's digest is the ``BlockDigest`` in blocks of this size, under this key (a delta's first record).
     static let blocksTag: UInt8 = 6
 
-    /// Block sizes a delta's verification may announce (``BlockSignatures/blockSize(forFileSize:)`` stays inside).
+    /// Block sizes the wire accepts, in signatures and a delta's verification record
+    /// (``BlockSignatures/blockSize(forFileSize:)`` stays inside).
     static let blockSizes = 512...(1 << 20)
 
     public static func writeLiteralHeader(length: Int, to buffer: inout ByteBuffer) {
@@ -85,11 +86,9 @@ public enum ContentRecord {
         case abortTag:
             return .abort(try buffer.readTreeError())
         case blocksTag:
-            let size = try buffer.readVarInt()
-            guard size <= UInt64(blockSizes.upperBound), blockSizes.contains(Int(size)) else {
-                throw WireError.malformed("block size \(size) out of range")
-            }
-            return .verifyByBlocks(blockSize: Int(size), key: try buffer.readBlockKey())
+            let size = try buffer.readCount(limit: blockSizes.upperBound)
+            guard blockSizes.contains(size) else { throw WireError.malformed("block size \(size) too small") }
+            return .verifyByBlocks(blockSize: size, key: try buffer.readBlockKey())
         default:
             throw WireError.malformed("unknown content record \(tag)")
         }

@@ -29,20 +29,22 @@ enum PairedDigests {
         guard size >= overlapFrom else {
             return (Result { try first.md5(of: path) }, Result { try second.md5(of: path) })
         }
-        if size >= blocksFrom && (first.batchesTransfers || second.batchesTransfers) {
-            // A key of the comparison's own: both digests use it, nobody else knows it.
-            let key = BlockKey.random()
-            let other = OtherThread<Result<String, any Error>>()
-            Thread.detachNewThread { other.finish(Result { try second.blockDigest(of: path, key: key) }) }
-            let mine = Result { try first.blockDigest(of: path, key: key) }
-            return (mine, other.wait())
-        }
         // Across a network a differing digest leads to a delta transfer, which both sides'
         // signatures (computed in the same read) then serve.
         let preparing = first.batchesTransfers || second.batchesTransfers
-        let other = OtherThread<Result<String, any Error>>()
-        Thread.detachNewThread { other.finish(Result { try second.md5(of: path, preparingDelta: preparing) }) }
-        let mine = Result { try first.md5(of: path, preparingDelta: preparing) }
+        // A block digest's key is the comparison's own: both sides use it, nobody else knows it.
+        let key = preparing && size >= blocksFrom ? BlockKey.random() : nil
+        let digest: @Sendable (any SyncTree) throws -> String = { tree in
+            if let key { try tree.blockDigest(of: path, key: key) } else { try tree.md5(of: path, preparingDelta: preparing) }
+        }
+        return sideBySide({ Result { try digest(first) } }, { Result { try digest(second) } })
+    }
+
+    /// Both values, the second computed on a helper thread while the first is on this one.
+    private static func sideBySide<Value: Sendable>(_ first: () -> Value, _ second: @escaping @Sendable () -> Value) -> (Value, Value) {
+        let other = OtherThread<Value>()
+        Thread.detachNewThread { other.finish(second()) }
+        let mine = first()
         return (mine, other.wait())
     }
 
@@ -55,10 +57,8 @@ enum PairedDigests {
         guard first.batchesTransfers && second.batchesTransfers else {
             return Array(zip(first.md5s(of: paths), second.md5s(of: paths)))
         }
-        let other = OtherThread<[Result<String, any Error>]>()
-        Thread.detachNewThread { other.finish(second.md5s(of: paths)) }
-        let mine = first.md5s(of: paths)
-        return Array(zip(mine, other.wait()))
+        let (mine, theirs) = sideBySide({ first.md5s(of: paths) }, { second.md5s(of: paths) })
+        return Array(zip(mine, theirs))
     }
 }
 

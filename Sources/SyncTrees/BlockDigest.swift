@@ -97,7 +97,7 @@ public struct BlockDigest: Sendable {
 
     /// The text form the engine compares: ``prefix`` and 64 hex digits.
     public static func text(_ digest: [UInt8]) -> String {
-        prefix + digest.map { byte in String(byte, radix: 16).leftPadded(to: 2) }.joined()
+        prefix + lowercaseHex(digest)
     }
 
     /// Whether `digest` (as a tree returned it) is an MD5, which the audit records, rather
@@ -112,11 +112,5 @@ extension StrongHash {
     public var bytes: [UInt8] {
         (0..<8).reversed().map { UInt8(truncatingIfNeeded: high >> UInt64($0 * 8)) }
             + (0..<8).reversed().map { UInt8(truncatingIfNeeded: low >> UInt64($0 * 8)) }
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }
